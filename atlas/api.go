@@ -1,0 +1,164 @@
+package atlas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// API is what the exporter needs from Atlas. *Client implements it; Fetcher decorates it.
+type API interface {
+	Projects(ctx context.Context) ([]Project, error)
+	ProjectByName(ctx context.Context, name string) (Project, error)
+	Clusters(ctx context.Context, projectID string) (ClusterList, error)
+	Snapshots(ctx context.Context, t Target) ([]Snapshot, error)
+	Snapshot(ctx context.Context, t Target, id string) (Snapshot, error)
+}
+
+var _ API = (*Client)(nil)
+
+// ClusterList is what discovery found in one project.
+type ClusterList struct {
+	Clusters []Cluster // sorted by name
+	// ServerlessGone is set when the serverless-instance listing answered that it is gone.
+	ServerlessGone *GoneError
+}
+
+// Projects lists every project the credentials can see.
+func (c *Client) Projects(ctx context.Context) ([]Project, error) {
+	gs, err := list[wireGroup](ctx, c, opListGroups, scope{}, "/groups", nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Project, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, Project(g))
+	}
+	return out, nil
+}
+
+// ProjectByName resolves a project name to its id.
+func (c *Client) ProjectByName(ctx context.Context, name string) (Project, error) {
+	g, err := getOne[wireGroup](ctx, c, opGetGroupByName, scope{}, "/groups/byName/"+esc(name))
+	if err != nil {
+		return Project{}, err
+	}
+	return Project(g), nil
+}
+
+// Clusters lists a project's dedicated, Flex and serverless deployments and classifies each.
+func (c *Client) Clusters(ctx context.Context, projectID string) (ClusterList, error) {
+	sc := scope{ProjectID: projectID}
+	byName := map[string]Cluster{}
+	dedicated, err := list[wireCluster](ctx, c, opListClusters, sc, "/groups/"+esc(projectID)+"/clusters", nil)
+	if err != nil {
+		return ClusterList{}, err
+	}
+	for _, w := range dedicated {
+		byName[w.Name] = w.classify(projectID)
+	}
+	flex, err := list[wireFlexCluster](ctx, c, opListFlex, sc, "/groups/"+esc(projectID)+"/flexClusters", nil)
+	if err != nil {
+		return ClusterList{}, err
+	}
+	for _, w := range flex {
+		// Former M2/M5 clusters show in both listings; the Flex description is the current one.
+		byName[w.Name] = w.classify(projectID)
+	}
+	var out ClusterList
+	sl, err := list[wireServerless](ctx, c, opListServerless, sc, "/groups/"+esc(projectID)+"/serverless", nil)
+	var ae *Error
+	switch {
+	case err == nil:
+		for _, w := range sl {
+			if _, dup := byName[w.Name]; !dup {
+				byName[w.Name] = w.classify(projectID)
+			}
+		}
+	case errors.As(err, &ae) && (ae.StatusCode == 410 || (ae.StatusCode == 404 && !ae.NotFound())):
+		out.ServerlessGone = &GoneError{Kind: KindServerless, Replacement: KindFlex, Err: ae}
+	default:
+		return ClusterList{}, err
+	}
+	for _, cl := range byName {
+		out.Clusters = append(out.Clusters, cl)
+	}
+	sort.Slice(out.Clusters, func(i, j int) bool { return out.Clusters[i].Name < out.Clusters[j].Name })
+	return out, nil
+}
+
+// Snapshots lists every snapshot of one target. A *GoneError means the kind's endpoint is gone
+// for this cluster.
+func (c *Client) Snapshots(ctx context.Context, t Target) ([]Snapshot, error) {
+	ops, err := opsFor(t)
+	if err != nil {
+		return nil, err
+	}
+	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
+	path := fmt.Sprintf(ops.path, esc(t.ProjectID), esc(t.Cluster))
+	switch t.Kind {
+	case KindFlex, KindTenant:
+		ws, err := list[wireFlexSnapshot](ctx, c, ops.list, sc, path, ops.query)
+		return normaliseAll(ws, t, err)
+	case KindLegacy:
+		ws, err := list[wireLegacySnapshot](ctx, c, ops.list, sc, path, ops.query)
+		return normaliseAll(ws, t, err)
+	default:
+		ws, err := list[wireCloudSnapshot](ctx, c, ops.list, sc, path, ops.query)
+		return normaliseAll(ws, t, err)
+	}
+}
+
+// Snapshot reads one snapshot by id.
+func (c *Client) Snapshot(ctx context.Context, t Target, id string) (Snapshot, error) {
+	ops, err := opsFor(t)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
+	path := fmt.Sprintf(ops.getPath, esc(t.ProjectID), esc(t.Cluster), esc(id))
+	switch t.Kind {
+	case KindFlex, KindTenant:
+		w, err := getOne[wireFlexSnapshot](ctx, c, ops.get, sc, path)
+		return normaliseOne(w, t, err)
+	case KindLegacy:
+		w, err := getOne[wireLegacySnapshot](ctx, c, ops.get, sc, path)
+		return normaliseOne(w, t, err)
+	default:
+		w, err := getOne[wireCloudSnapshot](ctx, c, ops.get, sc, path)
+		return normaliseOne(w, t, err)
+	}
+}
+
+type normaliser interface {
+	normalise(Kind, Target) Snapshot
+}
+
+func normaliseAll[W normaliser](ws []W, t Target, err error) ([]Snapshot, error) {
+	if err != nil {
+		return nil, classify(t.Kind, err)
+	}
+	out := make([]Snapshot, len(ws))
+	for i, w := range ws {
+		out[i] = w.normalise(t.Kind, t)
+	}
+	return out, nil
+}
+
+func normaliseOne[W normaliser](w W, t Target, err error) (Snapshot, error) {
+	if err != nil {
+		return Snapshot{}, classify(t.Kind, err)
+	}
+	return w.normalise(t.Kind, t), nil
+}
+
+func classify(k Kind, err error) error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		if g := asGone(k, ae); g != nil {
+			return g
+		}
+	}
+	return err
+}

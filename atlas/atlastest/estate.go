@@ -1,0 +1,164 @@
+// Package atlastest is a fake MongoDB Atlas Administration API for tests, benchmarks and the
+// exporter's --demo mode. It is a real net/http server that behaves as ../shared/atlas-api
+// describes Atlas: versioned Accept headers, digest and OAuth2 auth, paging, Atlas error bodies,
+// sunset endpoints, and injectable faults.
+package atlastest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// ClusterKind is how the fake models a deployment.
+type ClusterKind string
+
+// The deployments the fake knows.
+const (
+	Dedicated  ClusterKind = "dedicated"  // Cloud Backup
+	Flex       ClusterKind = "flex"       // created as Flex
+	Tenant     ClusterKind = "tenant"     // former M2/M5, migrated to Flex: in /clusters and /flexClusters
+	Serverless ClusterKind = "serverless" // serverless instance, its snapshots also readable as Flex
+	Legacy     ClusterKind = "legacy"     // dedicated cluster with legacy backup (backupEnabled false: that flag means Cloud Backup)
+	Free       ClusterKind = "m0"         // M0: no backups
+	NoBackup   ClusterKind = "disabled"   // dedicated, backup disabled
+)
+
+// Snap is one snapshot in the fake's estate, stored once and rendered per kind.
+type Snap struct {
+	ID        string
+	Status    string // queued, inProgress, completed, failed (rendered per kind)
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Size      int64
+	Type      string // scheduled, onDemand, fallback
+	Frequency string
+	Version   string
+}
+
+// Cluster is one deployment.
+type Cluster struct {
+	Name      string
+	Kind      ClusterKind
+	Sharded   bool
+	Paused    bool
+	Snapshots []Snap // newest first
+}
+
+// Project is one Atlas project.
+type Project struct {
+	ID       string
+	Name     string
+	Clusters []*Cluster
+}
+
+// Estate is everything the fake serves.
+type Estate struct {
+	Projects []*Project
+}
+
+// Spec describes a generated estate.
+type Spec struct {
+	Seed                uint64
+	Projects            int
+	ClustersPerProject  int
+	SnapshotsPerCluster int
+	// Kinds cycles over the clusters of each project; default: every kind.
+	Kinds []ClusterKind
+	Now   time.Time
+}
+
+// AllKinds is the default cycle of deployments in a generated estate.
+var AllKinds = []ClusterKind{Dedicated, Flex, Tenant, Serverless, Legacy, Dedicated, Free, NoBackup}
+
+// ProjectID returns the id the generator gives project p.
+func ProjectID(p int) string { return fmt.Sprintf("5f%022x", p+1) }
+
+// Generate builds a deterministic estate. In every project, cluster j follows profile j%5:
+// healthy; newest snapshot failed; newest snapshot in progress; stale (newest completed more
+// than three days old); healthy with an expired snapshot not yet deleted. Dedicated clusters
+// alternate between replica set and sharded, and sharded ones have a fallback snapshot.
+func Generate(s Spec) *Estate {
+	if len(s.Kinds) == 0 {
+		s.Kinds = AllKinds
+	}
+	if s.Now.IsZero() {
+		s.Now = time.Now().UTC().Truncate(time.Second)
+	}
+	rng := rand.New(rand.NewPCG(s.Seed, s.Seed^0x9e3779b97f4a7c15))
+	e := &Estate{}
+	var snapSeq uint64
+	for p := 0; p < s.Projects; p++ {
+		dedicated := 0
+		proj := &Project{ID: ProjectID(p), Name: fmt.Sprintf("project-%03d", p+1)}
+		for j := 0; j < s.ClustersPerProject; j++ {
+			kind := s.Kinds[j%len(s.Kinds)]
+			c := &Cluster{Name: fmt.Sprintf("%s-%02d", kind, j+1), Kind: kind}
+			if kind == Dedicated {
+				c.Sharded = dedicated%2 == 1
+				dedicated++
+			}
+			if kind == Free || kind == NoBackup {
+				proj.Clusters = append(proj.Clusters, c)
+				continue
+			}
+			profile := j % 5
+			interval, freq, retention := 6*time.Hour, "hourly", 2*24*time.Hour
+			if kind != Dedicated {
+				interval, freq, retention = 24*time.Hour, "daily", 8*24*time.Hour
+			}
+			newest := s.Now.Add(-time.Duration(rng.IntN(3600)+60) * time.Second)
+			if profile == 3 {
+				newest = newest.Add(-4 * 24 * time.Hour)
+			}
+			for k := 0; k < s.SnapshotsPerCluster; k++ {
+				snapSeq++
+				created := newest.Add(-time.Duration(k) * interval)
+				sn := Snap{
+					ID:        fmt.Sprintf("6a%06x%016x", p+1, snapSeq),
+					Status:    "completed",
+					CreatedAt: created,
+					ExpiresAt: created.Add(retention + time.Duration(k)*interval),
+					Size:      int64(1<<30) + rng.Int64N(1<<28),
+					Type:      "scheduled",
+					Frequency: freq,
+					Version:   "8.0.4",
+				}
+				switch {
+				case k == 0 && profile == 1:
+					sn.Status = "failed"
+				case k == 0 && profile == 2:
+					sn.Status = "inProgress"
+				case k == 1 && c.Sharded:
+					sn.Type = "fallback"
+				case k == s.SnapshotsPerCluster-1 && profile == 4:
+					sn.ExpiresAt = s.Now.Add(-time.Hour)
+				}
+				c.Snapshots = append(c.Snapshots, sn)
+			}
+			proj.Clusters = append(proj.Clusters, c)
+		}
+		e.Projects = append(e.Projects, proj)
+	}
+	return e
+}
+
+// Project returns the project with id, or nil.
+func (e *Estate) Project(id string) *Project {
+	for _, p := range e.Projects {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// Cluster returns the named cluster, or nil.
+func (p *Project) Cluster(name string) *Cluster {
+	for _, c := range p.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

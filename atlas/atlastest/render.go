@@ -1,0 +1,285 @@
+package atlastest
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type obj = map[string]any
+
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func notFound(code, detail string, params ...string) (any, int) {
+	return apiError{Error: 404, ErrorCode: code, Detail: detail, Reason: "Not Found", Parameters: params}, 404
+}
+
+func badRequest(code, detail string, params ...string) (any, int) {
+	return apiError{Error: 400, ErrorCode: code, Detail: detail, Reason: "Bad Request", Parameters: params}, 400
+}
+
+// answer builds the body of a successful route, or an Atlas error; s.mu is held.
+func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
+	switch rt.op {
+	case "listGroups":
+		items := make([]any, 0, len(s.estate.Projects))
+		for _, p := range s.estate.Projects {
+			items = append(items, group(p))
+		}
+		return s.paginate(r, items, true), 200
+	case "getGroupByName":
+		for _, p := range s.estate.Projects {
+			if p.Name == rt.byName {
+				return group(p), 200
+			}
+		}
+		return notFound("GROUP_NAME_NOT_FOUND", "No group with name \""+rt.byName+"\" exists.", rt.byName)
+	}
+	p := s.estate.Project(rt.project)
+	if p == nil {
+		return notFound("GROUP_NOT_FOUND", "No group with ID "+rt.project+" exists.", rt.project)
+	}
+	switch rt.op {
+	case "listGroupClusters":
+		var items []any
+		for _, c := range p.Clusters {
+			if c.Kind != Flex && c.Kind != Serverless {
+				items = append(items, clusterDescription(p, c))
+			}
+		}
+		return s.paginate(r, items, true), 200
+	case "listGroupFlexClusters":
+		var items []any
+		for _, c := range p.Clusters {
+			if c.Kind == Flex || c.Kind == Tenant {
+				items = append(items, obj{"name": c.Name, "groupId": p.ID, "stateName": "IDLE", "clusterType": "REPLICASET",
+					"mongoDBVersion": "8.0.4", "backupSettings": obj{"enabled": true},
+					"providerSettings": obj{"providerName": "FLEX", "backingProviderName": "AWS", "regionName": "US_EAST_1"}})
+			}
+		}
+		return s.paginate(r, items, true), 200
+	case "listGroupServerlessInstances":
+		var items []any
+		for _, c := range p.Clusters {
+			if c.Kind == Serverless {
+				items = append(items, obj{"name": c.Name, "groupId": p.ID, "stateName": "IDLE", "mongoDBVersion": "8.0.4",
+					"providerSettings": obj{"providerName": "SERVERLESS", "backingProviderName": "AWS", "regionName": "US_EAST_1"}})
+			}
+		}
+		return s.paginate(r, items, true), 200
+	}
+	c := p.Cluster(rt.cluster)
+	family := familyOf(rt.op)
+	if c == nil {
+		if family == "serverless" {
+			return notFound("SERVERLESS_INSTANCE_NOT_FOUND", "No serverless instance named "+rt.cluster+" exists in group "+p.ID+".", rt.cluster, p.ID)
+		}
+		return notFound("CLUSTER_NOT_FOUND", "No cluster named "+rt.cluster+" exists in group "+p.ID+".", rt.cluster, p.ID)
+	}
+	if body, status, bad := wrongFamily(family, c); bad {
+		return body, status
+	}
+	render := renderer(family, c)
+	if rt.snapshot != "" {
+		for _, sn := range c.Snapshots {
+			if sn.ID == rt.snapshot && (family != "legacy" || sn.Status != "failed") {
+				return render(sn), 200
+			}
+		}
+		return notFound("SNAPSHOT_NOT_FOUND", "No snapshot with ID "+rt.snapshot+" exists.", rt.snapshot)
+	}
+	items := make([]any, 0, len(c.Snapshots))
+	for _, sn := range c.Snapshots {
+		if family == "legacy" && (sn.Status == "failed" || (sn.Status != "completed" && r.URL.Query().Get("completed") != "all")) {
+			continue
+		}
+		items = append(items, render(sn))
+	}
+	paged := rt.op != "listGroupClusterBackupTenantSnapshots" && rt.op != "listGroupClusterBackupSnapshotShardedClusters"
+	return s.paginate(r, items, paged), 200
+}
+
+func group(p *Project) obj {
+	return obj{"id": p.ID, "name": p.Name, "orgId": "5e0000000000000000000001", "clusterCount": len(p.Clusters), "created": "2024-01-01T00:00:00Z"}
+}
+
+func clusterDescription(p *Project, c *Cluster) obj {
+	provider, size, effective := "AWS", "M30", ""
+	switch c.Kind {
+	case Free:
+		provider, size, effective = "TENANT", "M0", "M0"
+	case Tenant:
+		provider, size, effective = "TENANT", "M2", "FLEX"
+	}
+	clusterType := "REPLICASET"
+	if c.Sharded {
+		clusterType = "SHARDED"
+	}
+	specs := obj{"instanceSize": size}
+	if effective != "" {
+		specs["effectiveInstanceSize"] = effective
+	}
+	return obj{
+		"name": c.Name, "groupId": p.ID, "clusterType": clusterType, "stateName": "IDLE", "paused": c.Paused,
+		"backupEnabled": c.Kind == Dedicated || c.Kind == Tenant, "mongoDBVersion": "8.0.4",
+		"replicationSpecs": []any{obj{"regionConfigs": []any{obj{"providerName": provider, "regionName": "US_EAST_1", "electableSpecs": specs}}}},
+	}
+}
+
+func familyOf(op string) string {
+	switch {
+	case strings.Contains(op, "Tenant"):
+		return "tenant"
+	case strings.Contains(op, "Flex"):
+		return "flex"
+	case strings.Contains(op, "Serverless"):
+		return "serverless"
+	case strings.Contains(op, "ShardedCluster"):
+		return "sharded"
+	case op == "listGroupClusterSnapshots" || op == "getGroupClusterSnapshot":
+		return "legacy"
+	}
+	return "cloud"
+}
+
+// wrongFamily answers a cluster asked for through an API family that does not serve it, with
+// the 400s Atlas gives (NOTES.md §5).
+func wrongFamily(family string, c *Cluster) (any, int, bool) {
+	flexLike := c.Kind == Flex || c.Kind == Tenant
+	switch family {
+	case "cloud", "sharded", "legacy":
+		if flexLike {
+			b, s := badRequest("CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API", "Flex cluster "+c.Name+" cannot be used in the Cluster API.", c.Name)
+			return b, s, true
+		}
+		if c.Kind == Serverless {
+			b, s := badRequest("CANNOT_USE_SERVERLESS_INSTANCE_IN_CLUSTER_API", "Serverless instance "+c.Name+" cannot be used in the Cluster API.", c.Name)
+			return b, s, true
+		}
+		if family == "legacy" && c.Kind != Legacy {
+			b, s := badRequest("INCORRECT_BACKUP_API_ENDPOINT", "Incorrect Public API endpoint for Cloud Backups. Please use the following endpoint: (/backup/snapshots).", "/backup/snapshots")
+			return b, s, true
+		}
+	case "flex", "tenant":
+		if !flexLike && c.Kind != Serverless {
+			b, s := badRequest("CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", "Cannot use non-flex cluster "+c.Name+" in the flex API.", c.Name)
+			return b, s, true
+		}
+	case "serverless":
+		if c.Kind != Serverless {
+			b, s := badRequest("CANNOT_USE_CLUSTER_IN_SERVERLESS_INSTANCE_API", "Cluster "+c.Name+" cannot be used in the Serverless Instance API.", c.Name)
+			return b, s, true
+		}
+	}
+	return nil, 0, false
+}
+
+var flexStatus = map[string]string{"queued": "QUEUED", "inProgress": "RUNNING", "completed": "COMPLETED", "failed": "FAILED"}
+
+func renderer(family string, c *Cluster) func(Snap) any {
+	switch family {
+	case "flex", "tenant":
+		return func(sn Snap) any {
+			o := obj{"id": sn.ID, "status": flexStatus[sn.Status], "scheduledTime": ts(sn.CreatedAt.Add(-time.Minute)),
+				"startTime": ts(sn.CreatedAt.Add(-30 * time.Second)), "expiration": ts(sn.ExpiresAt), "mongoDBVersion": sn.Version}
+			if sn.Status == "completed" {
+				o["finishTime"] = ts(sn.CreatedAt)
+			}
+			if sn.Status == "queued" {
+				delete(o, "startTime")
+			}
+			return o
+		}
+	case "legacy":
+		return func(sn Snap) any {
+			half := sn.Size / 2
+			return obj{"id": sn.ID, "clusterName": c.Name, "complete": sn.Status == "completed",
+				"created": obj{"date": ts(sn.CreatedAt), "increment": 1}, "expires": ts(sn.ExpiresAt), "doNotDelete": false,
+				"incremental": true, "parts": []any{
+					obj{"replicaSetName": c.Name + "-shard-0", "storageSizeBytes": half, "mongodVersion": sn.Version, "typeName": "REPLICA_SET"},
+					obj{"replicaSetName": c.Name + "-shard-1", "storageSizeBytes": sn.Size - half, "mongodVersion": sn.Version, "typeName": "REPLICA_SET"},
+				}}
+		}
+	case "serverless":
+		return func(sn Snap) any {
+			freq := sn.Frequency
+			if freq == "yearly" {
+				freq = "monthly"
+			}
+			typ := sn.Type
+			if typ == "fallback" {
+				typ = "scheduled"
+			}
+			return obj{"id": sn.ID, "status": sn.Status, "createdAt": ts(sn.CreatedAt), "expiresAt": ts(sn.ExpiresAt),
+				"storageSizeBytes": sn.Size, "frequencyType": freq, "snapshotType": typ, "mongodVersion": sn.Version,
+				"serverlessInstanceName": c.Name}
+		}
+	}
+	return func(sn Snap) any {
+		o := obj{"id": sn.ID, "status": sn.Status, "createdAt": ts(sn.CreatedAt), "expiresAt": ts(sn.ExpiresAt),
+			"storageSizeBytes": sn.Size, "frequencyType": sn.Frequency, "snapshotType": sn.Type, "mongodVersion": sn.Version,
+			"cloudProvider": "AWS", "type": "replicaSet", "replicaSetName": c.Name}
+		if c.Sharded {
+			o["type"] = "shardedCluster"
+			delete(o, "replicaSetName")
+			delete(o, "cloudProvider")
+			o["members"] = []any{obj{"cloudProvider": "AWS", "id": sn.ID, "replicaSetName": c.Name + "-shard-0"}}
+		}
+		return o
+	}
+}
+
+// paginate serves one page of items with Atlas's links; for operations without paging
+// parameters it returns everything.
+func (s *Server) paginate(r *http.Request, items []any, paged bool) obj {
+	if items == nil {
+		items = []any{}
+	}
+	q := r.URL.Query()
+	per, pageNum := len(items), 1
+	if paged {
+		per = 100
+		if v, err := strconv.Atoi(q.Get("itemsPerPage")); err == nil && v >= 1 && v <= 500 {
+			per = v
+		}
+		if v, err := strconv.Atoi(q.Get("pageNum")); err == nil && v >= 1 {
+			pageNum = v
+		}
+		// A capped page is still numbered as asked, so Atlas's arithmetic is kept: the client
+		// must follow links, not compute offsets.
+		if s.opts.PageCap > 0 && per > s.opts.PageCap {
+			per = s.opts.PageCap
+		}
+	}
+	start := min((pageNum-1)*per, len(items))
+	end := min(start+per, len(items))
+	link := func(n int) string {
+		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+		qq := url.Values{}
+		for k, v := range q {
+			qq[k] = v
+		}
+		if paged {
+			qq.Set("pageNum", strconv.Itoa(n))
+			qq.Set("itemsPerPage", strconv.Itoa(per))
+		}
+		u.RawQuery = qq.Encode()
+		return u.String()
+	}
+	links := []any{obj{"rel": "self", "href": link(pageNum)}}
+	if end < len(items) {
+		links = append(links, obj{"rel": "next", "href": link(pageNum + 1)})
+	}
+	out := obj{"results": items[start:end], "links": links}
+	if q.Get("includeCount") != "false" {
+		out["totalCount"] = len(items)
+	}
+	return out
+}

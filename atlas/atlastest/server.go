@@ -1,0 +1,586 @@
+package atlastest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/icholy/digest"
+)
+
+// SunsetMode is how a deprecated endpoint answers.
+type SunsetMode int
+
+// The answers a sunset endpoint can give; Atlas documents none of them for certain.
+const (
+	Working  SunsetMode = iota // still answers as before its sunset
+	Gone                       // 410 VERSION_GONE
+	NotFound                   // 404 RESOURCE_NOT_FOUND, as a removed route
+)
+
+// Sunset endpoints that can be switched.
+const (
+	EndpointTenant         = "tenant"
+	EndpointServerless     = "serverless"
+	EndpointServerlessList = "serverlessList"
+)
+
+// Options configures a Server.
+type Options struct {
+	Estate *Estate
+	// Credentials the fake accepts; either may be empty to refuse that method.
+	ClientID, ClientSecret string
+	PublicKey, PrivateKey  string
+	TokenTTL               time.Duration // default 1h
+	NonceTTL               time.Duration // default 5m
+	// NonceUses is how many requests one nonce authenticates before Atlas answers stale=true;
+	// 0 means unlimited until NonceTTL (challenge reuse allowed), 1 means a fresh challenge
+	// for every call.
+	NonceUses int
+	// PageCap is the most items per page the fake returns, whatever itemsPerPage asked.
+	PageCap int
+	Sunset  map[string]SunsetMode
+	// Latency is added to every API request.
+	Latency time.Duration
+	// Now is the fake's clock, for token and nonce expiry; default time.Now.
+	Now func() time.Time
+}
+
+// Fault changes the answer of matching requests.
+type Fault struct {
+	Latency    time.Duration
+	Status     int    // answer with this HTTP status and an Atlas error body
+	ErrorCode  string // errorCode for Status (default per status)
+	RetryAfter string // Retry-After header value
+	Body       string // answer 200 with exactly this body (malformed JSON, HTML, ...)
+	Truncate   bool   // answer 200 but cut the body off halfway
+	Hang       bool   // accept and never answer (until the client gives up or Close)
+	Times      int    // apply this many times, then stop; 0 = always
+}
+
+// Request is one request the fake received.
+type Request struct {
+	Method, Path, Query, Operation, Accept, Auth string
+	Status                                       int
+}
+
+// Server is the fake Atlas.
+type Server struct {
+	*httptest.Server
+	opts Options
+
+	mu       sync.Mutex
+	estate   *Estate
+	faults   map[[2]string]*Fault
+	tokens   map[string]time.Time
+	nonces   map[string]*nonce
+	requests []Request
+	counts   map[string]int
+	inflight int
+	maxIn    int
+	hang     chan struct{}
+}
+
+type nonce struct {
+	expires time.Time
+	uses    int
+	seen    map[int]bool
+}
+
+// NewServer starts a fake Atlas on a loopback port.
+func NewServer(o Options) *Server {
+	s := newServer(o)
+	s.Server = httptest.NewServer(s)
+	return s
+}
+
+// NewUnstartedServer returns a fake Atlas whose Server the caller starts (e.g. with TLS).
+func NewUnstartedServer(o Options) *Server {
+	s := newServer(o)
+	s.Server = httptest.NewUnstartedServer(s)
+	return s
+}
+
+func newServer(o Options) *Server {
+	if o.TokenTTL == 0 {
+		o.TokenTTL = time.Hour
+	}
+	if o.NonceTTL == 0 {
+		o.NonceTTL = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Estate == nil {
+		o.Estate = &Estate{}
+	}
+	return &Server{
+		opts: o, estate: o.Estate, faults: map[[2]string]*Fault{}, tokens: map[string]time.Time{},
+		nonces: map[string]*nonce{}, counts: map[string]int{}, hang: make(chan struct{}),
+	}
+}
+
+// Close releases hung requests and stops the server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.hang:
+	default:
+		close(s.hang)
+	}
+	s.mu.Unlock()
+	s.Server.Close()
+}
+
+// SetFault applies f to requests of operation op ("*" for any) on cluster ("" for any).
+// A nil f removes the fault.
+func (s *Server) SetFault(op, cluster string, f *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f == nil {
+		delete(s.faults, [2]string{op, cluster})
+		return
+	}
+	cp := *f
+	s.faults[[2]string{op, cluster}] = &cp
+}
+
+// SetSunset changes how a sunset endpoint answers.
+func (s *Server) SetSunset(endpoint string, m SunsetMode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.Sunset == nil {
+		s.opts.Sunset = map[string]SunsetMode{}
+	}
+	s.opts.Sunset[endpoint] = m
+}
+
+// SetCredentials replaces the accepted credentials (e.g. to revoke them mid-run); it also
+// invalidates every issued token.
+func (s *Server) SetCredentials(clientID, clientSecret, publicKey, privateKey string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ClientID, s.opts.ClientSecret, s.opts.PublicKey, s.opts.PrivateKey = clientID, clientSecret, publicKey, privateKey
+	s.tokens = map[string]time.Time{}
+}
+
+// Update runs fn with the estate locked, to change it between refreshes.
+func (s *Server) Update(fn func(*Estate)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.estate)
+}
+
+// Requests returns every request received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Count returns how many requests of operation op were received ("" for all).
+func (s *Server) Count(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if op == "" {
+		return len(s.requests)
+	}
+	return s.counts[op]
+}
+
+// Counts returns the request count per operation.
+func (s *Server) Counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// MaxInFlight returns the most requests the fake was serving at once.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxIn
+}
+
+// Reset forgets recorded requests and the in-flight maximum.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests, s.counts, s.maxIn = nil, map[string]int{}, 0
+}
+
+// apiError is Atlas's error body.
+type apiError struct {
+	Error      int      `json:"error"`
+	ErrorCode  string   `json:"errorCode"`
+	Detail     string   `json:"detail,omitempty"`
+	Reason     string   `json:"reason"`
+	Parameters []string `json:"parameters"`
+}
+
+var defaultCodes = map[int]string{
+	400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "RESOURCE_NOT_FOUND",
+	406: "INVALID_VERSION_DATE", 410: "VERSION_GONE", 429: "RATE_LIMITED_TOKEN_BUCKET",
+	500: "UNEXPECTED_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
+}
+
+func writeError(w http.ResponseWriter, status int, code, detail string, params ...string) {
+	if code == "" {
+		code = defaultCodes[status]
+	}
+	if params == nil {
+		params = []string{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(apiError{Error: status, ErrorCode: code, Detail: detail, Reason: http.StatusText(status), Parameters: params})
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/api/oauth/token" {
+		s.record(r, "oauthToken", "basic", s.token(w, r))
+		return
+	}
+	rt, ok := route(r.URL.Path)
+	if r.Method != http.MethodGet || !ok {
+		s.record(r, "unknown", "", 404)
+		writeError(w, 404, "RESOURCE_NOT_FOUND", "Cannot find resource "+r.URL.Path)
+		return
+	}
+	s.mu.Lock()
+	s.inflight++
+	s.maxIn = max(s.maxIn, s.inflight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+	}()
+	authKind, authStatus := s.authenticate(w, r)
+	if authStatus != 0 {
+		s.record(r, rt.op, authKind, authStatus)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	s.serveAPI(rec, r, rt)
+	s.record(r, rt.op, authKind, rec.status)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) record(r *http.Request, op, auth string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Operation: op, Accept: r.Header.Get("Accept"), Auth: auth, Status: status})
+	s.counts[op]++
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// token serves the OAuth2 client-credentials grant.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
+	s.mu.Lock()
+	id, secret, ttl := s.opts.ClientID, s.opts.ClientSecret, s.opts.TokenTTL
+	f := s.faultFor("oauthToken", "")
+	s.mu.Unlock()
+	if f != nil && f.Status != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte(`{"error":"server_error"}`))
+		return f.Status
+	}
+	u, p, ok := r.BasicAuth()
+	_ = r.ParseForm()
+	if !ok || id == "" || u != id || p != secret || r.PostForm.Get("grant_type") != "client_credentials" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"Invalid credentials provided."}`))
+		return 401
+	}
+	tok := randomHex(24)
+	s.mu.Lock()
+	s.tokens[tok] = s.opts.Now().Add(ttl)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds())})
+	return 200
+}
+
+const realm = "MMS Public API"
+
+// authenticate checks Bearer or Digest credentials; on failure it has written the answer.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, int) {
+	h := r.Header.Get("Authorization")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	switch {
+	case strings.HasPrefix(h, "Bearer "):
+		exp, ok := s.tokens[strings.TrimPrefix(h, "Bearer ")]
+		if !ok || now.After(exp) {
+			writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")
+			return "bearer", 401
+		}
+		return "bearer", 0
+	case digest.IsDigest(h):
+		cred, err := digest.ParseCredentials(h)
+		if err != nil || s.opts.PublicKey == "" || cred.Username != s.opts.PublicKey || cred.Realm != realm {
+			s.challenge(w, false, now)
+			return "digest", 401
+		}
+		n, ok := s.nonces[cred.Nonce]
+		if !ok || now.After(n.expires) || (s.opts.NonceUses > 0 && n.uses >= s.opts.NonceUses) {
+			delete(s.nonces, cred.Nonce)
+			s.challenge(w, true, now)
+			return "digest", 401
+		}
+		want, err := digest.Digest(&digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: "MD5", QOP: []string{"auth"}},
+			digest.Options{Method: r.Method, URI: cred.URI, Count: cred.Nc, Cnonce: cred.Cnonce, Username: s.opts.PublicKey, Password: s.opts.PrivateKey})
+		if err != nil || want.Response != cred.Response || cred.URI != r.URL.RequestURI() || n.seen[cred.Nc] {
+			s.challenge(w, false, now)
+			return "digest", 401
+		}
+		n.seen[cred.Nc] = true
+		n.uses++
+		return "digest", 0
+	default:
+		s.challenge(w, false, now)
+		return "none", 401
+	}
+}
+
+func (s *Server) challenge(w http.ResponseWriter, stale bool, now time.Time) {
+	n := base64.RawURLEncoding.EncodeToString([]byte(randomHex(16)))
+	s.nonces[n] = &nonce{expires: now.Add(s.opts.NonceTTL), seen: map[int]bool{}}
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", domain="", nonce="%s", algorithm=MD5, qop="auth", stale=%t`, realm, n, stale))
+	writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")
+}
+
+// faultFor returns the fault for op/cluster and consumes one use of it; s.mu must be held.
+func (s *Server) faultFor(op, cluster string) *Fault {
+	for _, k := range [][2]string{{op, cluster}, {op, ""}, {"*", cluster}, {"*", ""}} {
+		f, ok := s.faults[k]
+		if !ok {
+			continue
+		}
+		if f.Times > 0 {
+			f.Times--
+			if f.Times == 0 {
+				delete(s.faults, k)
+			}
+		}
+		return f
+	}
+	return nil
+}
+
+type routeInfo struct {
+	op       string
+	versions []string
+	project  string
+	cluster  string
+	snapshot string
+	byName   string
+}
+
+// route maps a path onto an operation of the OpenAPI description.
+func route(p string) (routeInfo, bool) {
+	rest, ok := strings.CutPrefix(p, "/api/atlas/v2/")
+	if !ok {
+		return routeInfo{}, false
+	}
+	seg := strings.Split(rest, "/")
+	for i := range seg {
+		seg[i], _ = url.PathUnescape(seg[i])
+	}
+	v2023, v2024c, vFlex := []string{"2023-01-01"}, []string{"2023-01-01", "2023-02-01", "2024-08-05"}, []string{"2024-11-13"}
+	switch {
+	case len(seg) == 1 && seg[0] == "groups":
+		return routeInfo{op: "listGroups", versions: v2023}, true
+	case len(seg) == 3 && seg[0] == "groups" && seg[1] == "byName":
+		return routeInfo{op: "getGroupByName", versions: v2023, byName: seg[2]}, true
+	case len(seg) < 3 || seg[0] != "groups":
+		return routeInfo{}, false
+	}
+	ri := routeInfo{project: seg[1]}
+	if len(seg) >= 4 {
+		ri.cluster = seg[3]
+	}
+	tail := strings.Join(seg[2:], "/")
+	if len(seg) >= 4 {
+		tail = seg[2] + "/{c}"
+		if len(seg) > 4 {
+			tail += "/" + strings.Join(seg[4:], "/")
+		}
+	}
+	last := seg[len(seg)-1]
+	withID := func(op string, v []string) (routeInfo, bool) {
+		ri.op, ri.versions, ri.snapshot = op, v, last
+		return ri, true
+	}
+	set := func(op string, v []string) (routeInfo, bool) {
+		ri.op, ri.versions = op, v
+		return ri, true
+	}
+	switch {
+	case tail == "clusters":
+		return set("listGroupClusters", v2024c)
+	case tail == "flexClusters":
+		return set("listGroupFlexClusters", vFlex)
+	case tail == "serverless":
+		return set("listGroupServerlessInstances", v2023)
+	case tail == "clusters/{c}/backup/snapshots":
+		return set("listGroupClusterBackupSnapshots", v2023)
+	case tail == "clusters/{c}/backup/snapshots/shardedClusters":
+		return set("listGroupClusterBackupSnapshotShardedClusters", v2023)
+	case len(seg) == 8 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "snapshots" && seg[6] == "shardedCluster":
+		return withID("getGroupClusterBackupSnapshotShardedCluster", v2023)
+	case len(seg) == 7 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "snapshots":
+		return withID("getGroupClusterBackupSnapshot", v2023)
+	case tail == "clusters/{c}/backup/tenant/snapshots":
+		return set("listGroupClusterBackupTenantSnapshots", v2023)
+	case len(seg) == 8 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "tenant" && seg[6] == "snapshots":
+		return withID("getGroupClusterBackupTenantSnapshot", v2023)
+	case tail == "clusters/{c}/snapshots":
+		return set("listGroupClusterSnapshots", v2023)
+	case len(seg) == 6 && seg[2] == "clusters" && seg[4] == "snapshots":
+		return withID("getGroupClusterSnapshot", v2023)
+	case tail == "flexClusters/{c}/backup/snapshots":
+		return set("listGroupFlexClusterBackupSnapshots", vFlex)
+	case len(seg) == 7 && seg[2] == "flexClusters" && seg[4] == "backup" && seg[5] == "snapshots":
+		return withID("getGroupFlexClusterBackupSnapshot", vFlex)
+	case tail == "serverless/{c}/backup/snapshots":
+		return set("listGroupServerlessBackupSnapshots", v2023)
+	case len(seg) == 7 && seg[2] == "serverless" && seg[4] == "backup" && seg[5] == "snapshots":
+		return withID("getGroupServerlessBackupSnapshot", v2023)
+	}
+	return routeInfo{}, false
+}
+
+// sunsetOf names the switchable endpoint an operation belongs to.
+func sunsetOf(op string) string {
+	switch op {
+	case "listGroupClusterBackupTenantSnapshots", "getGroupClusterBackupTenantSnapshot":
+		return EndpointTenant
+	case "listGroupServerlessBackupSnapshots", "getGroupServerlessBackupSnapshot":
+		return EndpointServerless
+	case "listGroupServerlessInstances":
+		return EndpointServerlessList
+	}
+	return ""
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) {
+	s.mu.Lock()
+	f := s.faultFor(rt.op, rt.cluster)
+	var fault Fault
+	if f != nil {
+		fault = *f
+	}
+	latency := s.opts.Latency + fault.Latency
+	sunset := s.opts.Sunset[sunsetOf(rt.op)]
+	s.mu.Unlock()
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		case <-s.hang:
+			return
+		}
+	}
+	if fault.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.hang:
+		}
+		return
+	}
+	if fault.RetryAfter != "" {
+		w.Header().Set("Retry-After", fault.RetryAfter)
+	}
+	if fault.Status != 0 {
+		writeError(w, fault.Status, fault.ErrorCode, "injected fault")
+		return
+	}
+	if !acceptOK(r.Header.Get("Accept"), rt.versions) {
+		writeError(w, 406, "INVALID_VERSION_DATE", "Invalid accept header or version date.")
+		return
+	}
+	switch sunset {
+	case Gone:
+		writeError(w, 410, "VERSION_GONE", "This happens when a resource is marked for sunset and the sunset date is in the past.")
+		return
+	case NotFound:
+		writeError(w, 404, "RESOURCE_NOT_FOUND", "Cannot find resource "+r.URL.Path)
+		return
+	}
+	s.mu.Lock()
+	body, status := s.answer(r, rt)
+	remaining := 1200 - s.counts[rt.op]%1200
+	s.mu.Unlock()
+	if status != 200 {
+		e := body.(apiError)
+		writeError(w, status, e.ErrorCode, e.Detail, e.Parameters...)
+		return
+	}
+	var raw []byte
+	if fault.Body != "" {
+		raw = []byte(fault.Body)
+	} else {
+		raw, _ = json.Marshal(body)
+	}
+	w.Header().Set("Content-Type", "application/vnd.atlas."+rt.versions[len(rt.versions)-1]+"+json;charset=utf-8")
+	w.Header().Set("RateLimit-Limit", "1200")
+	w.Header().Set("RateLimit-Remaining", strconv.Itoa(remaining))
+	if fault.Truncate {
+		// Promise the whole body, send half, and drop the connection.
+		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+		w.WriteHeader(200)
+		_, _ = w.Write(raw[:len(raw)/2])
+		if hj, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+			if hijacker, ok := hj.Unwrap().(http.Hijacker); ok {
+				if conn, _, err := hijacker.Hijack(); err == nil {
+					_ = conn.Close()
+				}
+			}
+		}
+		return
+	}
+	_, _ = w.Write(raw)
+}
+
+func acceptOK(accept string, versions []string) bool {
+	for _, v := range versions {
+		if strings.Contains(accept, "application/vnd.atlas."+v+"+json") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+package atlas
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+)
+
+// roundTrips returns HTTP requests per API call for n sequential listing calls.
+func roundTrips(t *testing.T, srv *atlastest.Server, c *Client, n int) float64 {
+	t.Helper()
+	srv.Reset()
+	for range n {
+		if _, err := c.Snapshots(t.Context(), Target{pid, "dedicated-01", KindCloud, false}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return float64(srv.Count("")) / float64(n)
+}
+
+func TestDigestRoundTrips(t *testing.T) {
+	cases := []struct {
+		name      string
+		nonceUses int
+		noReuse   bool
+		want      float64
+	}{
+		// The fake lets a nonce serve many calls: the cached challenge makes one round trip per
+		// call, after the first call's challenge.
+		{"challenge reuse", 0, false, 1.01},
+		// A transport that asks for a new challenge every time (what the official tools do).
+		{"fresh challenge per call", 0, true, 2},
+		// Atlas answers stale=true every 10th use: the client re-authenticates and goes on.
+		{"stale nonce every 10 uses", 10, false, 1.1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newFake(t, atlastest.Options{NonceUses: tc.nonceUses})
+			c, _ := newTestClient(t, srv, withDigest, func(c *Config) { c.DigestNoReuse = tc.noReuse })
+			if got := roundTrips(t, srv, c, 100); got != tc.want {
+				t.Errorf("%.2f round trips per call, want %.2f", got, tc.want)
+			}
+			for _, r := range srv.Requests() {
+				if r.Status != 200 && r.Status != 401 {
+					t.Errorf("unexpected %+v", r)
+				}
+			}
+		})
+	}
+}
+
+func TestDigestRejectsWrongKey(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	c, _ := newTestClient(t, srv, func(c *Config) { c.APIKey, c.ServiceAccount = &APIKey{testPublic, "wrong-private-key"}, nil })
+	_, err := c.Projects(t.Context())
+	var ae *Error
+	if !errors.As(err, &ae) || !ae.Unauthorized() {
+		t.Fatalf("got %v", err)
+	}
+	if want := "atlas: listGroups GET /api/atlas/v2/groups: HTTP 401 UNAUTHORIZED: You are not authorized for this resource."; err.Error() != want {
+		t.Errorf("got %q\nwant %q", err, want)
+	}
+	if srv.Count("listGroups") != 2 {
+		t.Errorf("%d requests, want 2 (challenge + one attempt)", srv.Count("listGroups"))
+	}
+}
+
+func TestOAuthTokenReused(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	c, _ := newTestClient(t, srv)
+	if _, err := c.Projects(t.Context()); err != nil { // fetches the token
+		t.Fatal(err)
+	}
+	if got := roundTrips(t, srv, c, 50); got != 1 {
+		t.Errorf("%.2f requests per call, want 1 (token cached)", got)
+	}
+	if n := srv.Count("oauthToken"); n != 0 {
+		t.Errorf("%d token requests after the first call, want 0", n)
+	}
+}
+
+func TestOAuthTokenRenewedBeforeExpiry(t *testing.T) {
+	// Tokens that live less than the renewal margin are renewed on every call.
+	srv := newFake(t, atlastest.Options{TokenTTL: tokenEarlyExpiry - time.Second})
+	c, _ := newTestClient(t, srv)
+	roundTrips(t, srv, c, 5)
+	if n := srv.Count("oauthToken"); n != 5 {
+		t.Errorf("%d token requests for 5 calls, want 5", n)
+	}
+}
+
+func TestOAuthCredentialsRevokedAndRestored(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	c, _ := newTestClient(t, srv)
+	target := Target{pid, "dedicated-01", KindCloud, false}
+	if _, err := c.Snapshots(t.Context(), target); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetCredentials(testClientID, "rotated", "", "")
+	_, err := c.Snapshots(t.Context(), target)
+	var ae *Error
+	if !errors.As(err, &ae) || !ae.Unauthorized() || ae.StatusCode != 401 {
+		t.Fatalf("revoked token: %v", err)
+	}
+	_, err = c.Snapshots(t.Context(), target)
+	if !errors.Is(err, ErrToken) || !strings.HasSuffix(err.Error(), "service account token request failed: token endpoint answered HTTP 401 invalid_client") {
+		t.Fatalf("revoked secret: %v", err)
+	}
+	srv.SetCredentials(testClientID, testSecret, "", "")
+	if _, err := c.Snapshots(t.Context(), target); err != nil {
+		t.Fatalf("restored: %v", err)
+	}
+	for _, s := range []string{testSecret, "rotated"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error leaks a secret: %v", err)
+		}
+	}
+}
+
+func TestOAuthTokenEndpointDownWithValidToken(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	c, _ := newTestClient(t, srv)
+	target := Target{pid, "dedicated-01", KindCloud, false}
+	if _, err := c.Snapshots(t.Context(), target); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetFault("oauthToken", "", &atlastest.Fault{Status: 503})
+	if _, err := c.Snapshots(t.Context(), target); err != nil {
+		t.Fatalf("cached token should still serve: %v", err)
+	}
+}

@@ -1,0 +1,482 @@
+package atlas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is Atlas's commercial API host; Atlas for Government is https://cloud.mongodbgov.com.
+const DefaultBaseURL = "https://cloud.mongodb.com"
+
+// Observer receives one event per HTTP request the client sends (including digest challenges
+// and token requests) and one per retry. Implementations must be safe for concurrent use.
+type Observer interface {
+	ObserveRequest(RequestEvent)
+	ObserveRetry(operation, reason string)
+}
+
+// RequestEvent describes one HTTP exchange with Atlas.
+type RequestEvent struct {
+	Operation string
+	Code      string // HTTP status code, or "error" when no response arrived
+	Duration  time.Duration
+	// RateLimitRemaining is Atlas's RateLimit-Remaining header; HasRateLimit is false when the
+	// response had none (Atlas does not always send it).
+	RateLimitRemaining float64
+	HasRateLimit       bool
+}
+
+// RetryPolicy bounds the retries of 429, 5xx and connection failures.
+type RetryPolicy struct {
+	MaxAttempts int           // total attempts, including the first
+	BaseDelay   time.Duration // first backoff; doubles each retry
+	MaxDelay    time.Duration // cap on one backoff (Retry-After may ask for more, up to the deadline)
+}
+
+// DefaultRetryPolicy is used where Config.Retry is zero.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 4, BaseDelay: time.Second, MaxDelay: 30 * time.Second}
+
+// Config configures a Client.
+type Config struct {
+	BaseURL string // default DefaultBaseURL; http:// only for loopback hosts
+	// Exactly one of the two credentials.
+	ServiceAccount *ServiceAccount
+	APIKey         *APIKey
+
+	Timeout        time.Duration // per HTTP request; default 30s
+	MaxConcurrency int           // HTTP requests in flight at most; default 8
+	MaxBodyBytes   int64         // response size cap; default 32 MiB
+	UserAgent      string        // default "atlas_backup_exporter"
+	Retry          RetryPolicy
+	// RateLimitFactor scales the client-side limiter against Atlas's published limits; default
+	// 0.8 (keep a fifth of every bucket for other tools).
+	RateLimitFactor float64
+	Observer        Observer
+	// Transport is the underlying transport; default a clone of http.DefaultTransport.
+	Transport http.RoundTripper
+	// DigestNoReuse makes digest auth ask for a fresh challenge on every call, as the official
+	// tools do. Only for measurement.
+	DigestNoReuse bool
+}
+
+// ServiceAccount holds OAuth2 client credentials.
+type ServiceAccount struct{ ClientID, ClientSecret string }
+
+// APIKey holds a programmatic API key used with HTTP digest auth.
+type APIKey struct{ PublicKey, PrivateKey string }
+
+// Client talks to one Atlas API host with one set of credentials.
+type Client struct {
+	base     *url.URL
+	http     *http.Client
+	auth     authenticator
+	gate     *gate
+	obs      Observer
+	retry    RetryPolicy
+	maxBody  int64
+	ua       string
+	timeout  time.Duration
+	limits   *limiters
+	sleep    func(context.Context, time.Duration) error // injected in tests
+	jitter   func(time.Duration) time.Duration          // injected in tests
+	now      func() time.Time
+	maxPages int
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveRequest(RequestEvent) {}
+func (nopObserver) ObserveRetry(string, string) {}
+
+// ValidateBaseURL accepts https URLs, and http only for loopback hosts (tests, --demo).
+func ValidateBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base URL %q: %v", raw, err)
+	}
+	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("invalid base URL %q: want scheme://host[:port] only", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("invalid base URL %q: plain http is only allowed for loopback hosts", raw)
+		}
+	default:
+		return nil, fmt.Errorf("invalid base URL %q: scheme must be https", raw)
+	}
+	u.Path = ""
+	return u, nil
+}
+
+// New returns a client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	base, err := ValidateBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if (cfg.ServiceAccount == nil) == (cfg.APIKey == nil) {
+		return nil, errors.New("atlas: exactly one of service account or API key is required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = 8
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 32 << 20
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "atlas_backup_exporter"
+	}
+	if cfg.Retry.MaxAttempts <= 0 {
+		cfg.Retry = DefaultRetryPolicy
+	}
+	if cfg.RateLimitFactor <= 0 {
+		cfg.RateLimitFactor = 0.8
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.Transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.MaxConcurrency
+		t.MaxIdleConns = 2 * cfg.MaxConcurrency
+		cfg.Transport = t
+	}
+	c := &Client{
+		base: base, obs: cfg.Observer, retry: cfg.Retry, maxBody: cfg.MaxBodyBytes, ua: cfg.UserAgent,
+		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor),
+		sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000,
+	}
+	c.gate = newGate(cfg.MaxConcurrency, cfg.Transport, cfg.Observer)
+	if cfg.ServiceAccount != nil {
+		c.auth = newOAuth(base, *cfg.ServiceAccount, c.gate, cfg.Timeout, cfg.UserAgent)
+	} else {
+		c.auth = newDigest(*cfg.APIKey, c.gate, cfg.DigestNoReuse)
+	}
+	c.http = &http.Client{
+		Transport: c.auth,
+		// Atlas does not redirect API calls; following one could carry credentials elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c, nil
+}
+
+// InFlight returns the number of HTTP requests in flight now.
+func (c *Client) InFlight() int { return c.gate.current() }
+
+// MaxInFlight returns the largest number of HTTP requests that were in flight at once.
+func (c *Client) MaxInFlight() int { return c.gate.peak() }
+
+// Close releases idle connections and revokes nothing: tokens expire on their own within the hour.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// fullJitter spreads a backoff over [d/2, d] so that many clients do not retry in step.
+func fullJitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// scope names what a call is about, for errors and rate limits.
+type scope struct{ ProjectID, Cluster string }
+
+type opKey struct{}
+
+func withOperation(ctx context.Context, op string) context.Context {
+	return context.WithValue(ctx, opKey{}, op)
+}
+
+func operationOf(ctx context.Context) string {
+	if op, ok := ctx.Value(opKey{}).(string); ok {
+		return op
+	}
+	return "unknown"
+}
+
+// get performs one GET with rate limiting and retries and returns the response body.
+func (c *Client) get(ctx context.Context, op operation, sc scope, path string, q url.Values) ([]byte, error) {
+	u := *c.base
+	u.Path = apiPrefix + path
+	u.RawPath = ""
+	if strings.Contains(path, "%") {
+		u.RawPath = apiPrefix + path
+		if p, err := url.PathUnescape(u.RawPath); err == nil {
+			u.Path = p
+		}
+	}
+	u.RawQuery = q.Encode()
+	return c.getURL(ctx, op, sc, &u)
+}
+
+func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL) ([]byte, error) {
+	fail := func(status int, err error) *Error {
+		return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: u.EscapedPath(), StatusCode: status, Err: err}
+	}
+	limiter := c.limits.get(op.Set, sc.ProjectID)
+	var last *Error
+	for attempt := 1; ; attempt++ {
+		if err := limiter.Wait(ctx); err != nil {
+			if last != nil {
+				return nil, last
+			}
+			return nil, fail(0, err)
+		}
+		body, retryAfter, reason, apiErr := c.once(ctx, op, sc, u)
+		if apiErr == nil {
+			return body, nil
+		}
+		last = apiErr
+		if reason == "" || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
+			return nil, apiErr
+		}
+		d := c.retry.BaseDelay << (attempt - 1)
+		if d > c.retry.MaxDelay || d <= 0 {
+			d = c.retry.MaxDelay
+		}
+		d = c.jitter(d)
+		if retryAfter > d {
+			d = retryAfter
+		}
+		if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {
+			// Waiting would outlive the caller: give up now with what Atlas said.
+			return nil, apiErr
+		}
+		c.obs.ObserveRetry(op.Name, reason)
+		if err := c.sleep(ctx, d); err != nil {
+			return nil, apiErr
+		}
+	}
+}
+
+// once sends one request. It returns the body on success, or an error with the retry reason
+// ("" when the error must not be retried) and any Retry-After delay.
+func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) ([]byte, time.Duration, string, *Error) {
+	fail := func(status int, err error) *Error {
+		return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: u.EscapedPath(), StatusCode: status, Err: err}
+	}
+	rctx, cancel := context.WithTimeout(withOperation(ctx, op.Name), c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, "", fail(0, err)
+	}
+	req.Header.Set("Accept", op.accept())
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		err = redactURLError(err)
+		switch {
+		case ctx.Err() != nil:
+			return nil, 0, "", fail(0, ctx.Err())
+		case errors.Is(err, ErrToken):
+			return nil, 0, "", fail(0, err)
+		case errors.Is(err, context.DeadlineExceeded):
+			return nil, 0, "timeout", fail(0, fmt.Errorf("request timed out after %s", c.timeout))
+		}
+		return nil, 0, "network", fail(0, err)
+	}
+	defer resp.Body.Close()
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if readErr == nil && int64(len(body)) > c.maxBody {
+		return nil, 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if readErr != nil {
+			if ctx.Err() != nil {
+				return nil, 0, "", fail(0, ctx.Err())
+			}
+			// A body cut off mid-stream is a network fault worth another try.
+			return nil, 0, "network", fail(resp.StatusCode, fmt.Errorf("reading response: %v", redactURLError(readErr)))
+		}
+		return body, 0, "", nil
+	}
+	e := fail(resp.StatusCode, nil)
+	var we wireError
+	if json.Unmarshal(body, &we) == nil && we.ErrorCode != "" {
+		e.ErrorCode, e.Detail, e.Reason = we.ErrorCode, we.Detail, we.Reason
+		for _, p := range we.Parameters {
+			e.Parameters = append(e.Parameters, strings.Trim(string(p), `"`))
+		}
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		c.auth.rejected()
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return nil, retryAfter(resp.Header, c.now()), "rate_limited", e
+	case resp.StatusCode >= 500:
+		return nil, retryAfter(resp.Header, c.now()), "server_error", e
+	}
+	return nil, 0, "", e
+}
+
+// redactURLError drops the URL from a *url.Error: the message stays useful and can never carry
+// more than the path, which the caller names itself.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// retryAfter parses Retry-After as seconds or an HTTP date.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// list reads every page of a list operation, following links[rel=next].
+func list[T any](ctx context.Context, c *Client, op operation, sc scope, path string, extra url.Values) ([]T, error) {
+	q := url.Values{}
+	for k, v := range extra {
+		q[k] = v
+	}
+	if op.Paged {
+		q.Set("itemsPerPage", "500")
+		// totalCount is an estimate we never use; asking for it costs Atlas a count.
+		q.Set("includeCount", "false")
+	}
+	var out []T
+	body, err := c.get(ctx, op, sc, path, q)
+	seen := map[string]bool{}
+	for pages := 1; ; pages++ {
+		if err != nil {
+			return nil, err
+		}
+		var p page[T]
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: apiPrefix + path, StatusCode: 200, Err: fmt.Errorf("decoding response: %v", err)}
+		}
+		out = append(out, p.Results...)
+		next := nextLink(p.Links)
+		if next == "" || len(p.Results) == 0 {
+			return out, nil
+		}
+		nu, perr := c.sameHost(next)
+		if perr != nil || seen[nu.String()] || pages >= c.maxPages {
+			return nil, &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: apiPrefix + path, StatusCode: 200, Err: fmt.Errorf("bad next link %q", truncate(next, 200))}
+		}
+		seen[nu.String()] = true
+		body, err = c.getURL(ctx, op, sc, nu)
+	}
+}
+
+func nextLink(links []link) string {
+	for _, l := range links {
+		if l.Rel == "next" {
+			return l.Href
+		}
+	}
+	return ""
+}
+
+// sameHost re-bases a next link on the configured base URL, so a link can never send the
+// credentials to another host, and refuses links outside the v2 API.
+func (c *Client) sameHost(href string) (*url.URL, error) {
+	n, err := url.Parse(href)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(n.Path, apiPrefix+"/") {
+		return nil, fmt.Errorf("next link outside %s", apiPrefix)
+	}
+	u := *c.base
+	u.Path, u.RawPath, u.RawQuery = n.Path, n.RawPath, n.RawQuery
+	return &u, nil
+}
+
+func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path string) (T, error) {
+	var v T
+	body, err := c.get(ctx, op, sc, path, nil)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return v, &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: apiPrefix + path, StatusCode: 200, Err: fmt.Errorf("decoding response: %v", err)}
+	}
+	return v, nil
+}
+
+// limiters holds one token bucket per (endpoint set, project).
+type limiters struct {
+	factor float64
+	mu     sync.Mutex
+	m      map[[2]string]*rate.Limiter
+}
+
+// atlasLimits are Atlas's published bucket sizes and refills per minute (NOTES.md §7).
+var atlasLimits = map[endpointSet][2]float64{
+	setProjects:          {1200, 500},
+	setClusters:          {10000, 5000},
+	setFlexClusters:      {1200, 500},
+	setServerless:        {1200, 500},
+	setCloudBackups:      {1200, 500},
+	setFlexSnapshots:     {1200, 500},
+	setSharedSnapshots:   {4000, 2000},
+	setServerlessBackups: {1200, 500},
+	setLegacyBackup:      {1200, 500},
+}
+
+func newLimiters(factor float64) *limiters {
+	return &limiters{factor: factor, m: map[[2]string]*rate.Limiter{}}
+}
+
+func (l *limiters) get(set endpointSet, project string) *rate.Limiter {
+	if set == setProjects {
+		project = "" // counted per user, not per project
+	}
+	key := [2]string{string(set), project}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.m[key]
+	if !ok {
+		a := atlasLimits[set]
+		lim = rate.NewLimiter(rate.Limit(a[1]*l.factor/60), max(1, int(a[0]*l.factor)))
+		l.m[key] = lim
+	}
+	return lim
+}

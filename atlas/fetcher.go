@@ -1,0 +1,167 @@
+package atlas
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Fetcher is the bounded-concurrency layer the collector talks to. The Client's gate bounds
+// the HTTP requests in flight; the Fetcher collapses identical concurrent calls into one
+// (singleflight), follows a gone endpoint to its replacement, and fans a refresh out per target
+// so that one slow or failing cluster never holds back or hides the others.
+type Fetcher struct {
+	api API
+	sf  singleflight.Group
+
+	mu   sync.Mutex
+	gone map[Target][]*GoneError // targets whose endpoint answered gone, with the chain seen
+}
+
+// NewFetcher decorates api.
+func NewFetcher(api API) *Fetcher {
+	return &Fetcher{api: api, gone: map[Target][]*GoneError{}}
+}
+
+var _ API = (*Fetcher)(nil)
+
+func do[T any](f *Fetcher, key string, fn func() (T, error)) (T, error) {
+	v, err, _ := f.sf.Do(key, func() (any, error) { return fn() })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
+}
+
+// Projects implements API.
+func (f *Fetcher) Projects(ctx context.Context) ([]Project, error) {
+	return do(f, "projects", func() ([]Project, error) { return f.api.Projects(ctx) })
+}
+
+// ProjectByName implements API.
+func (f *Fetcher) ProjectByName(ctx context.Context, name string) (Project, error) {
+	return do(f, "byName\x00"+name, func() (Project, error) { return f.api.ProjectByName(ctx, name) })
+}
+
+// Clusters implements API.
+func (f *Fetcher) Clusters(ctx context.Context, projectID string) (ClusterList, error) {
+	return do(f, "clusters\x00"+projectID, func() (ClusterList, error) { return f.api.Clusters(ctx, projectID) })
+}
+
+func targetKey(op string, t Target) string {
+	s := op + "\x00" + t.ProjectID + "\x00" + t.Cluster + "\x00" + string(t.Kind)
+	if t.Sharded {
+		s += "\x00sharded"
+	}
+	return s
+}
+
+// Snapshots implements API.
+func (f *Fetcher) Snapshots(ctx context.Context, t Target) ([]Snapshot, error) {
+	return do(f, targetKey("list", t), func() ([]Snapshot, error) { return f.api.Snapshots(ctx, t) })
+}
+
+// Snapshot implements API.
+func (f *Fetcher) Snapshot(ctx context.Context, t Target, id string) (Snapshot, error) {
+	return do(f, targetKey("get", t)+"\x00"+id, func() (Snapshot, error) { return f.api.Snapshot(ctx, t, id) })
+}
+
+// Request is one target to read: its whole snapshot list, or, where SnapshotIDs is set, just
+// those snapshots through the get-one endpoint.
+type Request struct {
+	Target      Target
+	SnapshotIDs []string
+}
+
+// Result is what one Request produced.
+type Result struct {
+	Request Request
+	// Served is the target actually read: Request.Target, or its replacement where the
+	// requested kind's endpoint is gone.
+	Served    Target
+	Snapshots []Snapshot
+	// Gone lists the endpoints that answered gone on the way to Served, oldest first.
+	Gone []*GoneError
+	Err  error
+}
+
+// Fetch reads every request concurrently and calls deliver once per request, as each finishes
+// (deliver may be called from several goroutines at once). It returns when all are delivered
+// or ctx is done; requests still running then are abandoned and not delivered.
+func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result)) {
+	var wg sync.WaitGroup
+	for _, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := f.fetchOne(ctx, r)
+			if ctx.Err() == nil {
+				deliver(res)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
+	res := Result{Request: r, Served: r.Target}
+	f.mu.Lock()
+	known := f.gone[r.Target]
+	f.mu.Unlock()
+	if len(known) > 0 {
+		// Go straight to the replacement: the gone endpoint costs a call per refresh otherwise.
+		res.Gone = known
+		res.Served = replaced(r.Target, known[len(known)-1].Replacement)
+	}
+	visited := map[Kind]bool{}
+	for {
+		visited[res.Served.Kind] = true
+		res.Snapshots, res.Err = f.read(ctx, res.Served, r.SnapshotIDs)
+		var g *GoneError
+		if !errors.As(res.Err, &g) {
+			break
+		}
+		res.Gone = append(res.Gone, g)
+		if g.Replacement == "" || visited[g.Replacement] {
+			break
+		}
+		res.Served = replaced(res.Served, g.Replacement)
+	}
+	if len(res.Gone) > 0 && res.Err == nil {
+		f.mu.Lock()
+		f.gone[r.Target] = res.Gone
+		f.mu.Unlock()
+	}
+	return res
+}
+
+func replaced(t Target, k Kind) Target {
+	t.Kind = k
+	return t
+}
+
+func (f *Fetcher) read(ctx context.Context, t Target, ids []string) ([]Snapshot, error) {
+	if len(ids) == 0 {
+		return f.Snapshots(ctx, t)
+	}
+	out := make([]Snapshot, 0, len(ids))
+	for _, id := range ids {
+		s, err := f.Snapshot(ctx, t, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Forget drops what the Fetcher learned about gone endpoints, so they are tried again (after a
+// configuration reload).
+func (f *Fetcher) Forget() {
+	f.mu.Lock()
+	f.gone = map[Target][]*GoneError{}
+	f.mu.Unlock()
+}

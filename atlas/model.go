@@ -1,0 +1,138 @@
+// Package atlas is a client for the backup-snapshot and discovery endpoints of the MongoDB Atlas
+// Administration API (v2). It knows nothing of Prometheus: it returns normalised snapshots and
+// typed errors, and reports each HTTP request through the Observer interface.
+package atlas
+
+import (
+	"strings"
+	"time"
+)
+
+// Kind is the family of snapshot endpoints a cluster's backups are read from.
+type Kind string
+
+// The snapshot kinds, matching the exporter's `kind` label.
+const (
+	KindCloud      Kind = "cloud"      // Cloud Backup (dedicated clusters, replica set or sharded)
+	KindFlex       Kind = "flex"       // Flex clusters (including migrated M2/M5 and serverless)
+	KindServerless Kind = "serverless" // serverless instances (sunset 2026-01-22)
+	KindTenant     Kind = "tenant"     // shared-tier M2/M5 (sunset 2026-01-22)
+	KindLegacy     Kind = "legacy"     // legacy backup (deprecated, no sunset date)
+)
+
+// Kinds lists every kind in a stable order.
+var Kinds = []Kind{KindCloud, KindFlex, KindServerless, KindTenant, KindLegacy}
+
+// ParseKind returns the Kind named s, or false.
+func ParseKind(s string) (Kind, bool) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// Lifecycle says whether Atlas has deprecated a kind's endpoints, when they sunset, and what
+// replaces them.
+type Lifecycle struct {
+	Deprecated  bool
+	SunsetDate  string // YYYY-MM-DD from the spec's x-sunset, or "" when none is announced
+	Replacement Kind   // kind to read instead once the endpoint is gone, or ""
+}
+
+// lifecycles holds the deprecation facts of the OpenAPI description (x-sunset markers of
+// 2026-08-21); only kinds listed here are deprecated.
+var lifecycles = map[Kind]Lifecycle{
+	KindServerless: {Deprecated: true, SunsetDate: "2026-01-22", Replacement: KindFlex},
+	KindTenant:     {Deprecated: true, SunsetDate: "2026-01-22", Replacement: KindFlex},
+	KindLegacy:     {Deprecated: true, Replacement: KindCloud},
+}
+
+// LifecycleOf returns the deprecation status of k's snapshot endpoints.
+func LifecycleOf(k Kind) Lifecycle { return lifecycles[k] }
+
+// Status is a snapshot status normalised across kinds.
+type Status string
+
+// The normalised statuses. StatusUnknown stands for a value Atlas sent that no kind documents.
+const (
+	StatusQueued     Status = "queued"
+	StatusInProgress Status = "in_progress"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
+	StatusUnknown    Status = "unknown"
+)
+
+// Statuses lists the documented statuses in a stable order.
+var Statuses = []Status{StatusQueued, StatusInProgress, StatusCompleted, StatusFailed}
+
+// normaliseStatus maps Cloud Backup / serverless (queued, inProgress, completed, failed) and
+// Flex / tenant (PENDING, QUEUED, RUNNING, FAILED, COMPLETED) values onto Status.
+func normaliseStatus(s string) Status {
+	switch strings.ToLower(s) {
+	case "queued", "pending":
+		return StatusQueued
+	case "inprogress", "running":
+		return StatusInProgress
+	case "completed":
+		return StatusCompleted
+	case "failed":
+		return StatusFailed
+	}
+	return StatusUnknown
+}
+
+// Snapshot is one backup snapshot of any kind. Zero times mean Atlas did not give that time.
+type Snapshot struct {
+	ID        string
+	Kind      Kind
+	ProjectID string
+	Cluster   string
+	Status    Status
+	// RawStatus is the status exactly as Atlas sent it, for logging unknown values.
+	RawStatus string
+
+	CreatedAt  time.Time // when the snapshot was taken (the point in time it restores to)
+	StartedAt  time.Time
+	FinishedAt time.Time
+	ExpiresAt  time.Time
+
+	SizeBytes int64
+	HasSize   bool
+
+	Type           string // scheduled, onDemand, fallback ("" where the kind has none)
+	Frequency      string // hourly, daily, weekly, monthly, yearly ("" where the kind has none)
+	MongoDBVersion string
+	DoNotDelete    *bool // legacy only
+}
+
+// Project is an Atlas project (group).
+type Project struct {
+	ID   string
+	Name string
+}
+
+// Cluster is a deployment found by discovery, classified into the snapshot kind that serves its
+// backups.
+type Cluster struct {
+	ProjectID string
+	Name      string
+	Kind      Kind // "" when the cluster has no backups to read (M0, backup disabled)
+	Sharded   bool // cloud kind: read the sharded-cluster endpoints
+
+	Type           string // REPLICASET, SHARDED, GEOSHARDED, or FLEX/SERVERLESS/TENANT for those
+	Tier           string // M10..., M0, FLEX, SERVERLESS
+	State          string // IDLE, CREATING, ...
+	Paused         bool
+	BackupEnabled  bool
+	MongoDBVersion string
+}
+
+// Target is one (project, cluster, kind) whose snapshots the exporter reads.
+type Target struct {
+	ProjectID string
+	Cluster   string
+	Kind      Kind
+	Sharded   bool
+}

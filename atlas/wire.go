@@ -1,0 +1,216 @@
+package atlas
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// The wire types below decode only the fields the exporter uses; names follow the OpenAPI
+// schemas of ../shared/atlas-api.
+
+type link struct {
+	Href string `json:"href"`
+	Rel  string `json:"rel"`
+}
+
+// page is the common shape of Atlas's paginated list responses.
+type page[T any] struct {
+	Results []T    `json:"results"`
+	Links   []link `json:"links"`
+}
+
+// DiskBackupReplicaSet / DiskBackupShardedClusterSnapshot / ServerlessBackupSnapshot.
+type wireCloudSnapshot struct {
+	ID               string    `json:"id"`
+	Status           string    `json:"status"`
+	CreatedAt        time.Time `json:"createdAt"`
+	ExpiresAt        time.Time `json:"expiresAt"`
+	StorageSizeBytes *int64    `json:"storageSizeBytes"`
+	FrequencyType    string    `json:"frequencyType"`
+	SnapshotType     string    `json:"snapshotType"`
+	MongodVersion    string    `json:"mongodVersion"`
+}
+
+// FlexBackupSnapshot20241113 / BackupTenantSnapshot.
+type wireFlexSnapshot struct {
+	ID             string    `json:"id"`
+	Status         string    `json:"status"`
+	ScheduledTime  time.Time `json:"scheduledTime"`
+	StartTime      time.Time `json:"startTime"`
+	FinishTime     time.Time `json:"finishTime"`
+	Expiration     time.Time `json:"expiration"`
+	MongoDBVersion string    `json:"mongoDBVersion"`
+}
+
+// BackupSnapshot (legacy backup).
+type wireLegacySnapshot struct {
+	ID       string `json:"id"`
+	Complete bool   `json:"complete"`
+	Created  struct {
+		Date time.Time `json:"date"`
+	} `json:"created"`
+	Expires     time.Time `json:"expires"`
+	DoNotDelete *bool     `json:"doNotDelete"`
+	Parts       []struct {
+		StorageSizeBytes *int64 `json:"storageSizeBytes"`
+		MongodVersion    string `json:"mongodVersion"`
+	} `json:"parts"`
+}
+
+func (w wireCloudSnapshot) normalise(kind Kind, t Target) Snapshot {
+	s := Snapshot{
+		ID: w.ID, Kind: kind, ProjectID: t.ProjectID, Cluster: t.Cluster,
+		Status: normaliseStatus(w.Status), RawStatus: w.Status,
+		CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt,
+		Type: w.SnapshotType, Frequency: w.FrequencyType, MongoDBVersion: w.MongodVersion,
+	}
+	if w.StorageSizeBytes != nil {
+		s.SizeBytes, s.HasSize = *w.StorageSizeBytes, true
+	}
+	return s
+}
+
+func (w wireFlexSnapshot) normalise(kind Kind, t Target) Snapshot {
+	// Flex and tenant snapshots have no createdAt: the data is as of when Atlas finished
+	// writing it, and before that the best point in time Atlas gives.
+	created := w.FinishTime
+	if created.IsZero() {
+		created = w.StartTime
+	}
+	if created.IsZero() {
+		created = w.ScheduledTime
+	}
+	return Snapshot{
+		ID: w.ID, Kind: kind, ProjectID: t.ProjectID, Cluster: t.Cluster,
+		Status: normaliseStatus(w.Status), RawStatus: w.Status,
+		CreatedAt: created, StartedAt: w.StartTime, FinishedAt: w.FinishTime, ExpiresAt: w.Expiration,
+		// Atlas takes Flex and shared-tier snapshots once a day on its own schedule.
+		Type: "scheduled", Frequency: "daily", MongoDBVersion: w.MongoDBVersion,
+	}
+}
+
+func (w wireLegacySnapshot) normalise(kind Kind, t Target) Snapshot {
+	s := Snapshot{
+		ID: w.ID, Kind: kind, ProjectID: t.ProjectID, Cluster: t.Cluster,
+		Status: StatusInProgress, RawStatus: "complete=false",
+		CreatedAt: w.Created.Date, ExpiresAt: w.Expires, DoNotDelete: w.DoNotDelete,
+	}
+	if w.Complete {
+		s.Status, s.RawStatus = StatusCompleted, "complete=true"
+	}
+	for _, p := range w.Parts {
+		if p.StorageSizeBytes != nil {
+			s.SizeBytes += *p.StorageSizeBytes
+			s.HasSize = true
+		}
+		if s.MongoDBVersion == "" {
+			s.MongoDBVersion = p.MongodVersion
+		}
+	}
+	return s
+}
+
+// Group.
+type wireGroup struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ClusterDescription20240805.
+type wireCluster struct {
+	Name             string `json:"name"`
+	ClusterType      string `json:"clusterType"`
+	StateName        string `json:"stateName"`
+	Paused           bool   `json:"paused"`
+	BackupEnabled    bool   `json:"backupEnabled"`
+	MongoDBVersion   string `json:"mongoDBVersion"`
+	ReplicationSpecs []struct {
+		RegionConfigs []struct {
+			ProviderName   string `json:"providerName"`
+			ElectableSpecs struct {
+				InstanceSize          string `json:"instanceSize"`
+				EffectiveInstanceSize string `json:"effectiveInstanceSize"`
+			} `json:"electableSpecs"`
+		} `json:"regionConfigs"`
+	} `json:"replicationSpecs"`
+}
+
+// FlexClusterDescription20241113.
+type wireFlexCluster struct {
+	Name           string `json:"name"`
+	StateName      string `json:"stateName"`
+	MongoDBVersion string `json:"mongoDBVersion"`
+	BackupSettings struct {
+		Enabled *bool `json:"enabled"`
+	} `json:"backupSettings"`
+}
+
+// ServerlessInstanceDescription.
+type wireServerless struct {
+	Name           string `json:"name"`
+	StateName      string `json:"stateName"`
+	MongoDBVersion string `json:"mongoDBVersion"`
+}
+
+// classify turns a dedicated or tenant cluster description into a Cluster with the kind its
+// backups are read from.
+func (w wireCluster) classify(projectID string) Cluster {
+	c := Cluster{
+		ProjectID: projectID, Name: w.Name, Type: w.ClusterType, State: w.StateName,
+		Paused: w.Paused, BackupEnabled: w.BackupEnabled, MongoDBVersion: w.MongoDBVersion,
+	}
+	provider, size := "", ""
+	for _, rs := range w.ReplicationSpecs {
+		for _, rc := range rs.RegionConfigs {
+			provider = rc.ProviderName
+			size = rc.ElectableSpecs.EffectiveInstanceSize
+			if size == "" {
+				size = rc.ElectableSpecs.InstanceSize
+			}
+			break
+		}
+		break
+	}
+	c.Tier = size
+	switch {
+	case provider == "TENANT" && size == "M0":
+		// Atlas takes no backups of free clusters.
+		c.Type, c.BackupEnabled = "TENANT", false
+	case provider == "TENANT":
+		// M2/M5 were all migrated to Flex; their snapshots are read through the Flex API.
+		c.Type, c.Kind, c.BackupEnabled = "FLEX", KindFlex, true
+	case !w.BackupEnabled:
+	default:
+		c.Kind = KindCloud
+		c.Sharded = w.ClusterType == "SHARDED" || w.ClusterType == "GEOSHARDED"
+	}
+	return c
+}
+
+func (w wireFlexCluster) classify(projectID string) Cluster {
+	enabled := w.BackupSettings.Enabled == nil || *w.BackupSettings.Enabled
+	c := Cluster{
+		ProjectID: projectID, Name: w.Name, Type: "FLEX", Tier: "FLEX", State: w.StateName,
+		BackupEnabled: enabled, MongoDBVersion: w.MongoDBVersion,
+	}
+	if enabled {
+		c.Kind = KindFlex
+	}
+	return c
+}
+
+func (w wireServerless) classify(projectID string) Cluster {
+	return Cluster{
+		ProjectID: projectID, Name: w.Name, Kind: KindServerless, Type: "SERVERLESS", Tier: "SERVERLESS",
+		State: w.StateName, BackupEnabled: true, MongoDBVersion: w.MongoDBVersion,
+	}
+}
+
+// wireError is Atlas's ApiError body.
+type wireError struct {
+	Error      int               `json:"error"`
+	ErrorCode  string            `json:"errorCode"`
+	Detail     string            `json:"detail"`
+	Reason     string            `json:"reason"`
+	Parameters []json.RawMessage `json:"parameters"`
+}
