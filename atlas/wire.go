@@ -159,17 +159,14 @@ func (w wireCluster) classify(projectID string) Cluster {
 		ProjectID: projectID, Name: w.Name, Type: w.ClusterType, State: w.StateName,
 		Paused: w.Paused, BackupEnabled: w.BackupEnabled, MongoDBVersion: w.MongoDBVersion,
 	}
+	// Every region of a cluster has the same provider and tier; the first one says it.
 	provider, size := "", ""
-	for _, rs := range w.ReplicationSpecs {
-		for _, rc := range rs.RegionConfigs {
-			provider = rc.ProviderName
-			size = rc.ElectableSpecs.EffectiveInstanceSize
-			if size == "" {
-				size = rc.ElectableSpecs.InstanceSize
-			}
-			break
+	if len(w.ReplicationSpecs) > 0 && len(w.ReplicationSpecs[0].RegionConfigs) > 0 {
+		rc := w.ReplicationSpecs[0].RegionConfigs[0]
+		provider, size = rc.ProviderName, rc.ElectableSpecs.EffectiveInstanceSize
+		if size == "" {
+			size = rc.ElectableSpecs.InstanceSize
 		}
-		break
 	}
 	c.Tier = size
 	switch {
