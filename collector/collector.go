@@ -1,0 +1,492 @@
+// Package collector turns Atlas backup snapshots into Prometheus metrics. It refreshes its view
+// of Atlas through an atlas.Fetcher when a scrape asks for it and the data is older than the
+// configured minimum refresh interval, and serves everything else from its cache.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+const namespace = "atlas_backup"
+
+// Fetcher is what the collector needs from the atlas package.
+type Fetcher interface {
+	Projects(ctx context.Context) ([]atlas.Project, error)
+	ProjectByName(ctx context.Context, name string) (atlas.Project, error)
+	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
+	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result))
+}
+
+// Settings is the part of the configuration the collector uses.
+type Settings struct {
+	Projects           []config.Project
+	MinRefreshInterval time.Duration
+	RefreshTimeout     time.Duration
+	SnapshotMetrics    bool
+}
+
+// SettingsFrom extracts Settings from a loaded configuration.
+func SettingsFrom(c *config.Config) Settings {
+	return Settings{
+		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),
+		RefreshTimeout: c.RefreshTimeout.D(), SnapshotMetrics: c.SnapshotMetricsEnabled(),
+	}
+}
+
+// Collector is a prometheus.Collector over a cached view of Atlas.
+type Collector struct {
+	logger log.Logger
+	now    func() time.Time
+	life   context.Context // ends when the exporter stops; background refreshes derive from it
+
+	mu         sync.Mutex
+	fetcher    Fetcher
+	settings   Settings
+	generation int // bumped by Reconfigure: results of older refreshes are dropped
+	cycle      int
+	lastStart  time.Time
+	refreshing chan struct{} // closed when the running refresh ends; nil when none runs
+	ready      bool
+	up         bool
+	lastDur    time.Duration
+	entries    map[int][]atlas.Project // projects each config entry resolved to last time
+	projects   map[string]*projectState
+	targets    map[atlas.Target]*targetState
+	warned     map[string]bool   // deprecation and sunset messages already logged
+	lastErr    map[string]string // last error logged per subject, "" after recovery
+}
+
+type projectState struct {
+	project      atlas.Project
+	clusters     map[string]atlas.Cluster // selected by any config entry this cycle
+	clusterCycle int
+	ok           bool
+	discoveredAt time.Time
+	err          string
+	serverless   *atlas.GoneError
+	seen         int
+}
+
+type targetState struct {
+	project     atlas.Project
+	req         atlas.Request
+	served      atlas.Target
+	snapshots   []atlas.Snapshot
+	gone        []*atlas.GoneError
+	hasData     bool
+	fetchedAt   time.Time
+	ok          bool
+	err         string
+	seen        int
+	unknownSeen map[string]bool
+}
+
+// New returns a collector. life bounds background refreshes; now is the clock (time.Now in
+// production, fixed in tests).
+func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now func() time.Time) *Collector {
+	return &Collector{
+		logger: logger, now: now, life: life, fetcher: f, settings: s,
+		entries: map[int][]atlas.Project{}, projects: map[string]*projectState{},
+		targets: map[atlas.Target]*targetState{}, warned: map[string]bool{}, lastErr: map[string]string{},
+	}
+}
+
+// Reconfigure swaps the fetcher and settings after a configuration reload; the next scrape
+// refreshes everything, and series the new configuration no longer selects disappear then.
+func (c *Collector) Reconfigure(f Fetcher, s Settings) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fetcher, c.settings = f, s
+	c.generation++
+	c.lastStart = time.Time{}
+	c.entries = map[int][]atlas.Project{}
+}
+
+// Ready reports whether the first refresh has finished.
+func (c *Collector) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ready
+}
+
+// Refresh brings the cache up to date if it is older than the minimum refresh interval, sharing
+// a refresh already under way. It waits until the refresh ends or ctx is done (the scrape's
+// deadline); a refresh cut short by ctx goes on in the background, bounded by the refresh
+// timeout, and the scrape is served what has arrived so far.
+func (c *Collector) Refresh(ctx context.Context) {
+	c.mu.Lock()
+	done := c.refreshing
+	if done == nil {
+		if !c.lastStart.IsZero() && c.now().Sub(c.lastStart) < c.settings.MinRefreshInterval {
+			c.mu.Unlock()
+			return
+		}
+		done = make(chan struct{})
+		c.refreshing = done
+		c.lastStart = c.now()
+		c.cycle++
+		rctx, cancel := context.WithTimeout(c.life, c.settings.RefreshTimeout)
+		go func(r *refresh) {
+			defer cancel()
+			r.run(rctx)
+			c.finish(r, done)
+		}(&refresh{c: c, fetcher: c.fetcher, settings: c.settings, generation: c.generation, cycle: c.cycle, start: c.lastStart})
+	}
+	c.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// refresh is one refresh cycle.
+type refresh struct {
+	c          *Collector
+	fetcher    Fetcher
+	settings   Settings
+	generation int
+	cycle      int
+	start      time.Time
+
+	mu         sync.Mutex
+	successes  int
+	authFailed bool
+	complete   bool
+}
+
+func (r *refresh) note(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ae *atlas.Error
+	switch {
+	case err == nil:
+		r.successes++
+	case errors.As(err, &ae) && ae.Unauthorized():
+		r.authFailed = true
+	case errors.As(err, &ae) && ae.StatusCode != 0:
+		// Atlas answered (and so accepted the credentials) even if it refused this call.
+		r.successes++
+	}
+}
+
+func (r *refresh) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i, entry := range r.settings.Projects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.entry(ctx, i, entry)
+		}()
+	}
+	wg.Wait()
+	r.complete = ctx.Err() == nil
+}
+
+// entry resolves one configured project selector and refreshes each project it names.
+func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
+	projects, err := r.resolve(ctx, e)
+	r.note(err)
+	c := r.c
+	c.mu.Lock()
+	if r.generation != c.generation {
+		c.mu.Unlock()
+		return
+	}
+	if err != nil {
+		// Keep what the selector found before, and say the project could not be read.
+		projects = c.entries[i]
+		c.logChange(fmt.Sprintf("resolve\x00%d", i), err, "msg", "cannot resolve configured project", "selector", selector(e))
+		for _, p := range projects {
+			if ps := c.projects[p.ID]; ps != nil {
+				ps.ok, ps.err = false, err.Error()
+			}
+		}
+	} else {
+		c.entries[i] = projects
+		c.logChange(fmt.Sprintf("resolve\x00%d", i), nil, "msg", "configured project resolved", "selector", selector(e))
+	}
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range projects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.project(ctx, e, p, err == nil)
+		}()
+	}
+	wg.Wait()
+}
+
+func selector(e config.Project) string {
+	switch {
+	case e.ID != "":
+		return "id=" + e.ID
+	case e.Name != "":
+		return "name=" + e.Name
+	}
+	return "discover_all_projects"
+}
+
+func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Project, error) {
+	switch {
+	case e.Name != "":
+		p, err := r.fetcher.ProjectByName(ctx, e.Name)
+		if err != nil {
+			return nil, err
+		}
+		return []atlas.Project{p}, nil
+	case e.ID != "":
+		// There is no get-project-by-id operation in the API subset the exporter needs; the
+		// listing gives the name label, and it is shared by every id selector of the cycle.
+		all, err := r.fetcher.Projects(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range all {
+			if p.ID == e.ID {
+				return []atlas.Project{p}, nil
+			}
+		}
+		return nil, fmt.Errorf("project %s is not visible to these credentials (give them the Project Read Only role on it)", e.ID)
+	}
+	all, err := r.fetcher.Projects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []atlas.Project
+	for _, p := range all {
+		if (e.ProjectInclude == nil || e.ProjectInclude.MatchString(p.Name)) && (e.ProjectExclude == nil || !e.ProjectExclude.MatchString(p.Name)) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// project discovers one project's clusters and fetches the snapshots of its targets.
+func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project, resolved bool) {
+	c := r.c
+	var list atlas.ClusterList
+	var err error
+	if resolved {
+		list, err = r.fetcher.Clusters(ctx, p.ID)
+		r.note(err)
+	} else {
+		err = errors.New("project could not be resolved")
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	c.mu.Lock()
+	if r.generation != c.generation {
+		c.mu.Unlock()
+		return
+	}
+	ps := c.projects[p.ID]
+	if ps == nil {
+		ps = &projectState{}
+		c.projects[p.ID] = ps
+	}
+	ps.project, ps.seen = p, r.cycle
+	var reqs []atlas.Request
+	if err != nil {
+		if resolved {
+			ps.ok, ps.err = false, err.Error()
+			c.logChange("discover\x00"+p.ID, err, "msg", "cluster discovery failed", "project_id", p.ID, "project", p.Name)
+		}
+		// Keep every target of the project with its last good data.
+		for t, ts := range c.targets {
+			if t.ProjectID == p.ID {
+				ts.seen = r.cycle
+			}
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
+	ps.ok, ps.err, ps.discoveredAt, ps.serverless = true, "", c.now(), list.ServerlessGone
+	selected := filterClusters(e, list.Clusters)
+	if ps.clusterCycle != r.cycle {
+		ps.clusters, ps.clusterCycle = map[string]atlas.Cluster{}, r.cycle
+	}
+	for _, cl := range selected {
+		ps.clusters[cl.Name] = cl
+	}
+	if list.ServerlessGone != nil {
+		c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
+	}
+	for _, t := range targetsOf(e, p, selected) {
+		ts := c.targets[t.Target]
+		if ts == nil {
+			ts = &targetState{req: t, served: t.Target, unknownSeen: map[string]bool{}}
+			c.targets[t.Target] = ts
+		}
+		ts.project, ts.req, ts.seen = p, t, r.cycle
+		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
+			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
+				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", lc.SunsetDate, "replacement", lc.Replacement)
+		}
+		reqs = append(reqs, t)
+	}
+	c.mu.Unlock()
+	r.fetcher.Fetch(ctx, reqs, func(res atlas.Result) { r.deliver(res) })
+}
+
+// filterClusters applies an entry's clusters list and include/exclude expressions.
+func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
+	var out []atlas.Cluster
+	for _, cl := range all {
+		if len(e.Clusters) > 0 && !contains(e.Clusters, cl.Name) {
+			continue
+		}
+		if (e.Include != nil && !e.Include.MatchString(cl.Name)) || (e.Exclude != nil && e.Exclude.MatchString(cl.Name)) {
+			continue
+		}
+		out = append(out, cl)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// targetsOf turns discovered clusters into the requests to make: the discovered kind, or the
+// kinds the entry names instead.
+func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []atlas.Request {
+	var out []atlas.Request
+	for _, cl := range clusters {
+		kinds := []atlas.Kind{cl.Kind}
+		if len(e.Kinds) > 0 {
+			kinds = kinds[:0]
+			for _, k := range e.Kinds {
+				kind, _ := atlas.ParseKind(k)
+				kinds = append(kinds, kind)
+			}
+		}
+		for _, k := range kinds {
+			if k == "" {
+				continue
+			}
+			out = append(out, atlas.Request{
+				Target:      atlas.Target{ProjectID: p.ID, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud},
+				SnapshotIDs: e.Snapshots,
+			})
+		}
+	}
+	return out
+}
+
+func targetID(t atlas.Target) string { return t.ProjectID + "/" + t.Cluster + "/" + string(t.Kind) }
+
+func (r *refresh) deliver(res atlas.Result) {
+	r.note(res.Err)
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.generation != c.generation {
+		return
+	}
+	ts := c.targets[res.Request.Target]
+	if ts == nil {
+		return
+	}
+	t := res.Request.Target
+	for _, g := range res.Gone {
+		c.warnOnce("gone\x00"+targetID(t)+"\x00"+string(g.Kind), "msg", "snapshot endpoint answered that it is gone", "project_id", t.ProjectID,
+			"project", ts.project.Name, "cluster", t.Cluster, "kind", g.Kind, "replacement", g.Replacement, "err", g.Err)
+	}
+	var ae *atlas.Error
+	if res.Err != nil && errors.As(res.Err, &ae) && ae.NotFound() {
+		// The cluster was deleted after discovery: its series go now, not after a ghost period.
+		level.Info(c.logger).Log("msg", "cluster no longer exists; dropping its series", "project_id", t.ProjectID, "cluster", t.Cluster, "kind", t.Kind)
+		delete(c.targets, t)
+		return
+	}
+	c.logChange("target\x00"+targetID(t), res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	ts.gone = res.Gone
+	if res.Err != nil {
+		ts.ok, ts.err = false, res.Err.Error()
+		return
+	}
+	snaps := res.Snapshots
+	sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].CreatedAt.After(snaps[j].CreatedAt) })
+	for _, s := range snaps {
+		if s.Status == atlas.StatusUnknown && !ts.unknownSeen[s.RawStatus] {
+			ts.unknownSeen[s.RawStatus] = true
+			level.Warn(c.logger).Log("msg", "snapshot has a status Atlas does not document", "status", s.RawStatus, "project_id", t.ProjectID, "cluster", t.Cluster, "snapshot_id", s.ID)
+		}
+	}
+	ts.ok, ts.err, ts.hasData, ts.fetchedAt = true, "", true, c.now()
+	ts.snapshots, ts.served = snaps, res.Served
+}
+
+// finish ends a refresh: it drops what the cycle no longer saw and records the exporter's health.
+func (c *Collector) finish(r *refresh, done chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer close(done)
+	c.refreshing = nil
+	if r.generation != c.generation {
+		return
+	}
+	if r.complete {
+		for id, ps := range c.projects {
+			if ps.seen != r.cycle {
+				delete(c.projects, id)
+			}
+		}
+		for t, ts := range c.targets {
+			if ts.seen != r.cycle {
+				delete(c.targets, t)
+			}
+		}
+	}
+	r.mu.Lock()
+	c.up = r.successes > 0 && !r.authFailed
+	r.mu.Unlock()
+	c.lastDur = c.now().Sub(r.start)
+	c.ready = true
+}
+
+// logChange logs err under key only when it differs from the last one logged there, so a
+// problem is reported once when it starts and once when it ends, not on every scrape. c.mu
+// must be held.
+func (c *Collector) logChange(key string, err error, kv ...any) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if last, seen := c.lastErr[key]; last == msg && (seen || msg == "") {
+		return
+	}
+	c.lastErr[key] = msg
+	if err != nil {
+		level.Warn(c.logger).Log(append(kv, "err", err)...)
+		return
+	}
+	level.Info(c.logger).Log(append(kv, "status", "recovered")...)
+}
+
+func (c *Collector) warnOnce(key string, kv ...any) {
+	if c.warned[key] {
+		return
+	}
+	c.warned[key] = true
+	level.Warn(c.logger).Log(kv...)
+}

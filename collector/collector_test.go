@@ -1,0 +1,431 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var testNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type env struct {
+	srv    *atlastest.Server
+	client *atlas.Client
+	coll   *Collector
+	clock  *clock
+	logs   *syncBuffer
+	reg    *prometheus.Registry
+}
+
+const (
+	p1 = "5f0000000000000000000001"
+	p2 = "5f0000000000000000000002"
+)
+
+// defaultProjects: project-001 discovered; in project-002 a tenant cluster read through the
+// sunset tenant endpoint and a legacy-backup cluster read through the legacy endpoint.
+func defaultProjects() []config.Project {
+	return []config.Project{
+		{ID: p1},
+		{Name: "project-002", Clusters: []string{"tenant-03"}, Kinds: []string{"tenant"}},
+		{Name: "project-002", Clusters: []string{"legacy-05"}, Kinds: []string{"legacy"}},
+	}
+}
+
+func newEnv(t *testing.T, o atlastest.Options, s Settings) *env {
+	t.Helper()
+	if o.Estate == nil {
+		o.Estate = atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 3, Now: testNow})
+	}
+	o.ClientID, o.ClientSecret = "id", "secret"
+	srv := atlastest.NewServer(o)
+	t.Cleanup(srv.Close)
+	client, err := atlas.New(atlas.Config{BaseURL: srv.URL, ServiceAccount: &atlas.ServiceAccount{ClientID: "id", ClientSecret: "secret"}, Timeout: 2 * time.Second,
+		Retry: atlas.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	if s.Projects == nil {
+		s.Projects = defaultProjects()
+	}
+	if s.RefreshTimeout == 0 {
+		s.RefreshTimeout = 10 * time.Second
+	}
+	clk := &clock{t: testNow}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	coll := New(ctx, log.NewLogfmtLogger(logs), atlas.NewFetcher(client), s, clk.Now)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(coll)
+	return &env{srv: srv, client: client, coll: coll, clock: clk, logs: logs, reg: reg}
+}
+
+func defaultSettings() Settings {
+	return Settings{MinRefreshInterval: 5 * time.Minute, SnapshotMetrics: true}
+}
+
+func (e *env) refresh(t *testing.T) {
+	t.Helper()
+	e.coll.Refresh(t.Context())
+}
+
+func golden(t *testing.T, name string, reg prometheus.Gatherer) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		for _, mf := range mfs {
+			if err := writeText(&buf, mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := testutil.GatherAndCompare(reg, f); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGoldenEveryKind(t *testing.T) {
+	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}}, defaultSettings())
+	e.refresh(t)
+	golden(t, "estate.golden", e.reg)
+	problems, err := testutil.GatherAndLint(e.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	if !e.coll.Ready() {
+		t.Error("not ready after the first refresh")
+	}
+}
+
+func TestSnapshotMetricsOff(t *testing.T) {
+	s := defaultSettings()
+	s.SnapshotMetrics = false
+	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}}, s)
+	e.refresh(t)
+	golden(t, "estate-no-snapshots.golden", e.reg)
+}
+
+// everyMetricDescribed checks that every descriptor the collector declares appears in the
+// golden estate, so no metric is defined and left untested.
+func TestEveryDescribedMetricIsExposed(t *testing.T) {
+	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone, atlastest.EndpointServerlessList: atlastest.Gone}}, defaultSettings())
+	e.refresh(t)
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	ch := make(chan *prometheus.Desc, 100)
+	e.coll.Describe(ch)
+	close(ch)
+	nameRe := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range ch {
+		name := nameRe.FindStringSubmatch(d.String())[1]
+		if !got[name] {
+			t.Errorf("%s is described but not exposed", name)
+		}
+	}
+}
+
+func TestCacheAndSharedRefresh(t *testing.T) {
+	e := newEnv(t, atlastest.Options{Latency: 50 * time.Millisecond}, defaultSettings())
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.refresh(t)
+		}()
+	}
+	wg.Wait()
+	first := e.srv.Counts()
+	// 1 token, 1 listGroups (shared by the id selector), 1 getGroupByName per name selector
+	// (collapsed), 2 projects × 3 discovery listings, and one listing per target.
+	want := map[string]int{
+		"oauthToken": 1, "listGroups": 1, "getGroupByName": 1,
+		"listGroupClusters": 2, "listGroupFlexClusters": 2, "listGroupServerlessInstances": 2,
+		"listGroupClusterBackupSnapshots": 1, "listGroupClusterBackupSnapshotShardedClusters": 1,
+		"listGroupFlexClusterBackupSnapshots": 2, "listGroupServerlessBackupSnapshots": 1,
+		"listGroupClusterBackupTenantSnapshots": 1, "listGroupClusterSnapshots": 1,
+	}
+	if !equalCounts(first, want) {
+		t.Errorf("10 concurrent scrapes sent\n%v\nwant\n%v", first, want)
+	}
+	e.clock.Advance(4 * time.Minute)
+	e.refresh(t)
+	if n := e.srv.Count(""); n != sum(first) {
+		t.Errorf("a scrape within min_refresh_interval sent %d requests", n-sum(first))
+	}
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	if n := e.srv.Count("") - sum(first); n != sum(want)-1 {
+		t.Errorf("refresh after the interval sent %d requests, want %d (token still valid)", n, sum(want)-1)
+	}
+}
+
+func equalCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func grep(out, substr string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, substr) {
+			lines = append(lines, l)
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func exposition(t *testing.T, reg prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if err := writeText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.String()
+}
+
+func TestFailingTargetKeepsLastGoodData(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e.refresh(t)
+	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Status: 500})
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	out := exposition(t, e.reg)
+	wantLines := []string{
+		`atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`,
+		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`,
+		// The failed target still shows the data fetched a minute earlier, and when.
+		`atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`,
+		`atlas_backup_collect_timestamp_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1.79517606e+09`,
+		`atlas_backup_snapshots{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 2`,
+		`atlas_backup_up 1`,
+	}
+	for _, w := range wantLines {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("missing %s", w)
+		}
+	}
+	// The error is logged once, not on every refresh.
+	for range 3 {
+		e.clock.Advance(time.Minute)
+		e.refresh(t)
+	}
+	if n := strings.Count(e.logs.String(), "HTTP 500"); n != 1 {
+		t.Errorf("the failure was logged %d times, want once:\n%s", n, e.logs)
+	}
+	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", nil)
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	if !strings.Contains(e.logs.String(), `level=info msg="snapshot collection" project_id=5f0000000000000000000001 project=project-001 cluster=flex-02 kind=flex status=recovered`) {
+		t.Errorf("recovery not logged:\n%s", e.logs)
+	}
+}
+
+func TestDeletedClusterLosesItsSeries(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e.refresh(t)
+	if len(grep(exposition(t, e.reg), `cluster="flex-02"`)) == 0 {
+		t.Fatal("no flex-02 series to begin with")
+	}
+	// Deleted between discovery and the snapshot listing: Atlas answers 404 CLUSTER_NOT_FOUND.
+	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Status: 404, ErrorCode: "CLUSTER_NOT_FOUND"})
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	// Discovery still lists it (cluster_info stays), but its snapshot series are gone.
+	if lines := grep(exposition(t, e.reg), `{cluster="flex-02",kind="flex",project=`); len(lines) != 0 {
+		t.Errorf("ghost series after 404 CLUSTER_NOT_FOUND:\n%s", strings.Join(lines, "\n"))
+	}
+	// Gone from discovery too: every series of it goes.
+	e.srv.Update(func(es *atlastest.Estate) {
+		p := es.Projects[0]
+		for i, c := range p.Clusters {
+			if c.Name == "flex-02" {
+				p.Clusters = append(p.Clusters[:i], p.Clusters[i+1:]...)
+				break
+			}
+		}
+	})
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	if lines := grep(exposition(t, e.reg), `cluster="flex-02"`); len(lines) != 0 {
+		t.Errorf("ghost series after removal:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+func TestDeadlineServesWhatArrived(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 5 * time.Second, Projects: []config.Project{{ID: p1}}})
+	e.refresh(t)
+	hang := &atlastest.Fault{Hang: true}
+	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", hang)
+	e.clock.Advance(time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	e.coll.Refresh(ctx)
+	out := exposition(t, e.reg)
+	// The hung target still shows its previous data and success; the others are fresh.
+	for _, w := range []string{
+		`atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`,
+		`atlas_backup_collect_timestamp_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1.79517606e+09`,
+		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1`,
+	} {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("missing %s", w)
+		}
+	}
+	// The refresh goes on in the background until the client's timeout ends the hung request.
+	e.coll.Refresh(t.Context())
+	if !strings.Contains(exposition(t, e.reg), `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`+"\n") {
+		t.Error("the hung target is not reported as failed once its request timed out")
+	}
+}
+
+func TestUpFollowsCredentials(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e.refresh(t)
+	if v := testutil.ToFloat64(gaugeOf(t, e.reg, "atlas_backup_up")); v != 1 {
+		t.Fatalf("up=%v", v)
+	}
+	e.srv.SetCredentials("id", "revoked", "", "")
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	if v := testutil.ToFloat64(gaugeOf(t, e.reg, "atlas_backup_up")); v != 0 {
+		t.Errorf("up=%v with revoked credentials", v)
+	}
+	// Discovery failed, so every target keeps its last data.
+	if n := len(grep(exposition(t, e.reg), "atlas_backup_collect_success{")); n != 5 {
+		t.Errorf("%d targets exposed, want the 5 known before", n)
+	}
+	e.srv.SetCredentials("id", "secret", "", "")
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	if v := testutil.ToFloat64(gaugeOf(t, e.reg, "atlas_backup_up")); v != 1 {
+		t.Errorf("up=%v after credentials were restored", v)
+	}
+}
+
+// gaugeOf wraps one unlabelled metric of a gatherer as a collector for testutil.ToFloat64.
+func gaugeOf(t *testing.T, g prometheus.Gatherer, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: "copy"}, func() float64 { return mf.GetMetric()[0].GetGauge().GetValue() })
+		}
+	}
+	t.Fatalf("%s not found", name)
+	return nil
+}
+
+func TestReconfigureDropsUnselectedTargets(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e.refresh(t)
+	e.coll.Reconfigure(atlas.NewFetcher(e.client), Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
+		Projects: []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}}}})
+	e.refresh(t)
+	lines := grep(exposition(t, e.reg), "atlas_backup_collect_success{")
+	if len(lines) != 1 || !strings.Contains(lines[0], `cluster="dedicated-01"`) {
+		t.Errorf("after reload:\n%s", strings.Join(lines, "\n"))
+	}
+}

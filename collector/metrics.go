@@ -1,0 +1,199 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+)
+
+var (
+	targetLabels   = []string{"project_id", "project", "cluster", "kind"}
+	snapshotLabels = append(append([]string{}, targetLabels...), "snapshot_id")
+
+	desc = func(name, help string, labels []string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, append(append([]string{}, labels...), extra...), nil)
+	}
+
+	// Per snapshot.
+	snapshotStatus  = desc("snapshot_status", "Status of the snapshot: 1 for its status, 0 for the others.", snapshotLabels, "status")
+	snapshotCreated = desc("snapshot_created_timestamp_seconds", "When Atlas took the snapshot (Flex/tenant: when it finished; legacy: its created date).", snapshotLabels)
+	snapshotAge     = desc("snapshot_age_seconds", "Seconds since the snapshot was taken, at scrape time.", snapshotLabels)
+	snapshotExpires = desc("snapshot_expires_timestamp_seconds", "When Atlas deletes the snapshot (Flex/tenant: when its download link expires). Absent where Atlas gives none.", snapshotLabels)
+	snapshotSize    = desc("snapshot_size_bytes", "Storage the snapshot takes (legacy: summed over parts). Absent for kinds without a size (flex, tenant).", snapshotLabels)
+	snapshotInfo    = desc("snapshot_info", "Snapshot metadata; always 1.", snapshotLabels, "type", "frequency", "mongodb_version")
+
+	// Per target (project, cluster, kind).
+	snapshotsCount     = desc("snapshots", "Snapshots Atlas lists for the cluster, by status.", targetLabels, "status")
+	lastCompleted      = desc("last_completed_snapshot_timestamp_seconds", "When the newest completed snapshot was taken. Absent when there is none.", targetLabels)
+	lastStatus         = desc("last_snapshot_status", "Status of the newest snapshot: 1 for its status, 0 for the others.", targetLabels, "status")
+	oldestCompleted    = desc("oldest_completed_snapshot_timestamp_seconds", "When the oldest completed snapshot was taken: the start of the restore window.", targetLabels)
+	lastFallback       = desc("last_fallback_snapshot_timestamp_seconds", "When the newest fallback snapshot was taken (Atlas fell back because the primary snapshot method failed). Absent when there is none.", targetLabels)
+	storageBytes       = desc("storage_bytes", "Storage taken by all the cluster's snapshots. Absent for kinds without sizes (flex, tenant).", targetLabels)
+	collectSuccess     = desc("collect_success", "1 if the last attempt to read the cluster's snapshots succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
+	collectTimestamp   = desc("collect_timestamp_seconds", "When the snapshot data exposed for the cluster was fetched from Atlas.", targetLabels)
+	endpointDeprecated = desc("endpoint_deprecated", "1 when the cluster's configured or discovered snapshot endpoint is deprecated by Atlas; sunset_date is empty when Atlas announced none.", targetLabels, "sunset_date")
+	endpointSunset     = desc("endpoint_sunset", "1 when the kind's endpoint answered that it is gone (410, 404 on a removed route, or 400 naming another API); its data comes from the replacement kind. cluster is empty for the serverless instance listing.", targetLabels)
+	clusterInfo        = desc("cluster_info", "Discovered cluster; always 1. kind is the snapshot kind its backups are read from, or none.", []string{"project_id", "project", "cluster", "kind", "type", "tier", "state", "mongodb_version"})
+	clusterBackup      = desc("cluster_backup_enabled", "1 if backups are enabled for the discovered cluster (always 0 for M0).", []string{"project_id", "project", "cluster"})
+	clusterPaused      = desc("cluster_paused", "1 if the discovered cluster is paused: Atlas takes no scheduled snapshots of a paused cluster.", []string{"project_id", "project", "cluster"})
+	discoverySuccess   = desc("discovery_success", "1 if the last discovery of the project's clusters succeeded.", []string{"project_id", "project"})
+	discoveryTimestamp = desc("discovery_timestamp_seconds", "When the project's clusters were last discovered.", []string{"project_id", "project"})
+	up                 = desc("up", "1 if Atlas answered and accepted the credentials on the last refresh.", nil)
+	refreshDuration    = desc("exporter_last_refresh_duration_seconds", "How long the last refresh of Atlas data took.", nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{snapshotStatus, snapshotCreated, snapshotAge, snapshotExpires, snapshotSize, snapshotInfo,
+		snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp,
+		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, up, refreshDuration} {
+		ch <- d
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unix(t time.Time) float64 { return float64(t.Unix()) }
+
+// Collect implements prometheus.Collector: it renders the cache and never calls Atlas.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, b2f(c.up))
+	if c.ready {
+		ch <- prometheus.MustNewConstMetric(refreshDuration, prometheus.GaugeValue, c.lastDur.Seconds())
+	}
+	for _, ps := range c.projects {
+		p := ps.project
+		ch <- prometheus.MustNewConstMetric(discoverySuccess, prometheus.GaugeValue, b2f(ps.ok), p.ID, p.Name)
+		if !ps.discoveredAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(discoveryTimestamp, prometheus.GaugeValue, unix(ps.discoveredAt), p.ID, p.Name)
+		}
+		if ps.serverless != nil {
+			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(atlas.KindServerless))
+		}
+		for _, cl := range ps.clusters {
+			kind := string(cl.Kind)
+			if kind == "" {
+				kind = "none"
+			}
+			ch <- prometheus.MustNewConstMetric(clusterInfo, prometheus.GaugeValue, 1, p.ID, p.Name, cl.Name, kind, cl.Type, cl.Tier, cl.State, cl.MongoDBVersion)
+			ch <- prometheus.MustNewConstMetric(clusterBackup, prometheus.GaugeValue, b2f(cl.BackupEnabled), p.ID, p.Name, cl.Name)
+			ch <- prometheus.MustNewConstMetric(clusterPaused, prometheus.GaugeValue, b2f(cl.Paused), p.ID, p.Name, cl.Name)
+		}
+	}
+	// Two requested kinds can end up served by the same replacement; expose that data once.
+	served := map[atlas.Target]bool{}
+	sunset := map[[4]string]bool{}
+	for t, ts := range c.targets {
+		p := ts.project
+		if lc := atlas.LifecycleOf(t.Kind); lc.Deprecated {
+			ch <- prometheus.MustNewConstMetric(endpointDeprecated, prometheus.GaugeValue, 1, p.ID, p.Name, t.Cluster, string(t.Kind), lc.SunsetDate)
+		}
+		for _, g := range ts.gone {
+			key := [4]string{p.ID, p.Name, t.Cluster, string(g.Kind)}
+			if !sunset[key] {
+				sunset[key] = true
+				ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, key[:]...)
+			}
+		}
+		s := ts.served
+		s.Sharded = false
+		if served[s] {
+			continue
+		}
+		served[s] = true
+		c.collectTarget(ch, ts, now)
+	}
+}
+
+func (c *Collector) collectTarget(ch chan<- prometheus.Metric, ts *targetState, now time.Time) {
+	p, t := ts.project, ts.served
+	lv := []string{p.ID, p.Name, t.Cluster, string(t.Kind)}
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append([]string{}, lv...), extra...)...)
+	}
+	gauge(collectSuccess, b2f(ts.ok))
+	if !ts.hasData {
+		return
+	}
+	gauge(collectTimestamp, unix(ts.fetchedAt))
+	counts := map[atlas.Status]float64{}
+	var size float64
+	hasSize := t.Kind == atlas.KindCloud || t.Kind == atlas.KindServerless || t.Kind == atlas.KindLegacy
+	var newestDone, oldestDone, newestFallback *atlas.Snapshot
+	for i := range ts.snapshots {
+		s := &ts.snapshots[i]
+		counts[s.Status]++
+		if s.HasSize {
+			size += float64(s.SizeBytes)
+			hasSize = true
+		}
+		if s.Status == atlas.StatusCompleted {
+			if newestDone == nil || s.CreatedAt.After(newestDone.CreatedAt) {
+				newestDone = s
+			}
+			if oldestDone == nil || s.CreatedAt.Before(oldestDone.CreatedAt) {
+				oldestDone = s
+			}
+		}
+		if s.Type == "fallback" && (newestFallback == nil || s.CreatedAt.After(newestFallback.CreatedAt)) {
+			newestFallback = s
+		}
+		if c.settings.SnapshotMetrics {
+			c.collectSnapshot(ch, lv, s, now)
+		}
+	}
+	for _, st := range atlas.Statuses {
+		gauge(snapshotsCount, counts[st], string(st))
+	}
+	if counts[atlas.StatusUnknown] > 0 {
+		gauge(snapshotsCount, counts[atlas.StatusUnknown], string(atlas.StatusUnknown))
+	}
+	if hasSize {
+		gauge(storageBytes, size)
+	}
+	if newestDone != nil {
+		gauge(lastCompleted, unix(newestDone.CreatedAt))
+		gauge(oldestCompleted, unix(oldestDone.CreatedAt))
+	}
+	if newestFallback != nil {
+		gauge(lastFallback, unix(newestFallback.CreatedAt))
+	}
+	if len(ts.snapshots) > 0 {
+		// Snapshots are kept newest first.
+		newest := ts.snapshots[0].Status
+		for _, st := range atlas.Statuses {
+			gauge(lastStatus, b2f(newest == st), string(st))
+		}
+	}
+}
+
+func (c *Collector) collectSnapshot(ch chan<- prometheus.Metric, lv []string, s *atlas.Snapshot, now time.Time) {
+	sv := append(append(make([]string, 0, len(lv)+4), lv...), s.ID)
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(sv, extra...)...)
+	}
+	for _, st := range atlas.Statuses {
+		gauge(snapshotStatus, b2f(s.Status == st), string(st))
+	}
+	if !s.CreatedAt.IsZero() {
+		gauge(snapshotCreated, unix(s.CreatedAt))
+		gauge(snapshotAge, float64(now.Unix()-s.CreatedAt.Unix()))
+	}
+	if !s.ExpiresAt.IsZero() {
+		gauge(snapshotExpires, unix(s.ExpiresAt))
+	}
+	if s.HasSize {
+		gauge(snapshotSize, float64(s.SizeBytes))
+	}
+	gauge(snapshotInfo, 1, s.Type, s.Frequency, s.MongoDBVersion)
+}
