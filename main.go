@@ -1,0 +1,293 @@
+// Command atlas_backup_exporter exports the health of MongoDB Atlas backup snapshots as
+// Prometheus metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+const exporterName = "atlas_backup_exporter"
+
+// defaultAddress is the exporter's default port (9891).
+const defaultAddress = ":9891"
+
+func main() {
+	var (
+		configFile    = kingpin.Flag("config.file", "Configuration file.").Default("atlas_backup_exporter.yml").String()
+		configCheck   = kingpin.Flag("config.check", "Validate the configuration file and exit.").Bool()
+		metricsPath   = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		timeoutOffset = kingpin.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time for rendering.").Default("500ms").Duration()
+		maxTimeout    = kingpin.Flag("scrape.max-timeout", "Longest a scrape waits for a refresh of Atlas data; also used when Prometheus sends no timeout.").Default("25s").Duration()
+		demo          = kingpin.Flag("demo", "Start an in-process fake Atlas with a generated estate and export it (no Atlas account needed; --config.file is ignored).").Bool()
+		logLevel      = kingpin.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat     = kingpin.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+		toolkitFlags  = kingpinflag.AddFlags(kingpin.CommandLine, defaultAddress)
+	)
+	kingpin.Version(version.Print(exporterName))
+	kingpin.HelpFlag.Short('h')
+	kingpin.Parse()
+
+	logger, slogger := newLoggers(*logLevel, *logFormat)
+	if *configCheck {
+		if _, err := config.Load(*configFile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "%s is valid\n", *configFile)
+		return
+	}
+	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+
+	life, stop := context.WithCancel(context.Background())
+	defer stop()
+	load := func() (*config.Config, error) { return config.Load(*configFile) }
+	if *demo {
+		fake := startDemo(logger)
+		defer fake.Close()
+		load = func() (*config.Config, error) { return demoConfig(fake.URL) }
+	}
+	cfg, err := load()
+	if err != nil {
+		level.Error(logger).Log("msg", "invalid configuration", "err", err)
+		os.Exit(1)
+	}
+
+	apiMetrics := collector.NewAPIMetrics()
+	p, err := newPipeline(cfg, apiMetrics)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot create the Atlas client", "err", err)
+		os.Exit(1)
+	}
+	coll := collector.New(life, logger, p.fetcher, collector.SettingsFrom(cfg), time.Now)
+	// Refresh once at start, so /-/ready turns true without waiting for the first scrape.
+	go coll.Refresh(life)
+
+	var mu sync.Mutex // guards p across reloads
+	reload := func() error {
+		newCfg, err := load()
+		if err != nil {
+			level.Error(logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+			return err
+		}
+		np, err := newPipeline(newCfg, apiMetrics)
+		if err != nil {
+			level.Error(logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+			return err
+		}
+		mu.Lock()
+		old := p
+		p = np
+		mu.Unlock()
+		coll.Reconfigure(np.fetcher, collector.SettingsFrom(newCfg))
+		old.client.Close()
+		level.Info(logger).Log("msg", "configuration reloaded")
+		return nil
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(coll, versioncollector.NewCollector(exporterName),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	apiMetrics.Register(reg, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return p.client.InFlight()
+	})
+
+	mux := http.NewServeMux()
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: stdLogger{logger}, ErrorHandling: promhttp.ContinueOnError})
+	mux.HandleFunc(*metricsPath, func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, *timeoutOffset, *maxTimeout))
+		defer cancel()
+		coll.Refresh(ctx)
+		metrics.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !coll.Ready() {
+			http.Error(w, "Not ready: the first refresh of Atlas data has not finished", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reload(); err != nil {
+			http.Error(w, "reload failed: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	if *metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "MongoDB Atlas Backup Exporter",
+			Description: "Prometheus exporter for the health of MongoDB Atlas backup snapshots",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: *metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			level.Error(logger).Log("err", err)
+			os.Exit(1)
+		}
+		mux.Handle("/", landing)
+	}
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go handleSignals(logger, reload, func() {
+		stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	if err := web.ListenAndServe(srv, toolkitFlags, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+		os.Exit(1)
+	}
+	mu.Lock()
+	p.client.Close()
+	mu.Unlock()
+	level.Info(logger).Log("msg", "stopped")
+}
+
+// newLoggers builds the one go-kit logger and the slog bridge exporter-toolkit needs, both
+// filtered by the same level.
+func newLoggers(lvl, format string) (log.Logger, *slog.Logger) {
+	var logger log.Logger
+	if format == "json" {
+		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
+	} else {
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
+	}
+	logger = log.With(logger, "ts", log.DefaultTimestampUTC)
+	levels := map[string]struct {
+		opt level.Option
+		sl  slog.Level
+	}{
+		"debug": {level.AllowDebug(), slog.LevelDebug}, "info": {level.AllowInfo(), slog.LevelInfo},
+		"warn": {level.AllowWarn(), slog.LevelWarn}, "error": {level.AllowError(), slog.LevelError},
+	}
+	l := levels[lvl]
+	logger = level.NewFilter(logger, l.opt)
+	return logger, slog.New(sloggokit.NewGoKitHandler(logger, l.sl))
+}
+
+// stdLogger adapts go-kit to promhttp's error log.
+type stdLogger struct{ l log.Logger }
+
+func (s stdLogger) Println(v ...any) { level.Error(s.l).Log("msg", fmt.Sprint(v...)) }
+
+// scrapeTimeout is Prometheus's scrape timeout less an offset, capped at max.
+func scrapeTimeout(r *http.Request, offset, max time.Duration) time.Duration {
+	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if v == "" {
+		return max
+	}
+	s, err := strconv.ParseFloat(v, 64)
+	if err != nil || s <= 0 {
+		return max
+	}
+	d := time.Duration(s*float64(time.Second)) - offset
+	if d > max {
+		return max
+	}
+	if d < 100*time.Millisecond {
+		return 100 * time.Millisecond
+	}
+	return d
+}
+
+// pipeline is the Atlas client and the fetcher in front of it, rebuilt on each reload.
+type pipeline struct {
+	client  *atlas.Client
+	fetcher *atlas.Fetcher
+}
+
+func newPipeline(cfg *config.Config, obs atlas.Observer) (*pipeline, error) {
+	cc := cfg.ClientConfig()
+	cc.Observer = obs
+	cc.UserAgent = exporterName + "/" + version.Version
+	client, err := atlas.New(cc)
+	if err != nil {
+		return nil, err
+	}
+	return &pipeline{client: client, fetcher: atlas.NewFetcher(client)}, nil
+}
+
+func handleSignals(logger log.Logger, reload func() error, shutdown func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	for s := range sig {
+		if s == syscall.SIGHUP {
+			_ = reload()
+			continue
+		}
+		level.Info(logger).Log("msg", "shutting down", "signal", s)
+		shutdown()
+		return
+	}
+}
+
+// Demo credentials: the fake accepts these only.
+const (
+	demoClientID = "demo-client"
+	demoSecret   = "demo-secret"
+)
+
+func startDemo(logger log.Logger) *atlastest.Server {
+	est := atlastest.Generate(atlastest.Spec{Seed: 42, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 12})
+	fake := atlastest.NewServer(atlastest.Options{
+		Estate: est, ClientID: demoClientID, ClientSecret: demoSecret,
+		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone},
+	})
+	level.Info(logger).Log("msg", "demo mode: serving a fake Atlas", "url", fake.URL)
+	return fake
+}
+
+func demoConfig(baseURL string) (*config.Config, error) {
+	raw := fmt.Sprintf(`atlas:
+  base_url: %s
+  service_account: {client_id: %s, client_secret: %s}
+min_refresh_interval: 30s
+projects:
+  - discover_all_projects: true
+  # The shared-tier endpoint is sunset: this shows how the exporter reports it.
+  - name: project-001
+    clusters: [tenant-03]
+    kinds: [tenant]
+`, baseURL, demoClientID, demoSecret)
+	return config.Parse("demo", []byte(raw), func(string) string { return "" })
+}
