@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "abe-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, exporterName)
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the exporter: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// lockedBuffer is the exporter's stderr, read while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type exporter struct {
+	url  string
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// startExporter runs the binary and waits until it is ready.
+func startExporter(t *testing.T, args ...string) *exporter {
+	t.Helper()
+	addr := freeAddr(t)
+	logs := &lockedBuffer{}
+	cmd := exec.Command(binary, append([]string{"--web.listen-address=" + addr}, args...)...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e := &exporter{url: "http://" + addr, cmd: cmd, logs: logs}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("exporter logs:\n%s", logs)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code, _ := e.get(t, "/-/ready"); code == 200 {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exporter not ready after 30s:\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *exporter) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(e.url + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func newFakeAtlas(t *testing.T, o atlastest.Options) *atlastest.Server {
+	t.Helper()
+	if o.Estate == nil {
+		o.Estate = atlastest.Generate(atlastest.Spec{Seed: 7, Projects: 1, ClustersPerProject: 8, SnapshotsPerCluster: 4})
+	}
+	o.PublicKey, o.PrivateKey = "pubkey", "private-key-abcdef"
+	srv := atlastest.NewServer(o)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func writeConfig(t *testing.T, path, baseURL, projectsYAML string) {
+	t.Helper()
+	cfg := fmt.Sprintf("atlas:\n  base_url: %s\n  api_key: {public_key: pubkey, private_key: private-key-abcdef}\nmin_refresh_interval: 0s\nprojects:\n%s", baseURL, projectsYAML)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	writeConfig(t, good, "https://cloud.mongodb.com", "  - id: 5f0000000000000000000001\n")
+	out, err := exec.Command(binary, "--config.check", "--config.file="+good).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != good+" is valid" {
+		t.Errorf("good config: %v %s", err, out)
+	}
+	out, err = exec.Command(binary, "--config.check", "--config.file=config/testdata/bad-unknown-key.yml").CombinedOutput()
+	if err == nil || strings.TrimSpace(string(out)) != `config/testdata/bad-unknown-key.yml:3: unknown key "concurrency"` {
+		t.Errorf("bad config: %v %s", err, out)
+	}
+	// The example is valid once its secret file exists.
+	example, err := os.ReadFile("config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exampleFile := filepath.Join(dir, "example.yml")
+	if err := os.WriteFile(exampleFile, bytes.ReplaceAll(example, []byte("/run/secrets/atlas-client-secret"), []byte(secret)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(binary, "--config.check", "--config.file="+exampleFile).CombinedOutput()
+	if err != nil {
+		t.Errorf("config.example.yml: %v %s", err, out)
+	}
+}
+
+func TestScrapeAgainstFakeAtlas(t *testing.T) {
+	srv := newFakeAtlas(t, atlastest.Options{})
+	cfgFile := filepath.Join(t.TempDir(), "c.yml")
+	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n")
+	e := startExporter(t, "--config.file="+cfgFile)
+	code, body := e.get(t, "/metrics")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	for _, want := range []string{
+		"atlas_backup_up 1\n",
+		`atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1` + "\n",
+		`atlas_backup_last_snapshot_status{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="failed"} 1` + "\n",
+		`atlas_backup_exporter_build_info{`,
+		`atlas_backup_exporter_api_requests_total{code="200",operation="listGroups"}`,
+		`atlas_backup_exporter_api_request_duration_seconds_bucket{operation="listGroupClusters",le="0.05"}`,
+		"atlas_backup_exporter_api_inflight_requests 0\n",
+		"process_start_time_seconds ",
+		"go_goroutines ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	checkMetricsWithPromtool(t, body)
+	if code, body := e.get(t, "/"); code != 200 || !strings.Contains(body, "MongoDB Atlas Backup Exporter") {
+		t.Errorf("landing page %d: %.200s", code, body)
+	}
+	if code, _ := e.get(t, "/-/healthy"); code != 200 {
+		t.Errorf("healthy: %d", code)
+	}
+	if code, _ := e.get(t, "/-/reload"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %d", code)
+	}
+}
+
+// checkMetricsWithPromtool runs `promtool check metrics`, which must be installed in CI.
+func checkMetricsWithPromtool(t *testing.T, exposition string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool is required in CI (Debian package prometheus)")
+		}
+		t.Skip("promtool not installed")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(exposition)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func TestReload(t *testing.T) {
+	srv := newFakeAtlas(t, atlastest.Options{})
+	cfgFile := filepath.Join(t.TempDir(), "c.yml")
+	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [dedicated-01]\n")
+	e := startExporter(t, "--config.file="+cfgFile)
+	clusters := func() int {
+		_, body := e.get(t, "/metrics")
+		return strings.Count(body, "atlas_backup_collect_success{")
+	}
+	if n := clusters(); n != 1 {
+		t.Fatalf("%d targets, want 1", n)
+	}
+	// SIGHUP with a wider selection.
+	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [dedicated-01, flex-02]\n")
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for clusters() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not apply the new configuration")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A bad configuration is refused over HTTP and the old one keeps running.
+	if err := os.WriteFile(cfgFile, []byte("atlas: {nope: 1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.url+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := "reload failed: " + cfgFile + `:1: unknown key "nope"` + "\n"; resp.StatusCode != 400 || string(body) != want {
+		t.Errorf("bad reload: %d %q, want 400 %q", resp.StatusCode, body, want)
+	}
+	if n := clusters(); n != 2 {
+		t.Errorf("%d targets after a failed reload, want the 2 of the running config", n)
+	}
+	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [flex-02]\n")
+	resp, err = http.Post(e.url+"/-/reload", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("good reload: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if n := clusters(); n != 1 {
+		t.Errorf("%d targets after narrowing the config, want 1", n)
+	}
+	if !strings.Contains(e.logs.String(), `msg="reload failed; keeping the running configuration"`) {
+		t.Errorf("failed reload not logged")
+	}
+}
+
+func TestScrapeDeadlineServesWhatArrived(t *testing.T) {
+	srv := newFakeAtlas(t, atlastest.Options{})
+	cfgFile := filepath.Join(t.TempDir(), "c.yml")
+	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n")
+	e := startExporter(t, "--config.file="+cfgFile)
+	srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Hang: true})
+	req, _ := http.NewRequest("GET", e.url+"/metrics", nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1")
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1`) {
+		t.Errorf("a scrape with a hung target: %d\n%.500s", resp.StatusCode, body)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	e := startExporter(t, "--demo")
+	_, body := e.get(t, "/metrics")
+	for _, want := range []string{
+		"atlas_backup_up 1\n",
+		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant",project="project-001",project_id="5f0000000000000000000001"} 1`,
+		`atlas_backup_last_snapshot_status{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="failed"} 1`,
+		`atlas_backup_snapshot_size_bytes{`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("demo /metrics lacks %q", want)
+		}
+	}
+	if got := strings.Count(e.logs.String(), "snapshot endpoint answered that it is gone"); got != 1 {
+		t.Errorf("sunset logged %d times, want once", got)
+	}
+}
