@@ -39,6 +39,9 @@ type RequestEvent struct {
 	HasRateLimit       bool
 }
 
+// RetryReasons are the reasons ObserveRetry reports.
+var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout"}
+
 // RetryPolicy bounds the retries of 429, 5xx and connection failures.
 type RetryPolicy struct {
 	MaxAttempts int           // total attempts, including the first

@@ -39,6 +39,12 @@ func NewAPIMetrics() *APIMetrics {
 
 // Register registers the metrics, plus a gauge of the requests in flight read from inflight.
 func (m *APIMetrics) Register(r prometheus.Registerer, inflight func() int) {
+	// Retries start at zero for every operation, so rate() and alerts see the first one.
+	for _, op := range atlas.Operations() {
+		for _, reason := range atlas.RetryReasons {
+			m.retries.WithLabelValues(op.Name, reason)
+		}
+	}
 	r.MustRegister(m.requests, m.duration, m.retries, m.rateLimit,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "api_inflight_requests",

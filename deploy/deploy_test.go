@@ -1,0 +1,570 @@
+// Package deploy holds no code: its tests check what ships in deploy/ (rules, dashboard,
+// manifests, Dockerfile) and run the exporter under a real Prometheus.
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "regenerate deploy/kubernetes/prometheusrule.yaml")
+
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "abe-deploy")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "atlas_backup_exporter")
+	if out, err := exec.Command("go", "build", "-o", binary, "..").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the exporter: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireTool finds a program; it skips by hand and fails in CI when the program is missing.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI (Debian package prometheus)", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestRulesWithPromtool(t *testing.T) {
+	promtool := requireTool(t, "promtool")
+	run(t, promtool, "check", "rules", "prometheus/alerts.yml")
+	out := run(t, promtool, "test", "rules", "prometheus/alerts_test.yml")
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("promtool test rules:\n%s", out)
+	}
+	run(t, promtool, "check", "config", "prometheus/prometheus.yml")
+}
+
+// TestEveryAlertIsUnitTested keeps alerts_test.yml covering every alert with a firing case.
+func TestEveryAlertIsUnitTested(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, "prometheus/alerts.yml", &rules)
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string           `yaml:"alertname"`
+				ExpAlerts []map[string]any `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	readYAML(t, "prometheus/alerts_test.yml", &tests)
+	fires := map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			}
+		}
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" && !fires[r.Alert] {
+				t.Errorf("alert %s has no unit test in which it fires", r.Alert)
+			}
+		}
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+const prometheusRuleHeader = "# Generated from deploy/prometheus/alerts.yml by `go test ./deploy -update`; do not edit.\n"
+
+func TestPrometheusRuleMatchesAlerts(t *testing.T) {
+	var groups struct {
+		Groups []any `yaml:"groups"`
+	}
+	readYAML(t, "prometheus/alerts.yml", &groups)
+	want := map[string]any{
+		"apiVersion": "monitoring.coreos.com/v1",
+		"kind":       "PrometheusRule",
+		"metadata":   map[string]any{"name": "atlas-backup-exporter"},
+		"spec":       map[string]any{"groups": groups.Groups},
+	}
+	path := "kubernetes/prometheusrule.yaml"
+	if *update {
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(want); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append([]byte(prometheusRuleHeader), buf.Bytes()...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got map[string]any
+	readYAML(t, path, &got)
+	if !reflect.DeepEqual(normalise(t, got), normalise(t, want)) {
+		t.Errorf("%s differs from prometheus/alerts.yml; run go test ./deploy -update", path)
+	}
+}
+
+func normalise(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	var kust struct {
+		Resources []string `yaml:"resources"`
+	}
+	readYAML(t, "kubernetes/kustomization.yaml", &kust)
+	kinds := map[string]bool{}
+	for _, r := range kust.Resources {
+		var doc struct {
+			Kind string `yaml:"kind"`
+		}
+		readYAML(t, filepath.Join("kubernetes", r), &doc)
+		kinds[doc.Kind] = true
+	}
+	for _, k := range []string{"Deployment", "Service", "ConfigMap", "Secret", "ServiceMonitor", "PrometheusRule"} {
+		if !kinds[k] {
+			t.Errorf("kustomization lacks a %s", k)
+		}
+	}
+	var dep struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					SecurityContext struct {
+						RunAsNonRoot bool `yaml:"runAsNonRoot"`
+					} `yaml:"securityContext"`
+					Containers []struct {
+						Ports []struct {
+							ContainerPort int `yaml:"containerPort"`
+						} `yaml:"ports"`
+						LivenessProbe struct {
+							HTTPGet struct {
+								Path string `yaml:"path"`
+							} `yaml:"httpGet"`
+						} `yaml:"livenessProbe"`
+						ReadinessProbe struct {
+							HTTPGet struct {
+								Path string `yaml:"path"`
+							} `yaml:"httpGet"`
+						} `yaml:"readinessProbe"`
+						Resources struct {
+							Requests map[string]string `yaml:"requests"`
+						} `yaml:"resources"`
+						SecurityContext struct {
+							ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
+						} `yaml:"securityContext"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	readYAML(t, "kubernetes/deployment.yaml", &dep)
+	ps := dep.Spec.Template.Spec
+	c := ps.Containers[0]
+	if !ps.SecurityContext.RunAsNonRoot || !c.SecurityContext.ReadOnlyRootFilesystem || c.LivenessProbe.HTTPGet.Path != "/-/healthy" ||
+		c.ReadinessProbe.HTTPGet.Path != "/-/ready" || c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" || c.Ports[0].ContainerPort != 9891 {
+		t.Errorf("deployment: %+v", ps)
+	}
+	// The ConfigMap's configuration is valid once its secret exists.
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	readYAML(t, "kubernetes/configmap.yaml", &cm)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(cm.Data["config.yml"], "/run/secrets/atlas/client-secret", secret)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, binary, "--config.check", "--config.file="+cfg)
+}
+
+func TestDockerfile(t *testing.T) {
+	raw, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var froms, users, exposes, entry, build []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		rest := strings.TrimSpace(strings.TrimPrefix(line, f[0]))
+		switch f[0] {
+		case "FROM":
+			froms = append(froms, rest)
+		case "USER":
+			users = append(users, rest)
+		case "EXPOSE":
+			exposes = append(exposes, rest)
+		case "ENTRYPOINT":
+			entry = append(entry, rest)
+		case "RUN":
+			if strings.Contains(rest, "go build") {
+				build = append(build, rest)
+			}
+		}
+	}
+	if len(froms) != 2 || !strings.HasSuffix(froms[0], " AS build") || !strings.Contains(froms[1], "distroless/static") {
+		t.Errorf("want a build stage and a static distroless stage, got %q", froms)
+	}
+	if len(users) != 1 || strings.HasPrefix(users[0], "0") || users[0] == "root" {
+		t.Errorf("runtime user %q", users)
+	}
+	if !reflect.DeepEqual(exposes, []string{"9891"}) || !reflect.DeepEqual(entry, []string{`["/bin/atlas_backup_exporter"]`}) {
+		t.Errorf("EXPOSE %q ENTRYPOINT %q", exposes, entry)
+	}
+	if len(build) != 1 {
+		t.Fatalf("want one go build, got %q", build)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), build[0]) {
+		t.Errorf("the README does not document the Dockerfile's build command:\n%s", build[0])
+	}
+	// Run that command: a static binary that reports the stamped version.
+	out := filepath.Join(t.TempDir(), "atlas_backup_exporter")
+	cmdline := strings.NewReplacer("${VERSION}", "9.8.7", "${REVISION}", "abc123", "/out/atlas_backup_exporter", out).Replace(build[0])
+	cmd := exec.Command("sh", "-c", cmdline)
+	cmd.Dir = ".."
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdline, err, b)
+	}
+	if v := run(t, out, "--version"); !strings.Contains(v, "version 9.8.7") || !strings.Contains(v, "revision: abc123") {
+		t.Errorf("--version: %s", v)
+	}
+	if info := run(t, "go", "version", "-m", out); !strings.Contains(info, "CGO_ENABLED=0") {
+		t.Errorf("not built with CGO_ENABLED=0:\n%s", info)
+	}
+}
+
+// exporterProcess runs the exporter binary until the test ends.
+type exporterProcess struct {
+	url  string
+	logs *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startProcess(t *testing.T, name string, args ...string) *lockedBuffer {
+	t.Helper()
+	logs := &lockedBuffer{}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(name), logs)
+		}
+	})
+	return logs
+}
+
+func startExporter(t *testing.T, args ...string) *exporterProcess {
+	t.Helper()
+	addr := freeAddr(t)
+	logs := startProcess(t, binary, append([]string{"--web.listen-address=" + addr}, args...)...)
+	e := &exporterProcess{url: "http://" + addr, logs: logs}
+	waitFor(t, 30*time.Second, "exporter ready", func() bool {
+		resp, err := http.Get(e.url + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return e
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// knownMetrics is every metric name the exporter exposes (from a --demo run) plus every name the
+// rules record.
+func knownMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	e := startExporter(t, "--demo")
+	exposition := httpGet(t, e.url+"/metrics")
+	known := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) (\S+)$`).FindAllStringSubmatch(exposition, -1) {
+		known[m[1]] = true
+		if m[2] == "histogram" {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				known[m[1]+s] = true
+			}
+		}
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Record string `yaml:"record"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, "prometheus/alerts.yml", &rules)
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				known[r.Record] = true
+			}
+		}
+	}
+	// Thresholds users may record themselves (documented in alerts.yml).
+	known["atlas_backup_snapshot_max_age_override_seconds"] = true
+	known["atlas_backup_restore_window_min_override_seconds"] = true
+	return known
+}
+
+var metricName = regexp.MustCompile(`\batlas_backup[a-zA-Z0-9_:]*`)
+
+func TestRulesNameOnlyExportedMetrics(t *testing.T) {
+	known := knownMetrics(t)
+	raw, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Expr string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			for _, n := range metricName.FindAllString(r.Expr, -1) {
+				if !known[n] {
+					t.Errorf("rule expression names %s, which nothing exports or records", n)
+				}
+			}
+		}
+	}
+}
+
+func TestGrafanaDashboard(t *testing.T) {
+	promtool := requireTool(t, "promtool")
+	raw, err := os.ReadFile("grafana/atlas-backup.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query any    `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]bool{}
+	var exprs []string
+	labelValues := regexp.MustCompile(`^label_values\((.*), *\w+\)$`)
+	for _, v := range dash.Templating.List {
+		vars[v.Name] = true
+		if q, ok := v.Query.(map[string]any); ok {
+			m := labelValues.FindStringSubmatch(q["query"].(string))
+			if m == nil {
+				t.Errorf("variable %s: unexpected query %v", v.Name, q["query"])
+				continue
+			}
+			exprs = append(exprs, m[1])
+		}
+	}
+	for _, want := range []string{"datasource", "project", "cluster", "kind"} {
+		if !vars[want] {
+			t.Errorf("dashboard lacks the %s variable", want)
+		}
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	if len(exprs) < 20 {
+		t.Fatalf("only %d expressions found", len(exprs))
+	}
+	// Every expression must parse: promtool checks them as recording rules, with Grafana's
+	// variables replaced by values.
+	subst := strings.NewReplacer("$__rate_interval", "5m", "$__range", "1h", "$project", ".*", "$cluster", ".*", "$kind", ".*")
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	known := knownMetrics(t)
+	for i, e := range exprs {
+		e = subst.Replace(e)
+		if strings.Contains(e, "$") {
+			t.Errorf("unknown variable in %q", e)
+		}
+		b, _ := json.Marshal(e)
+		fmt.Fprintf(&rules, "      - record: dashboard_expr_%d\n        expr: %s\n", i, b)
+		for _, n := range metricName.FindAllString(e, -1) {
+			if !known[n] {
+				t.Errorf("dashboard expression names %s, which nothing exports or records: %s", n, e)
+			}
+		}
+	}
+	file := filepath.Join(t.TempDir(), "dashboard-rules.yml")
+	if err := os.WriteFile(file, []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, promtool, "check", "rules", file)
+}
+
+type alert struct {
+	Labels map[string]string `json:"labels"`
+	State  string            `json:"state"`
+}
+
+func (a alert) key() string {
+	keys := make([]string, 0, len(a.Labels))
+	for k := range a.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+a.Labels[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+var (
+	httpClient = &http.Client{Timeout: 5 * time.Second}
+	ioCopy     = io.Copy
+)

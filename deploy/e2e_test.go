@@ -1,0 +1,186 @@
+package deploy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+)
+
+// TestEndToEndUnderPrometheus runs the exporter against the fake Atlas and a real Prometheus
+// with the shipped rules (their `for` durations cut to 2s), and checks the series and exactly
+// which alerts fire.
+func TestEndToEndUnderPrometheus(t *testing.T) {
+	prometheus := requireTool(t, "prometheus")
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	// One project of every kind: flex-02's newest snapshot failed, serverless-04 is four days
+	// behind, dedicated-06 had a fallback snapshot, tenant-03 is also configured through the
+	// sunset tenant endpoint, disabled-08 and legacy-05 have Cloud Backup off, m0-07 is free.
+	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 1, ClustersPerProject: 8, SnapshotsPerCluster: 12})
+	fake := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret",
+		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}})
+	t.Cleanup(fake.Close)
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "exporter.yml")
+	writeFile(t, cfg, fmt.Sprintf(`atlas:
+  base_url: %s
+  service_account: {client_id: e2e, client_secret: e2e-secret}
+min_refresh_interval: 2s
+projects:
+  - discover_all_projects: true
+  - name: project-001
+    clusters: [tenant-03]
+    kinds: [tenant]
+`, fake.URL))
+	exp := startExporter(t, "--config.file="+cfg)
+
+	rules, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "alerts.yml"), regexp.MustCompile(`(?m)^(\s+for:) \S+$`).ReplaceAllString(string(rules), "$1 2s"))
+	promAddr := freeAddr(t)
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [alerts.yml]
+scrape_configs:
+  - job_name: atlas_backup
+    static_configs:
+      - targets: [%q]
+`, strings.TrimPrefix(exp.url, "http://")))
+	startProcess(t, prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+promAddr)
+	api := "http://" + promAddr + "/api/v1/"
+
+	query := func(q string) []float64 {
+		var r struct {
+			Data struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		body := httpGetQuiet(api + "query?query=" + url.QueryEscape(q))
+		if json.Unmarshal([]byte(body), &r) != nil {
+			return nil
+		}
+		var out []float64
+		for _, s := range r.Data.Result {
+			var f float64
+			fmt.Sscan(s.Value[1].(string), &f)
+			out = append(out, f)
+		}
+		return out
+	}
+	waitFor(t, 60*time.Second, "Prometheus to scrape the exporter", func() bool { v := query("atlas_backup_up"); return len(v) == 1 && v[0] == 1 })
+	waitFor(t, 30*time.Second, "the recording rules", func() bool { return len(query("atlas_backup:restore_window_min_seconds")) > 0 })
+
+	for q, want := range map[string][]float64{
+		`atlas_backup_last_snapshot_status{cluster="flex-02",status="failed"}`:                {1},
+		`count(atlas_backup_collect_success == 1)`:                                            {5},
+		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant"}`:                     {1},
+		`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                   {12},
+		`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                {0},
+		`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                      {8 * 3600},
+		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 5*86400`: {},
+		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 3*86400`: nil,
+	} {
+		got := query(q)
+		if want == nil {
+			if len(got) != 1 {
+				t.Errorf("%s: got %v, want one sample", q, got)
+			}
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) && !(len(want) == 0 && len(got) == 0) {
+			t.Errorf("%s = %v, want %v", q, got, want)
+		}
+	}
+
+	want := []string{
+		"alertname=AtlasBackupDisabled,cluster=disabled-08,project=project-001,project_id=5f0000000000000000000001,severity=info",
+		"alertname=AtlasBackupDisabled,cluster=legacy-05,project=project-001,project_id=5f0000000000000000000001,severity=info",
+		"alertname=AtlasBackupEndpointDeprecated,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=info,sunset_date=2026-01-22",
+		"alertname=AtlasBackupEndpointDeprecated,cluster=tenant-03,kind=tenant,project=project-001,project_id=5f0000000000000000000001,severity=info,sunset_date=2026-01-22",
+		"alertname=AtlasBackupEndpointSunset,cluster=tenant-03,kind=tenant,project=project-001,project_id=5f0000000000000000000001,severity=warning",
+		"alertname=AtlasBackupFallbackSnapshot,cluster=dedicated-06,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
+		"alertname=AtlasBackupSnapshotFailed,cluster=flex-02,kind=flex,project=project-001,project_id=5f0000000000000000000001,severity=critical,status=failed",
+		"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=critical",
+	}
+	var got []string
+	waitFor(t, 60*time.Second, "the expected alerts to fire", func() bool {
+		var r struct {
+			Data struct {
+				Alerts []alert `json:"alerts"`
+			} `json:"data"`
+		}
+		if json.Unmarshal([]byte(httpGetQuiet(api+"alerts")), &r) != nil {
+			return false
+		}
+		got = got[:0]
+		for _, a := range r.Data.Alerts {
+			if a.State == "firing" {
+				delete(a.Labels, "instance")
+				delete(a.Labels, "job")
+				got = append(got, a.key())
+			}
+		}
+		sort.Strings(got)
+		return len(got) >= len(want)
+	})
+	// Give anything unexpected a few more evaluations to show up.
+	time.Sleep(3 * time.Second)
+	var r struct {
+		Data struct {
+			Alerts []alert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(httpGetQuiet(api+"alerts")), &r); err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, a := range r.Data.Alerts {
+		delete(a.Labels, "instance")
+		delete(a.Labels, "job")
+		got = append(got, a.key())
+		if a.State != "firing" {
+			t.Errorf("alert still %s: %s", a.State, a.key())
+		}
+	}
+	sort.Strings(got)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("alerts\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// httpGetQuiet returns the body, or "" while the server is not up yet.
+func httpGetQuiet(u string) string {
+	resp, err := httpClient.Get(u)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b := new(strings.Builder)
+	_, _ = ioCopy(b, resp.Body)
+	return b.String()
+}
