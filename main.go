@@ -3,14 +3,17 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,7 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -121,12 +124,11 @@ func main() {
 	})
 
 	mux := http.NewServeMux()
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: stdLogger{logger}, ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc(*metricsPath, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, *timeoutOffset, *maxTimeout))
 		defer cancel()
 		coll.Refresh(ctx)
-		metrics.ServeHTTP(w, r)
+		serveMetrics(w, r, reg, coll, logger)
 	})
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -205,10 +207,33 @@ func newLoggers(lvl, format string) (log.Logger, *slog.Logger) {
 	return logger, slog.New(sloggokit.NewGoKitHandler(logger, l.sl))
 }
 
-// stdLogger adapts go-kit to promhttp's error log.
-type stdLogger struct{ l log.Logger }
+// serveMetrics writes the registry's families and then the collector's per-snapshot families
+// (which bypass the registry for size; see collector/snapshots.go) in the text format, gzipped
+// when the scraper accepts it.
+func serveMetrics(w http.ResponseWriter, r *http.Request, reg prometheus.Gatherer, coll *collector.Collector, logger log.Logger) {
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	var out io.Writer = w
+	if gzipAccepted(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		// Large estates render tens of megabytes: favour speed over ratio.
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer gz.Close()
+		out = gz
+	}
+	if err := collector.WriteText(out, reg, coll); err != nil {
+		level.Error(logger).Log("msg", "writing metrics", "err", err)
+	}
+}
 
-func (s stdLogger) Println(v ...any) { level.Error(s.l).Log("msg", fmt.Sprint(v...)) }
+func gzipAccepted(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(coding) == "gzip" && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
 
 // scrapeTimeout is Prometheus's scrape timeout less an offset, capped at max.
 func scrapeTimeout(r *http.Request, offset, max time.Duration) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 )
 
 // API is what the exporter needs from Atlas. *Client implements it; Fetcher decorates it.
@@ -50,36 +51,55 @@ func (c *Client) ProjectByName(ctx context.Context, name string) (Project, error
 // Clusters lists a project's dedicated, Flex and serverless deployments and classifies each.
 func (c *Client) Clusters(ctx context.Context, projectID string) (ClusterList, error) {
 	sc := scope{ProjectID: projectID}
-	byName := map[string]Cluster{}
-	dedicated, err := list[wireCluster](ctx, c, opListClusters, sc, "/groups/"+esc(projectID)+"/clusters", nil)
-	if err != nil {
-		return ClusterList{}, err
+	// The three listings are independent: ask for them at once.
+	var (
+		wg                sync.WaitGroup
+		dedicated         []wireCluster
+		flex              []wireFlexCluster
+		sl                []wireServerless
+		dErr, fErr, slErr error
+	)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		dedicated, dErr = list[wireCluster](ctx, c, opListClusters, sc, "/groups/"+esc(projectID)+"/clusters", nil)
+	}()
+	go func() {
+		defer wg.Done()
+		flex, fErr = list[wireFlexCluster](ctx, c, opListFlex, sc, "/groups/"+esc(projectID)+"/flexClusters", nil)
+	}()
+	go func() {
+		defer wg.Done()
+		sl, slErr = list[wireServerless](ctx, c, opListServerless, sc, "/groups/"+esc(projectID)+"/serverless", nil)
+	}()
+	wg.Wait()
+	if dErr != nil {
+		return ClusterList{}, dErr
 	}
+	if fErr != nil {
+		return ClusterList{}, fErr
+	}
+	byName := map[string]Cluster{}
 	for _, w := range dedicated {
 		byName[w.Name] = w.classify(projectID)
-	}
-	flex, err := list[wireFlexCluster](ctx, c, opListFlex, sc, "/groups/"+esc(projectID)+"/flexClusters", nil)
-	if err != nil {
-		return ClusterList{}, err
 	}
 	for _, w := range flex {
 		// Former M2/M5 clusters show in both listings; the Flex description is the current one.
 		byName[w.Name] = w.classify(projectID)
 	}
 	var out ClusterList
-	sl, err := list[wireServerless](ctx, c, opListServerless, sc, "/groups/"+esc(projectID)+"/serverless", nil)
 	var ae *Error
 	switch {
-	case err == nil:
+	case slErr == nil:
 		for _, w := range sl {
 			if _, dup := byName[w.Name]; !dup {
 				byName[w.Name] = w.classify(projectID)
 			}
 		}
-	case errors.As(err, &ae) && (ae.StatusCode == 410 || (ae.StatusCode == 404 && !ae.NotFound())):
+	case errors.As(slErr, &ae) && (ae.StatusCode == 410 || (ae.StatusCode == 404 && !ae.NotFound())):
 		out.ServerlessGone = &GoneError{Kind: KindServerless, Replacement: KindFlex, Err: ae}
 	default:
-		return ClusterList{}, err
+		return ClusterList{}, slErr
 	}
 	for _, cl := range byName {
 		out.Clusters = append(out.Clusters, cl)

@@ -53,7 +53,7 @@ type oauthAuth struct {
 // clock skew between Atlas and this host.
 const tokenEarlyExpiry = 5 * time.Minute
 
-func newOAuth(base *url.URL, sa ServiceAccount, next *gate, timeout time.Duration, ua string) *oauthAuth {
+func newOAuth(base *url.URL, sa ServiceAccount, next http.RoundTripper, timeout time.Duration, ua string) *oauthAuth {
 	tokenURL := *base
 	tokenURL.Path = "/api/oauth/token"
 	hc := &http.Client{Transport: uaTransport{ua: ua, next: tokenOp{next}}, Timeout: timeout}

@@ -86,7 +86,7 @@ type Client struct {
 	base     *url.URL
 	http     *http.Client
 	auth     authenticator
-	gate     *gate
+	wire     *observer
 	obs      Observer
 	retry    RetryPolicy
 	maxBody  int64
@@ -172,14 +172,14 @@ func New(cfg Config) (*Client, error) {
 		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor),
 		sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000,
 	}
-	c.gate = newGate(cfg.MaxConcurrency, cfg.Transport, cfg.Observer)
+	c.wire = &observer{next: cfg.Transport, obs: cfg.Observer}
 	if cfg.ServiceAccount != nil {
-		c.auth = newOAuth(base, *cfg.ServiceAccount, c.gate, cfg.Timeout, cfg.UserAgent)
+		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.Timeout, cfg.UserAgent)
 	} else {
-		c.auth = newDigest(*cfg.APIKey, c.gate, cfg.DigestNoReuse)
+		c.auth = newDigest(*cfg.APIKey, c.wire, cfg.DigestNoReuse)
 	}
 	c.http = &http.Client{
-		Transport: c.auth,
+		Transport: newGate(cfg.MaxConcurrency, c.auth),
 		// Atlas does not redirect API calls; following one could carry credentials elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -187,10 +187,10 @@ func New(cfg Config) (*Client, error) {
 }
 
 // InFlight returns the number of HTTP requests in flight now.
-func (c *Client) InFlight() int { return c.gate.current() }
+func (c *Client) InFlight() int { return c.wire.current() }
 
 // MaxInFlight returns the largest number of HTTP requests that were in flight at once.
-func (c *Client) MaxInFlight() int { return c.gate.peak() }
+func (c *Client) MaxInFlight() int { return c.wire.peak() }
 
 // Close releases idle connections and revokes nothing: tokens expire on their own within the hour.
 func (c *Client) Close() { c.http.CloseIdleConnections() }

@@ -8,21 +8,18 @@ import (
 	"time"
 )
 
-// gate is the bound on HTTP requests in flight. It sits below the auth transports, so digest
-// challenges and token requests count too, and it holds a slot only while a request is on the
-// wire, never during a backoff.
+// gate bounds the calls in flight. It sits above the auth transports, so a call holds its slot
+// through its digest challenge or token request: those extra round trips happen one after the
+// other inside the slot, the bound holds for every HTTP request, and a digest challenge is taken
+// only when the call can go out (so queued calls never hold a nonce that goes stale). A slot is
+// never held during a backoff.
 type gate struct {
 	sem  chan struct{}
 	next http.RoundTripper
-	obs  Observer
-
-	mu       sync.Mutex
-	inflight int
-	maxSeen  int
 }
 
-func newGate(n int, next http.RoundTripper, obs Observer) *gate {
-	return &gate{sem: make(chan struct{}, n), next: next, obs: obs}
+func newGate(n int, next http.RoundTripper) *gate {
+	return &gate{sem: make(chan struct{}, n), next: next}
 }
 
 func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -31,46 +28,14 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 	case <-req.Context().Done():
 		return nil, req.Context().Err()
 	}
-	g.mu.Lock()
-	g.inflight++
-	g.maxSeen = max(g.maxSeen, g.inflight)
-	g.mu.Unlock()
-	release := func() {
-		g.mu.Lock()
-		g.inflight--
-		g.mu.Unlock()
-		<-g.sem
-	}
-	start := time.Now()
 	resp, err := g.next.RoundTrip(req)
-	ev := RequestEvent{Operation: operationOf(req.Context()), Code: "error", Duration: time.Since(start)}
 	if err != nil {
-		release()
-		g.obs.ObserveRequest(ev)
+		<-g.sem
 		return nil, err
 	}
-	ev.Code = strconv.Itoa(resp.StatusCode)
-	if v := resp.Header.Get("RateLimit-Remaining"); v != "" {
-		if f, perr := strconv.ParseFloat(v, 64); perr == nil {
-			ev.RateLimitRemaining, ev.HasRateLimit = f, true
-		}
-	}
-	g.obs.ObserveRequest(ev)
-	// The slot is freed when the body is closed, since reading it is part of the request.
-	resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
+	// The slot is freed when the body is closed, since reading it is part of the call.
+	resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { <-g.sem }}
 	return resp, nil
-}
-
-func (g *gate) current() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.inflight
-}
-
-func (g *gate) peak() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.maxSeen
 }
 
 func (g *gate) CloseIdleConnections() {
@@ -89,4 +54,62 @@ func (b *releaseBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(b.release)
 	return err
+}
+
+// observer reports every HTTP request on the wire (challenges and token requests included) and
+// counts those in flight.
+type observer struct {
+	next http.RoundTripper
+	obs  Observer
+
+	mu       sync.Mutex
+	inflight int
+	maxSeen  int
+}
+
+func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	o.mu.Lock()
+	o.inflight++
+	o.maxSeen = max(o.maxSeen, o.inflight)
+	o.mu.Unlock()
+	done := func() {
+		o.mu.Lock()
+		o.inflight--
+		o.mu.Unlock()
+	}
+	start := time.Now()
+	resp, err := o.next.RoundTrip(req)
+	ev := RequestEvent{Operation: operationOf(req.Context()), Code: "error", Duration: time.Since(start)}
+	if err != nil {
+		done()
+		o.obs.ObserveRequest(ev)
+		return nil, err
+	}
+	ev.Code = strconv.Itoa(resp.StatusCode)
+	if v := resp.Header.Get("RateLimit-Remaining"); v != "" {
+		if f, perr := strconv.ParseFloat(v, 64); perr == nil {
+			ev.RateLimitRemaining, ev.HasRateLimit = f, true
+		}
+	}
+	o.obs.ObserveRequest(ev)
+	resp.Body = &releaseBody{ReadCloser: resp.Body, release: done}
+	return resp, nil
+}
+
+func (o *observer) current() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inflight
+}
+
+func (o *observer) peak() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.maxSeen
+}
+
+func (o *observer) CloseIdleConnections() {
+	if ci, ok := o.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
@@ -90,6 +91,12 @@ type targetState struct {
 	err         string
 	seen        int
 	unknownSeen map[string]bool
+
+	// Encodings of this state, reused by every scrape until it changes.
+	cache    []prometheus.Metric // per-cluster metrics
+	cacheGen int
+	text     *snapshotText // per-snapshot samples
+	textGen  int
 }
 
 // New returns a collector. life bounds background refreshes; now is the clock (time.Now in
@@ -331,6 +338,9 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 			ts = &targetState{req: t, served: t.Target, unknownSeen: map[string]bool{}}
 			c.targets[t.Target] = ts
 		}
+		if ts.project != p {
+			ts.cache, ts.text = nil, nil // a renamed project changes every label set
+		}
 		ts.project, ts.req, ts.seen = p, t, r.cycle
 		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
 			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
@@ -419,7 +429,7 @@ func (r *refresh) deliver(res atlas.Result) {
 		return
 	}
 	c.logChange("target\x00"+targetID(t), res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
-	ts.gone = res.Gone
+	ts.gone, ts.cache, ts.text = res.Gone, nil, nil
 	if res.Err != nil {
 		ts.ok, ts.err = false, res.Err.Error()
 		return

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -124,38 +126,65 @@ func (e *env) refresh(t *testing.T) {
 	e.coll.Refresh(t.Context())
 }
 
-func golden(t *testing.T, name string, reg prometheus.Gatherer) {
+// golden compares the exporter's whole exposition with a golden file.
+func golden(t *testing.T, name string, e *env) {
 	t.Helper()
+	got := e.exposition(t)
 	path := filepath.Join("testdata", name)
 	if *update {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		for _, mf := range mfs {
-			if err := writeText(&buf, mf); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f, err := os.Open(path)
+	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := testutil.GatherAndCompare(reg, f); err != nil {
-		t.Error(err)
+	if got != string(want) {
+		t.Errorf("exposition differs from %s (run go test ./collector -update and review the diff):\n%s", path, firstDiff(string(want), got))
+	}
+	checkWithPromtool(t, got)
+}
+
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d\nwant: %s\n got: %s", i+1, wl, gl)
+		}
+	}
+	return ""
+}
+
+// checkWithPromtool runs promtool check metrics, which CI must have.
+func checkWithPromtool(t *testing.T, exposition string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool is required in CI (Debian package prometheus)")
+		}
+		t.Log("promtool not installed: exposition not checked")
+		return
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(exposition)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 
 func TestGoldenEveryKind(t *testing.T) {
 	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}}, defaultSettings())
 	e.refresh(t)
-	golden(t, "estate.golden", e.reg)
+	golden(t, "estate.golden", e)
 	problems, err := testutil.GatherAndLint(e.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +202,7 @@ func TestSnapshotMetricsOff(t *testing.T) {
 	s.SnapshotMetrics = false
 	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}}, s)
 	e.refresh(t)
-	golden(t, "estate-no-snapshots.golden", e.reg)
+	golden(t, "estate-no-snapshots.golden", e)
 }
 
 // everyMetricDescribed checks that every descriptor the collector declares appears in the
@@ -181,13 +210,14 @@ func TestSnapshotMetricsOff(t *testing.T) {
 func TestEveryDescribedMetricIsExposed(t *testing.T) {
 	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone, atlastest.EndpointServerlessList: atlastest.Gone}}, defaultSettings())
 	e.refresh(t)
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]bool{}
-	for _, mf := range mfs {
-		got[mf.GetName()] = true
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(e.exposition(t), -1) {
+		got[m[1]] = true
+	}
+	for _, name := range SnapshotMetricNames() {
+		if !got[name] {
+			t.Errorf("%s is not exposed", name)
+		}
 	}
 	ch := make(chan *prometheus.Desc, 100)
 	e.coll.Describe(ch)
@@ -268,17 +298,12 @@ func grep(out, substr string) []string {
 	return lines
 }
 
-func exposition(t *testing.T, reg prometheus.Gatherer) string {
+// exposition is what /metrics serves: the registry's families, then the per-snapshot ones.
+func (e *env) exposition(t *testing.T) string {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
-	for _, mf := range mfs {
-		if err := writeText(&buf, mf); err != nil {
-			t.Fatal(err)
-		}
+	if err := WriteText(&buf, e.reg, e.coll); err != nil {
+		t.Fatal(err)
 	}
 	return buf.String()
 }
@@ -289,7 +314,7 @@ func TestFailingTargetKeepsLastGoodData(t *testing.T) {
 	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Status: 500})
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
-	out := exposition(t, e.reg)
+	out := e.exposition(t)
 	wantLines := []string{
 		`atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`,
 		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`,
@@ -323,7 +348,7 @@ func TestFailingTargetKeepsLastGoodData(t *testing.T) {
 func TestDeletedClusterLosesItsSeries(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
 	e.refresh(t)
-	if len(grep(exposition(t, e.reg), `cluster="flex-02"`)) == 0 {
+	if len(grep(e.exposition(t), `cluster="flex-02"`)) == 0 {
 		t.Fatal("no flex-02 series to begin with")
 	}
 	// Deleted between discovery and the snapshot listing: Atlas answers 404 CLUSTER_NOT_FOUND.
@@ -331,7 +356,7 @@ func TestDeletedClusterLosesItsSeries(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
 	// Discovery still lists it (cluster_info stays), but its snapshot series are gone.
-	if lines := grep(exposition(t, e.reg), `{cluster="flex-02",kind="flex",project=`); len(lines) != 0 {
+	if lines := grep(e.exposition(t), `{cluster="flex-02",kind="flex",project=`); len(lines) != 0 {
 		t.Errorf("ghost series after 404 CLUSTER_NOT_FOUND:\n%s", strings.Join(lines, "\n"))
 	}
 	// Gone from discovery too: every series of it goes.
@@ -346,7 +371,7 @@ func TestDeletedClusterLosesItsSeries(t *testing.T) {
 	})
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
-	if lines := grep(exposition(t, e.reg), `cluster="flex-02"`); len(lines) != 0 {
+	if lines := grep(e.exposition(t), `cluster="flex-02"`); len(lines) != 0 {
 		t.Errorf("ghost series after removal:\n%s", strings.Join(lines, "\n"))
 	}
 }
@@ -360,7 +385,7 @@ func TestDeadlineServesWhatArrived(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	e.coll.Refresh(ctx)
-	out := exposition(t, e.reg)
+	out := e.exposition(t)
 	// The hung target still shows its previous data and success; the others are fresh.
 	for _, w := range []string{
 		`atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`,
@@ -373,7 +398,7 @@ func TestDeadlineServesWhatArrived(t *testing.T) {
 	}
 	// The refresh goes on in the background until the client's timeout ends the hung request.
 	e.coll.Refresh(t.Context())
-	if !strings.Contains(exposition(t, e.reg), `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`+"\n") {
+	if !strings.Contains(e.exposition(t), `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`+"\n") {
 		t.Error("the hung target is not reported as failed once its request timed out")
 	}
 }
@@ -391,7 +416,7 @@ func TestUpFollowsCredentials(t *testing.T) {
 		t.Errorf("up=%v with revoked credentials", v)
 	}
 	// Discovery failed, so every target keeps its last data.
-	if n := len(grep(exposition(t, e.reg), "atlas_backup_collect_success{")); n != 5 {
+	if n := len(grep(e.exposition(t), "atlas_backup_collect_success{")); n != 5 {
 		t.Errorf("%d targets exposed, want the 5 known before", n)
 	}
 	e.srv.SetCredentials("id", "secret", "", "")
@@ -424,7 +449,7 @@ func TestReconfigureDropsUnselectedTargets(t *testing.T) {
 	e.coll.Reconfigure(atlas.NewFetcher(e.client), Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
 		Projects: []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}}}})
 	e.refresh(t)
-	lines := grep(exposition(t, e.reg), "atlas_backup_collect_success{")
+	lines := grep(e.exposition(t), "atlas_backup_collect_success{")
 	if len(lines) != 1 || !strings.Contains(lines[0], `cluster="dedicated-01"`) {
 		t.Errorf("after reload:\n%s", strings.Join(lines, "\n"))
 	}

@@ -9,20 +9,11 @@ import (
 )
 
 var (
-	targetLabels   = []string{"project_id", "project", "cluster", "kind"}
-	snapshotLabels = append(append([]string{}, targetLabels...), "snapshot_id")
+	targetLabels = []string{"project_id", "project", "cluster", "kind"}
 
 	desc = func(name, help string, labels []string, extra ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, append(append([]string{}, labels...), extra...), nil)
 	}
-
-	// Per snapshot.
-	snapshotStatus  = desc("snapshot_status", "Status of the snapshot: 1 for its status, 0 for the others.", snapshotLabels, "status")
-	snapshotCreated = desc("snapshot_created_timestamp_seconds", "When Atlas took the snapshot (Flex/tenant: when it finished; legacy: its created date).", snapshotLabels)
-	snapshotAge     = desc("snapshot_age_seconds", "Seconds since the snapshot was taken, at scrape time.", snapshotLabels)
-	snapshotExpires = desc("snapshot_expires_timestamp_seconds", "When Atlas deletes the snapshot (Flex/tenant: when its download link expires). Absent where Atlas gives none.", snapshotLabels)
-	snapshotSize    = desc("snapshot_size_bytes", "Storage the snapshot takes (legacy: summed over parts). Absent for kinds without a size (flex, tenant).", snapshotLabels)
-	snapshotInfo    = desc("snapshot_info", "Snapshot metadata; always 1.", snapshotLabels, "type", "frequency", "mongodb_version")
 
 	// Per target (project, cluster, kind).
 	snapshotsCount     = desc("snapshots", "Snapshots Atlas lists for the cluster, by status.", targetLabels, "status")
@@ -46,8 +37,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{snapshotStatus, snapshotCreated, snapshotAge, snapshotExpires, snapshotSize, snapshotInfo,
-		snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp,
+	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp,
 		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, up, refreshDuration} {
 		ch <- d
 	}
@@ -66,7 +56,6 @@ func unix(t time.Time) float64 { return float64(t.Unix()) }
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
 	ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, b2f(c.up))
 	if c.ready {
 		ch <- prometheus.MustNewConstMetric(refreshDuration, prometheus.GaugeValue, c.lastDur.Seconds())
@@ -90,8 +79,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(clusterPaused, prometheus.GaugeValue, b2f(cl.Paused), p.ID, p.Name, cl.Name)
 		}
 	}
-	// Two requested kinds can end up served by the same replacement; expose that data once.
-	served := map[atlas.Target]bool{}
 	sunset := map[[4]string]bool{}
 	for t, ts := range c.targets {
 		p := ts.project
@@ -105,25 +92,30 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, key[:]...)
 			}
 		}
-		s := ts.served
-		s.Sharded = false
-		if served[s] {
-			continue
+	}
+	// Two requested kinds can end up served by the same replacement; expose that data once.
+	for _, ts := range c.servedTargets() {
+		if ts.cache == nil || ts.cacheGen != c.generation {
+			ts.cache, ts.cacheGen = buildTarget(ts), c.generation
 		}
-		served[s] = true
-		c.collectTarget(ch, ts, now)
+		for _, m := range ts.cache {
+			ch <- m
+		}
 	}
 }
 
-func (c *Collector) collectTarget(ch chan<- prometheus.Metric, ts *targetState, now time.Time) {
+// buildTarget builds a target's per-cluster metrics. They change only when the target is
+// refreshed, so every scrape until then reuses them.
+func buildTarget(ts *targetState) []prometheus.Metric {
 	p, t := ts.project, ts.served
 	lv := []string{p.ID, p.Name, t.Cluster, string(t.Kind)}
+	var out []prometheus.Metric
 	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append([]string{}, lv...), extra...)...)
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append(make([]string, 0, len(lv)+len(extra)), lv...), extra...)...))
 	}
 	gauge(collectSuccess, b2f(ts.ok))
 	if !ts.hasData {
-		return
+		return out
 	}
 	gauge(collectTimestamp, unix(ts.fetchedAt))
 	counts := map[atlas.Status]float64{}
@@ -147,9 +139,6 @@ func (c *Collector) collectTarget(ch chan<- prometheus.Metric, ts *targetState, 
 		}
 		if s.Type == "fallback" && (newestFallback == nil || s.CreatedAt.After(newestFallback.CreatedAt)) {
 			newestFallback = s
-		}
-		if c.settings.SnapshotMetrics {
-			c.collectSnapshot(ch, lv, s, now)
 		}
 	}
 	for _, st := range atlas.Statuses {
@@ -175,25 +164,5 @@ func (c *Collector) collectTarget(ch chan<- prometheus.Metric, ts *targetState, 
 			gauge(lastStatus, b2f(newest == st), string(st))
 		}
 	}
-}
-
-func (c *Collector) collectSnapshot(ch chan<- prometheus.Metric, lv []string, s *atlas.Snapshot, now time.Time) {
-	sv := append(append(make([]string, 0, len(lv)+4), lv...), s.ID)
-	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(sv, extra...)...)
-	}
-	for _, st := range atlas.Statuses {
-		gauge(snapshotStatus, b2f(s.Status == st), string(st))
-	}
-	if !s.CreatedAt.IsZero() {
-		gauge(snapshotCreated, unix(s.CreatedAt))
-		gauge(snapshotAge, float64(now.Unix()-s.CreatedAt.Unix()))
-	}
-	if !s.ExpiresAt.IsZero() {
-		gauge(snapshotExpires, unix(s.ExpiresAt))
-	}
-	if s.HasSize {
-		gauge(snapshotSize, float64(s.SizeBytes))
-	}
-	gauge(snapshotInfo, 1, s.Type, s.Frequency, s.MongoDBVersion)
+	return out
 }

@@ -1,0 +1,253 @@
+// Command scale measures a full refresh of a generated Atlas estate through the real client,
+// fetcher and collector, against the fake Atlas over loopback HTTP with per-request latency,
+// and compares it with the ideal.
+//
+//	go run ./internal/scale -projects 200 -clusters 5 -snapshots 30 -latency 50ms -concurrency 16
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+// Params is one harness run.
+type Params struct {
+	Projects, Clusters, Snapshots int
+	Latency                       time.Duration
+	Concurrency                   int
+	Digest                        bool // API key instead of a service account
+	NonceUses                     int  // digest: uses per nonce before stale=true (0: unlimited)
+	PageCap                       int  // items per page the fake returns at most (0: as asked)
+	SnapshotMetrics               bool
+	Scrapers                      int // concurrent scrapes that trigger the refresh
+}
+
+// Report is what a run measured.
+type Report struct {
+	Params         Params
+	Requests       map[string]int
+	Total          int
+	Minimum        int // discovery + one per snapshot page per target + auth round trips
+	Wall           time.Duration
+	Ideal          time.Duration
+	MaxInFlight    int
+	HeapPeak       uint64
+	RSSPeakKiB     int64
+	RenderCPU      time.Duration
+	FirstRenderCPU time.Duration
+	RenderBytes    int
+	RenderLines    int
+	SecondRefresh  int // requests made by a scrape within min_refresh_interval
+}
+
+// kinds used by the harness: dedicated clusters and Flex clusters, alternating.
+var kinds = []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}
+
+func run(p Params) (*Report, error) {
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})
+	fake := atlastest.NewServer(atlastest.Options{Estate: est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
+		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
+	defer fake.Close()
+
+	cc := atlas.Config{BaseURL: fake.URL, MaxConcurrency: p.Concurrency, Timeout: time.Minute}
+	if p.Digest {
+		cc.APIKey = &atlas.APIKey{PublicKey: "scale", PrivateKey: "scale-private"}
+	} else {
+		cc.ServiceAccount = &atlas.ServiceAccount{ClientID: "scale", ClientSecret: "scale-secret"}
+	}
+	client, err := atlas.New(cc)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	settings := collector.Settings{
+		Projects:           []config.Project{{DiscoverAllProjects: true}},
+		MinRefreshInterval: time.Hour, RefreshTimeout: 10 * time.Minute, SnapshotMetrics: p.SnapshotMetrics,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	coll := collector.New(ctx, log.NewNopLogger(), atlas.NewFetcher(client), settings, time.Now)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(coll)
+
+	stopSampling := sampleMemory()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range max(1, p.Scrapers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			coll.Refresh(ctx)
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+
+	r := &Report{Params: p, Requests: fake.Counts(), Total: fake.Count(""), Wall: wall, MaxInFlight: fake.MaxInFlight()}
+	r.Minimum = minimumRequests(est, p)
+	r.Ideal = time.Duration(math.Ceil(float64(r.Minimum)/float64(p.Concurrency))) * p.Latency
+
+	before := fake.Count("")
+	coll.Refresh(ctx)
+	r.SecondRefresh = fake.Count("") - before
+
+	// The first render after a refresh also encodes the new data; later ones reuse it.
+	for i, cpu := range []*time.Duration{&r.FirstRenderCPU, &r.RenderCPU} {
+		cpu0 := cpuTime()
+		var cw countingWriter
+		if err := collector.WriteText(&cw, reg, coll); err != nil {
+			return nil, err
+		}
+		*cpu = cpuTime() - cpu0
+		if i == 0 {
+			r.RenderBytes, r.RenderLines = cw.n, cw.lines
+		}
+	}
+	r.HeapPeak, r.RSSPeakKiB = stopSampling()
+	return r, nil
+}
+
+// minimumRequests is the fewest requests a refresh can make: the token (or, for digest, one
+// challenge), the pages of the project listing, three discovery listings per project, and one request per
+// snapshot page per target.
+func minimumRequests(est *atlastest.Estate, p Params) int {
+	perPage := 500
+	if p.PageCap > 0 && p.PageCap < perPage {
+		perPage = p.PageCap
+	}
+	n := 1 + int(math.Ceil(float64(len(est.Projects))/float64(perPage))) + 3*len(est.Projects)
+	for _, proj := range est.Projects {
+		for _, c := range proj.Clusters {
+			pages := max(1, int(math.Ceil(float64(len(c.Snapshots))/float64(perPage))))
+			if c.Sharded {
+				pages = 1 // the sharded listing has no paging parameters
+			}
+			n += pages
+		}
+	}
+	return n
+}
+
+type countingWriter struct{ n, lines int }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += len(p)
+	c.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sampleMemory samples the heap every 10ms until the returned function is called, which
+// returns the peak heap and the process's peak RSS.
+func sampleMemory() func() (uint64, int64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (uint64, int64) {
+		close(done)
+		<-stopped
+		return peak.Load(), rssPeakKiB()
+	}
+}
+
+func rssPeakKiB() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func (r *Report) print(w io.Writer) {
+	p := r.Params
+	auth := "service account"
+	if p.Digest {
+		auth = "digest"
+	}
+	fmt.Fprintf(w, "estate: %d projects x %d clusters x %d snapshots = %d clusters, %d snapshots; latency %s; concurrency %d; auth %s; snapshot_metrics %v; %d scrapers\n",
+		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, max(1, p.Scrapers))
+	fmt.Fprintf(w, "refresh wall time: %s (ideal %s, ratio %.3f)\n", r.Wall.Round(time.Millisecond), r.Ideal, float64(r.Wall)/float64(r.Ideal))
+	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d\n", r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight)
+	ops := make([]string, 0, len(r.Requests))
+	for op := range r.Requests {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		fmt.Fprintf(w, "  %-48s %d\n", op, r.Requests[op])
+	}
+	fmt.Fprintf(w, "requests by a second scrape within min_refresh_interval: %d\n", r.SecondRefresh)
+	fmt.Fprintf(w, "/metrics: %d bytes (%d lines); rendered in %s CPU, the first time after a refresh in %s CPU\n",
+		r.RenderBytes, r.RenderLines, r.RenderCPU.Round(time.Millisecond), r.FirstRenderCPU.Round(time.Millisecond))
+	fmt.Fprintf(w, "peak heap: %.1f MiB; peak RSS: %.1f MiB\n", float64(r.HeapPeak)/(1<<20), float64(r.RSSPeakKiB)/1024)
+}
+
+func main() {
+	var p Params
+	flag.IntVar(&p.Projects, "projects", 200, "projects in the estate")
+	flag.IntVar(&p.Clusters, "clusters", 5, "clusters per project")
+	flag.IntVar(&p.Snapshots, "snapshots", 30, "snapshots per cluster")
+	flag.DurationVar(&p.Latency, "latency", 50*time.Millisecond, "latency the fake adds to every API request")
+	flag.IntVar(&p.Concurrency, "concurrency", 16, "max_concurrency")
+	flag.BoolVar(&p.Digest, "digest", false, "use an API key (digest) instead of a service account")
+	flag.IntVar(&p.NonceUses, "nonce-uses", 0, "digest: requests per nonce before the fake answers stale=true (0: unlimited)")
+	flag.IntVar(&p.PageCap, "page-cap", 0, "most items per page the fake returns (0: as asked)")
+	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
+	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh")
+	flag.Parse()
+	r, err := run(p)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	r.print(os.Stdout)
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// The request-count and concurrency targets are exact, so they are asserted; times are only
+// reported (README, issue notes).
+func TestRefreshMakesTheMinimumRequests(t *testing.T) {
+	cases := []struct {
+		name string
+		p    Params
+	}{
+		{"service account, 10 concurrent scrapes", Params{Projects: 20, Clusters: 5, Snapshots: 30, Latency: 5 * time.Millisecond, Concurrency: 4, Scrapers: 10}},
+		{"paged listings", Params{Projects: 4, Clusters: 4, Snapshots: 30, Latency: time.Millisecond, Concurrency: 3, PageCap: 7}},
+		{"digest with challenge reuse", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := run(tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Total != r.Minimum {
+				t.Errorf("%d requests, want the minimum %d: %v", r.Total, r.Minimum, r.Requests)
+			}
+			if r.MaxInFlight > tc.p.Concurrency {
+				t.Errorf("the fake saw %d requests in flight, more than max_concurrency %d", r.MaxInFlight, tc.p.Concurrency)
+			}
+			if r.SecondRefresh != 0 {
+				t.Errorf("a scrape of fresh data sent %d requests", r.SecondRefresh)
+			}
+		})
+	}
+}
+
+func TestDigestStaleNonceFallback(t *testing.T) {
+	// Atlas marks the nonce stale after every 10th use: one extra challenge per 10 calls.
+	r, err := run(Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 1, Digest: true, NonceUses: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One challenge per nonce, and a nonce serves 10 calls.
+	api := r.Minimum - 1 // the minimum counts one challenge
+	if want := api + (api+9)/10; r.Total != want {
+		t.Errorf("%d requests for %d API calls, want %d", r.Total, api, want)
+	}
+}
+
+func TestPerClusterSeriesOnlyCutOutputTenfold(t *testing.T) {
+	p := Params{Projects: 4, Clusters: 5, Snapshots: 30, Concurrency: 4, SnapshotMetrics: true}
+	with, err := run(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SnapshotMetrics = false
+	without, err := run(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if with.RenderBytes < 10*without.RenderBytes {
+		t.Errorf("snapshot_metrics: false renders %d bytes against %d: less than a tenfold cut", without.RenderBytes, with.RenderBytes)
+	}
+}
