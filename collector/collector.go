@@ -444,6 +444,10 @@ func (r *refresh) deliver(res atlas.Result) {
 	}
 	ts.ok, ts.err, ts.hasData, ts.fetchedAt = true, "", true, c.now()
 	ts.snapshots, ts.served = snaps, res.Served
+	if c.settings.SnapshotMetrics {
+		// Encode now, in the refresh, rather than in the next scrape.
+		ts.text, ts.textGen = buildSnapshotText(ts), c.generation
+	}
 }
 
 // finish ends a refresh: it drops what the cycle no longer saw and records the exporter's health.
