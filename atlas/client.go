@@ -2,6 +2,8 @@ package atlas
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,10 +251,10 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 	fail := func(status int, err error) *Error {
 		return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: u.EscapedPath(), StatusCode: status, Err: err}
 	}
-	limiter := c.limits.get(op.Set, sc.ProjectID)
+	bucket := c.limits.get(op.Set, sc.ProjectID)
 	var last *Error
 	for attempt := 1; ; attempt++ {
-		if err := limiter.Wait(ctx); err != nil {
+		if err := c.wait(ctx, bucket); err != nil {
 			if last != nil {
 				return nil, last
 			}
@@ -263,6 +265,11 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 			return body, nil
 		}
 		last = apiErr
+		if reason == "rate_limited" {
+			// Atlas's bucket for this endpoint set is empty: hold back every call that would
+			// draw from it, not just this one.
+			bucket.pause(c.now().Add(max(retryAfter, c.retry.BaseDelay)))
+		}
 		if reason == "" || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
 			return nil, apiErr
 		}
@@ -309,6 +316,9 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) (
 			return nil, 0, "", fail(0, err)
 		case errors.Is(err, context.DeadlineExceeded):
 			return nil, 0, "timeout", fail(0, fmt.Errorf("request timed out after %s", c.timeout))
+		case isTLSConfigError(err):
+			// A certificate Atlas's host does not prove will not prove itself on a retry.
+			return nil, 0, "", fail(0, err)
 		}
 		return nil, 0, "network", fail(0, err)
 	}
@@ -345,6 +355,15 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) (
 		return nil, retryAfter(resp.Header, c.now()), "server_error", e
 	}
 	return nil, 0, "", e
+}
+
+func isTLSConfigError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var rh tls.RecordHeaderError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh)
 }
 
 // redactURLError drops the URL from a *url.Error: the message stays useful and can never carry
@@ -444,11 +463,45 @@ func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path 
 	return v, nil
 }
 
-// limiters holds one token bucket per (endpoint set, project).
+// wait blocks until b may send: past any pause Atlas asked for, then through the token bucket.
+func (c *Client) wait(ctx context.Context, b *bucket) error {
+	if d := b.pausedUntil().Sub(c.now()); d > 0 {
+		if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {
+			return fmt.Errorf("rate limited by Atlas for another %s", d.Round(time.Second))
+		}
+		if err := c.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	return b.limiter.Wait(ctx)
+}
+
+// bucket is the client's side of one Atlas rate-limit bucket.
+type bucket struct {
+	limiter *rate.Limiter
+	mu      sync.Mutex
+	until   time.Time
+}
+
+func (b *bucket) pause(until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until.After(b.until) {
+		b.until = until
+	}
+}
+
+func (b *bucket) pausedUntil() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.until
+}
+
+// limiters holds one bucket per (endpoint set, project).
 type limiters struct {
 	factor float64
 	mu     sync.Mutex
-	m      map[[2]string]*rate.Limiter
+	m      map[[2]string]*bucket
 }
 
 // atlasLimits are Atlas's published bucket sizes and refills per minute (NOTES.md §7).
@@ -465,21 +518,21 @@ var atlasLimits = map[endpointSet][2]float64{
 }
 
 func newLimiters(factor float64) *limiters {
-	return &limiters{factor: factor, m: map[[2]string]*rate.Limiter{}}
+	return &limiters{factor: factor, m: map[[2]string]*bucket{}}
 }
 
-func (l *limiters) get(set endpointSet, project string) *rate.Limiter {
+func (l *limiters) get(set endpointSet, project string) *bucket {
 	if set == setProjects {
 		project = "" // counted per user, not per project
 	}
 	key := [2]string{string(set), project}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	lim, ok := l.m[key]
+	b, ok := l.m[key]
 	if !ok {
 		a := atlasLimits[set]
-		lim = rate.NewLimiter(rate.Limit(a[1]*l.factor/60), max(1, int(a[0]*l.factor)))
-		l.m[key] = lim
+		b = &bucket{limiter: rate.NewLimiter(rate.Limit(a[1]*l.factor/60), max(1, int(a[0]*l.factor)))}
+		l.m[key] = b
 	}
-	return lim
+	return b
 }

@@ -525,3 +525,48 @@ func TestFetcherFollowsReplacement(t *testing.T) {
 		t.Errorf("get-one through replacement: %+v", res)
 	}
 }
+
+func TestRateLimitPausesTheWholeBucket(t *testing.T) {
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 3, Now: testNow})
+	srv := newFake(t, atlastest.Options{Estate: est})
+	srv.SetFault("listGroupClusterBackupSnapshots", "dedicated-01", &atlastest.Fault{Status: 429, RetryAfter: "30", Times: 1})
+	c, rs := newTestClient(t, srv, func(c *Config) { c.Retry = RetryPolicy{MaxAttempts: 1, BaseDelay: time.Second, MaxDelay: time.Second} })
+	if _, err := c.Snapshots(t.Context(), Target{pid, "dedicated-01", KindCloud, false}); err == nil {
+		t.Fatal("want the 429")
+	}
+	// Another cluster of the same project draws from the same Atlas bucket: it waits first.
+	if _, err := c.Snapshots(t.Context(), Target{pid, "dedicated-06", KindCloud, true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rs.got(); !reflect.DeepEqual(got, []time.Duration{30 * time.Second}) {
+		t.Errorf("sleeps %v, want one 30s pause", got)
+	}
+	// Another project has its own bucket.
+	if _, err := c.Snapshots(t.Context(), Target{"5f0000000000000000000002", "dedicated-01", KindCloud, false}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rs.got(); len(got) != 1 {
+		t.Errorf("the other project waited: %v", got)
+	}
+}
+
+func TestUntrustedTLSIsNotRetried(t *testing.T) {
+	srv := atlastest.NewUnstartedServer(atlastest.Options{Estate: smallEstate(), ClientID: testClientID, ClientSecret: testSecret})
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, rs := newTestClient(t, srv)
+	_, err := c.Projects(t.Context())
+	if !errors.Is(err, ErrToken) || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Fatalf("got %v", err)
+	}
+	// The token request fails first; with a trusted token endpoint the API call fails the same
+	// way and is not retried either.
+	c2, rs2 := newTestClient(t, srv, withDigest)
+	_, err = c2.Projects(t.Context())
+	if err == nil || !strings.HasSuffix(err.Error(), "tls: failed to verify certificate: x509: certificate signed by unknown authority") {
+		t.Fatalf("got %v", err)
+	}
+	if len(rs.got())+len(rs2.got()) != 0 {
+		t.Errorf("retried a certificate error: %v %v", rs.got(), rs2.got())
+	}
+}

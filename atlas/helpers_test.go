@@ -39,16 +39,26 @@ func newFake(t *testing.T, o atlastest.Options) *atlastest.Server {
 	return s
 }
 
+// recordingSleeper is the client's clock in tests: a sleep is recorded and advances the clock
+// at once.
 type recordingSleeper struct {
 	mu     sync.Mutex
 	sleeps []time.Duration
+	clock  time.Time
 }
 
 func (r *recordingSleeper) sleep(ctx context.Context, d time.Duration) error {
 	r.mu.Lock()
 	r.sleeps = append(r.sleeps, d)
+	r.clock = r.clock.Add(d)
 	r.mu.Unlock()
 	return ctx.Err()
+}
+
+func (r *recordingSleeper) now() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.clock
 }
 
 func (r *recordingSleeper) got() []time.Duration {
@@ -73,8 +83,8 @@ func newTestClient(t *testing.T, srv *atlastest.Server, opts ...clientOpt) (*Cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := &recordingSleeper{}
-	c.sleep = rs.sleep
+	rs := &recordingSleeper{clock: time.Now()}
+	c.sleep, c.now = rs.sleep, rs.now
 	c.jitter = func(d time.Duration) time.Duration { return d }
 	t.Cleanup(c.Close)
 	return c, rs

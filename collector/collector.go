@@ -61,7 +61,7 @@ type Collector struct {
 	ready      bool
 	up         bool
 	lastDur    time.Duration
-	entries    map[int][]atlas.Project // projects each config entry resolved to last time
+	entries    map[string][]atlas.Project // projects each project selector resolved to last time
 	projects   map[string]*projectState
 	targets    map[atlas.Target]*targetState
 	warned     map[string]bool   // deprecation and sunset messages already logged
@@ -104,7 +104,7 @@ type targetState struct {
 func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now func() time.Time) *Collector {
 	return &Collector{
 		logger: logger, now: now, life: life, fetcher: f, settings: s,
-		entries: map[int][]atlas.Project{}, projects: map[string]*projectState{},
+		entries: map[string][]atlas.Project{}, projects: map[string]*projectState{},
 		targets: map[atlas.Target]*targetState{}, warned: map[string]bool{}, lastErr: map[string]string{},
 	}
 }
@@ -117,7 +117,6 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 	c.fetcher, c.settings = f, s
 	c.generation++
 	c.lastStart = time.Time{}
-	c.entries = map[int][]atlas.Project{}
 }
 
 // Ready reports whether the first refresh has finished.
@@ -189,11 +188,11 @@ func (r *refresh) note(err error) {
 
 func (r *refresh) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for i, entry := range r.settings.Projects {
+	for _, entry := range r.settings.Projects {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.entry(ctx, i, entry)
+			r.entry(ctx, entry)
 		}()
 	}
 	wg.Wait()
@@ -201,7 +200,7 @@ func (r *refresh) run(ctx context.Context) {
 }
 
 // entry resolves one configured project selector and refreshes each project it names.
-func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
+func (r *refresh) entry(ctx context.Context, e config.Project) {
 	projects, err := r.resolve(ctx, e)
 	r.note(err)
 	c := r.c
@@ -212,16 +211,16 @@ func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
 	}
 	if err != nil {
 		// Keep what the selector found before, and say the project could not be read.
-		projects = c.entries[i]
-		c.logChange(fmt.Sprintf("resolve\x00%d", i), err, "msg", "cannot resolve configured project", "selector", selector(e))
+		projects = c.entries[selector(e)]
+		c.logChange("resolve\x00"+selector(e), err, "msg", "cannot resolve configured project", "selector", selector(e))
 		for _, p := range projects {
 			if ps := c.projects[p.ID]; ps != nil {
 				ps.ok, ps.err = false, err.Error()
 			}
 		}
 	} else {
-		c.entries[i] = projects
-		c.logChange(fmt.Sprintf("resolve\x00%d", i), nil, "msg", "configured project resolved", "selector", selector(e))
+		c.entries[selector(e)] = projects
+		c.logChange("resolve\x00"+selector(e), nil, "msg", "configured project resolved", "selector", selector(e))
 	}
 	c.mu.Unlock()
 	var wg sync.WaitGroup
@@ -242,7 +241,14 @@ func selector(e config.Project) string {
 	case e.Name != "":
 		return "name=" + e.Name
 	}
-	return "discover_all_projects"
+	sel := "discover_all_projects"
+	if e.ProjectInclude != nil {
+		sel += " project_include=" + e.ProjectInclude.String()
+	}
+	if e.ProjectExclude != nil {
+		sel += " project_exclude=" + e.ProjectExclude.String()
+	}
+	return sel
 }
 
 func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Project, error) {
@@ -311,13 +317,21 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 			ps.ok, ps.err = false, err.Error()
 			c.logChange("discover\x00"+p.ID, err, "msg", "cluster discovery failed", "project_id", p.ID, "project", p.Name)
 		}
-		// Keep every target of the project with its last good data.
-		for t, ts := range c.targets {
-			if t.ProjectID == p.ID {
+		// Keep the clusters found before and read their snapshots anyway: the listing may be
+		// the only thing failing, and if all of Atlas is, collect_success says so.
+		known := make([]atlas.Cluster, 0, len(ps.clusters))
+		for _, cl := range ps.clusters {
+			known = append(known, cl)
+		}
+		for _, t := range targetsOf(e, p, filterClusters(e, known)) {
+			if ts := c.targets[t.Target]; ts != nil {
 				ts.seen = r.cycle
+				reqs = append(reqs, t)
 			}
 		}
+		ps.clusterCycle = r.cycle
 		c.mu.Unlock()
+		r.fetcher.Fetch(ctx, reqs, func(res atlas.Result) { r.deliver(res) })
 		return
 	}
 	c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)

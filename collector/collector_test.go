@@ -87,7 +87,7 @@ func defaultProjects() []config.Project {
 	}
 }
 
-func newEnv(t *testing.T, o atlastest.Options, s Settings) *env {
+func newEnv(t *testing.T, o atlastest.Options, s Settings, clientOpts ...func(*atlas.Config)) *env {
 	t.Helper()
 	if o.Estate == nil {
 		o.Estate = atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 3, Now: testNow})
@@ -95,8 +95,12 @@ func newEnv(t *testing.T, o atlastest.Options, s Settings) *env {
 	o.ClientID, o.ClientSecret = "id", "secret"
 	srv := atlastest.NewServer(o)
 	t.Cleanup(srv.Close)
-	client, err := atlas.New(atlas.Config{BaseURL: srv.URL, ServiceAccount: &atlas.ServiceAccount{ClientID: "id", ClientSecret: "secret"}, Timeout: 2 * time.Second,
-		Retry: atlas.RetryPolicy{MaxAttempts: 1}})
+	cc := atlas.Config{BaseURL: srv.URL, ServiceAccount: &atlas.ServiceAccount{ClientID: "id", ClientSecret: "secret"}, Timeout: 2 * time.Second,
+		Retry: atlas.RetryPolicy{MaxAttempts: 1}}
+	for _, o := range clientOpts {
+		o(&cc)
+	}
+	client, err := atlas.New(cc)
 	if err != nil {
 		t.Fatal(err)
 	}

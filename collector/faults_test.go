@@ -1,0 +1,171 @@
+package collector
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+const (
+	flexSuccess = `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"}`
+	cloudOK     = `atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`
+	// The last good data fetched at the first refresh (testNow) stays exposed with its time.
+	flexLastGood = `atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`
+	flexCount    = `atlas_backup_snapshots{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 2`
+)
+
+// TestFaultsOnOneTarget injects each fault into one cluster's snapshot listing, refreshes four
+// times, and checks that the cluster reports failure and keeps its last good data, the others
+// are unaffected, and the problem is logged once.
+func TestFaultsOnOneTarget(t *testing.T) {
+	cases := []struct {
+		name     string
+		fault    atlastest.Fault
+		client   func(*atlas.Config)
+		requests int    // requests to the faulty listing over the four faulty refreshes
+		logged   string // the error, logged exactly once
+	}{
+		{"429 with Retry-After", atlastest.Fault{Status: 429, RetryAfter: "1"}, nil, 4, "HTTP 429 RATE_LIMITED_TOKEN_BUCKET"},
+		{"429 without Retry-After, retried", atlastest.Fault{Status: 429},
+			func(c *atlas.Config) {
+				c.Retry = atlas.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}
+			},
+			12, "HTTP 429 RATE_LIMITED_TOKEN_BUCKET"},
+		{"500", atlastest.Fault{Status: 500}, nil, 4, "HTTP 500 UNEXPECTED_ERROR"},
+		{"502", atlastest.Fault{Status: 502}, nil, 4, "HTTP 502 BAD_GATEWAY"},
+		{"503 burst, retried", atlastest.Fault{Status: 503},
+			func(c *atlas.Config) {
+				c.Retry = atlas.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+			},
+			8, "HTTP 503 SERVICE_UNAVAILABLE"},
+		{"never answers", atlastest.Fault{Hang: true}, func(c *atlas.Config) { c.Timeout = 100 * time.Millisecond }, 4, "request timed out after 100ms"},
+		{"body cut off", atlastest.Fault{Truncate: true}, nil, 4, "reading response: unexpected EOF"},
+		{"malformed JSON", atlastest.Fault{Body: `{"results": [{"id": 1`}, nil, 4, "decoding response: unexpected end of JSON input"},
+		{"HTML", atlastest.Fault{Body: "<html><body>Bad gateway</body></html>"}, nil, 4, "decoding response: invalid character '<' looking for beginning of value"},
+		{"body over the cap", atlastest.Fault{Body: `{"results": [` + strings.Repeat(`{"id":"x"},`, 2000) + `{}]}`},
+			func(c *atlas.Config) { c.MaxBodyBytes = 16 << 10 }, 4, "HTTP 200: response body exceeds 16384 bytes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []func(*atlas.Config)
+			if tc.client != nil {
+				opts = append(opts, tc.client)
+			}
+			e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}}, opts...)
+			e.refresh(t)
+			e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &tc.fault)
+			before := flexListings(e)
+			for range 4 {
+				e.clock.Advance(time.Minute)
+				e.refresh(t)
+			}
+			out := e.exposition(t)
+			for _, want := range []string{flexSuccess + " 0", cloudOK, flexLastGood, flexCount, "atlas_backup_up 1"} {
+				if !strings.Contains(out, want+"\n") {
+					t.Errorf("missing %s", want)
+				}
+			}
+			if n := flexListings(e) - before; n != tc.requests {
+				t.Errorf("%d requests to the faulty listing, want %d", n, tc.requests)
+			}
+			if n := strings.Count(e.logs.String(), tc.logged); n != 1 {
+				t.Errorf("%q logged %d times, want once:\n%s", tc.logged, n, e.logs)
+			}
+			// And it recovers.
+			e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", nil)
+			e.clock.Advance(time.Minute)
+			e.refresh(t)
+			if out := e.exposition(t); !strings.Contains(out, flexSuccess+" 1\n") {
+				t.Error("no recovery")
+			}
+		})
+	}
+}
+
+// flexListings counts the requests for flex-02's snapshot listing.
+func flexListings(e *env) int {
+	n := 0
+	for _, r := range e.srv.Requests() {
+		if strings.HasSuffix(r.Path, "/flexClusters/flex-02/backup/snapshots") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOddButValidAnswers: data Atlas might send that is not an error.
+func TestOddButValidAnswers(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Body: `{"results": [
+		{"id": "6a0000000000000000000abc", "status": "EXPLODED", "finishTime": "2026-11-20T10:00:00Z"},
+		{"id": "6a0000000000000000000abd"},
+		{"id": "6a0000000000000000000abe", "status": "EXPLODED"}], "links": []}`})
+	for range 3 {
+		e.refresh(t)
+		e.clock.Advance(time.Minute)
+	}
+	out := e.exposition(t)
+	for _, want := range []string{
+		flexSuccess + " 1",
+		`atlas_backup_snapshots{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="unknown"} 3`,
+		`atlas_backup_snapshot_created_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",snapshot_id="6a0000000000000000000abc"} 1.7951688e+09`,
+		`atlas_backup_snapshot_status{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",snapshot_id="6a0000000000000000000abd",status="failed"} 0`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+	// A snapshot without times has no time series, and no age.
+	if strings.Contains(out, `snapshot_age_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",snapshot_id="6a0000000000000000000abd"}`) {
+		t.Error("age of a snapshot without a creation time")
+	}
+	// Each unknown status value is logged once, however many snapshots and refreshes carry it.
+	if n := strings.Count(e.logs.String(), `msg="snapshot has a status Atlas does not document" status=EXPLODED`); n != 1 {
+		t.Errorf("unknown status logged %d times:\n%s", n, e.logs)
+	}
+	checkWithPromtool(t, out)
+}
+
+// TestAtlasUnreachable: every request fails to connect; all data stays, marked as failing.
+func TestAtlasUnreachable(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e.refresh(t)
+	// Swap in a client of an address nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	client, err := atlas.New(atlas.Config{BaseURL: dead, APIKey: &atlas.APIKey{PublicKey: "a", PrivateKey: "b"}, Retry: atlas.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	e.coll.Reconfigure(atlas.NewFetcher(client), Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second, Projects: []config.Project{{ID: p1}}})
+	for range 3 {
+		e.clock.Advance(time.Minute)
+		e.refresh(t)
+	}
+	out := e.exposition(t)
+	for _, want := range []string{
+		"atlas_backup_up 0",
+		flexSuccess + " 0",
+		strings.TrimSuffix(cloudOK, "1") + "0",
+		flexLastGood, flexCount,
+		`atlas_backup_discovery_success{project="project-001",project_id="5f0000000000000000000001"} 0`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+	// Once for the project listing and once per target, over three refreshes.
+	if n := strings.Count(e.logs.String(), "connect: connection refused"); n != 6 {
+		t.Errorf("connection refused logged %d times, want 6:\n%s", n, e.logs)
+	}
+}
