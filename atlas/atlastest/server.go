@@ -87,6 +87,7 @@ type Server struct {
 	counts   map[string]int
 	inflight int
 	maxIn    int
+	gen      int // bumped by Reset
 	hang     chan struct{}
 }
 
@@ -220,6 +221,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests, s.counts, s.maxIn = nil, map[string]int{}, 0
+	s.gen++
 }
 
 // apiError is Atlas's error body.
@@ -261,23 +263,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, "RESOURCE_NOT_FOUND", "Cannot find resource "+r.URL.Path)
 		return
 	}
+	// Recorded on arrival, so a request the client gave up on is counted before it returns.
+	i := s.record(r, rt.op, "", 0)
+	update := func(fn func(*Request)) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if i.gen == s.gen {
+			fn(&s.requests[i.n])
+		}
+	}
 	s.mu.Lock()
 	s.inflight++
 	s.maxIn = max(s.maxIn, s.inflight)
 	s.mu.Unlock()
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	defer func() {
 		s.mu.Lock()
 		s.inflight--
 		s.mu.Unlock()
+		update(func(q *Request) { q.Status = rec.status })
 	}()
 	authKind, authStatus := s.authenticate(w, r)
+	update(func(q *Request) { q.Auth = authKind })
 	if authStatus != 0 {
-		s.record(r, rt.op, authKind, authStatus)
+		rec.status = authStatus
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	s.serveAPI(rec, r, rt)
-	s.record(r, rt.op, authKind, rec.status)
 }
 
 type statusRecorder struct {
@@ -290,11 +302,15 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) record(r *http.Request, op, auth string, status int) {
+type recordIndex struct{ gen, n int }
+
+// record stores a request and returns where, for updates until the next Reset.
+func (s *Server) record(r *http.Request, op, auth string, status int) recordIndex {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Operation: op, Accept: r.Header.Get("Accept"), Auth: auth, Status: status})
 	s.counts[op]++
+	return recordIndex{s.gen, len(s.requests) - 1}
 }
 
 func randomHex(n int) string {
