@@ -338,13 +338,7 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) (
 		return body, 0, "", nil
 	}
 	e := fail(resp.StatusCode, nil)
-	var we wireError
-	if json.Unmarshal(body, &we) == nil && we.ErrorCode != "" {
-		e.ErrorCode, e.Detail, e.Reason = we.ErrorCode, we.Detail, we.Reason
-		for _, p := range we.Parameters {
-			e.Parameters = append(e.Parameters, strings.Trim(string(p), `"`))
-		}
-	}
+	decodeErrorBody(e, body)
 	if resp.StatusCode == http.StatusUnauthorized {
 		c.auth.rejected()
 	}
@@ -364,6 +358,18 @@ func isTLSConfigError(err error) bool {
 	var ci x509.CertificateInvalidError
 	var rh tls.RecordHeaderError
 	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh)
+}
+
+// decodeErrorBody fills e from an Atlas ApiError body; any other body leaves e as it is.
+func decodeErrorBody(e *Error, body []byte) {
+	var we wireError
+	if json.Unmarshal(body, &we) != nil || we.ErrorCode == "" {
+		return
+	}
+	e.ErrorCode, e.Detail, e.Reason = truncate(we.ErrorCode, 100), we.Detail, we.Reason
+	for _, p := range we.Parameters {
+		e.Parameters = append(e.Parameters, strings.Trim(string(p), `"`))
+	}
 }
 
 // redactURLError drops the URL from a *url.Error: the message stays useful and can never carry

@@ -1,0 +1,112 @@
+package atlas
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecodeSnapshots feeds any body to the decoding and normalisation of every snapshot kind.
+func FuzzDecodeSnapshots(f *testing.F) {
+	f.Add([]byte(`{"results":[{"id":"6a0000000000000000000001","status":"completed","createdAt":"2026-11-20T11:27:22Z","expiresAt":"2026-11-22T11:27:22Z","storageSizeBytes":1148695908,"frequencyType":"hourly","snapshotType":"scheduled","mongodVersion":"8.0.4"}],"links":[{"rel":"next","href":"https://cloud.mongodb.com/api/atlas/v2/groups?pageNum=2"}]}`))
+	f.Add([]byte(`{"results":[{"id":"x","status":"RUNNING","scheduledTime":"2026-11-20T11:00:00Z","startTime":"2026-11-20T11:00:30Z","expiration":"2026-11-28T11:00:00Z","mongoDBVersion":"8.0.4"}]}`))
+	f.Add([]byte(`{"results":[{"id":"x","complete":false,"created":{"date":"2026-11-20T11:00:00Z","increment":1},"parts":[{"storageSizeBytes":5},{"storageSizeBytes":null}],"doNotDelete":true}]}`))
+	f.Add([]byte(`{"results":null}`))
+	f.Add([]byte(`<html>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tg := Target{ProjectID: pid, Cluster: "c", Kind: KindCloud}
+		check := func(snaps []Snapshot, err error) {
+			for _, s := range snaps {
+				if s.Status == "" || s.Cluster != "c" {
+					t.Fatalf("bad snapshot %+v", s)
+				}
+			}
+		}
+		var cloud page[wireCloudSnapshot]
+		if json.Unmarshal(body, &cloud) == nil {
+			check(normaliseAll(cloud.Results, tg, nil))
+			_ = nextLink(cloud.Links)
+		}
+		var flex page[wireFlexSnapshot]
+		if json.Unmarshal(body, &flex) == nil {
+			tg.Kind = KindFlex
+			check(normaliseAll(flex.Results, tg, nil))
+		}
+		var legacy page[wireLegacySnapshot]
+		if json.Unmarshal(body, &legacy) == nil {
+			tg.Kind = KindLegacy
+			check(normaliseAll(legacy.Results, tg, nil))
+		}
+		var clusters page[wireCluster]
+		if json.Unmarshal(body, &clusters) == nil {
+			for _, w := range clusters.Results {
+				_ = w.classify(pid)
+			}
+		}
+	})
+}
+
+// FuzzErrorBody feeds any error body to the ApiError decoder and the error's text.
+func FuzzErrorBody(f *testing.F) {
+	f.Add(404, []byte(`{"detail":"No cluster named c exists in group 5f0000000000000000000001.","error":404,"errorCode":"CLUSTER_NOT_FOUND","parameters":["c","5f0000000000000000000001"],"reason":"Not Found"}`))
+	f.Add(429, []byte(`{"error":429,"errorCode":"RATE_LIMITED_TOKEN_BUCKET","parameters":["api/atlas/v2/orgs",55,10,5,60]}`))
+	f.Add(500, []byte(`{"errorCode":""}`))
+	f.Add(502, []byte(`<html>bad gateway</html>`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		e := &Error{Operation: "op", Path: "/p", StatusCode: status}
+		decodeErrorBody(e, body)
+		msg := e.Error()
+		if !strings.HasPrefix(msg, "atlas: op GET /p: ") {
+			t.Fatalf("message %q", msg)
+		}
+		_ = asGone(KindTenant, e)
+		_ = e.NotFound()
+	})
+}
+
+// scriptedTransport answers the first request with a digest challenge and the rest with 200.
+type scriptedTransport struct {
+	challenge string
+	n         int
+}
+
+func (s *scriptedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.n++
+	if s.n == 1 {
+		return &http.Response{StatusCode: 401, Header: http.Header{"Www-Authenticate": {s.challenge}}, Body: io.NopCloser(bytes.NewReader(nil)), Request: r}, nil
+	}
+	if h := r.Header.Get("Authorization"); strings.Contains(h, testPrivate) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
+}
+
+// FuzzWWWAuthenticate feeds any challenge to the digest transport the client uses.
+func FuzzWWWAuthenticate(f *testing.F) {
+	f.Add(`Digest realm="MMS Public API", domain="", nonce="OCUvwYyWUcaN6Mi8N6Yvm1J4wKc4AF8D", algorithm=MD5, qop="auth", stale=false`)
+	f.Add(`Digest realm="MMS Public API", nonce="n", algorithm=SHA-256, qop="auth,auth-int", stale=true`)
+	f.Add(`Digest realm=, nonce`)
+	f.Add(`Basic realm="x"`)
+	f.Add(`Digest algorithm=UNKNOWN, nonce="n"`)
+	f.Fuzz(func(t *testing.T, challenge string) {
+		if !utf8.ValidString(challenge) || strings.ContainsAny(challenge, "\r\n") {
+			return
+		}
+		d := newDigest(APIKey{PublicKey: testPublic, PrivateKey: testPrivate}, &scriptedTransport{challenge: challenge}, false)
+		req, err := http.NewRequest(http.MethodGet, "https://cloud.mongodb.com/api/atlas/v2/groups", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := d.RoundTrip(req)
+		if err == io.ErrUnexpectedEOF {
+			t.Fatal("the private key was sent in the clear")
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+	})
+}
