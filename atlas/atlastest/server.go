@@ -89,6 +89,7 @@ type Server struct {
 	maxIn    int
 	gen      int // bumped by Reset
 	hang     chan struct{}
+	secrets  []string // every token issued and digest response received, for leak tests
 }
 
 type nonce struct {
@@ -186,6 +187,14 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// IssuedSecrets returns every bearer token the fake issued and every digest response it
+// received, so tests can check that none of them leaks.
+func (s *Server) IssuedSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.secrets...)
 }
 
 // Count returns how many requests of operation op were received ("" for all).
@@ -342,6 +351,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 	tok := randomHex(24)
 	s.mu.Lock()
 	s.tokens[tok] = s.opts.Now().Add(ttl)
+	s.secrets = append(s.secrets, tok)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds())})
@@ -366,6 +376,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 		return "bearer", 0
 	case digest.IsDigest(h):
 		cred, err := digest.ParseCredentials(h)
+		if err == nil {
+			s.secrets = append(s.secrets, cred.Response)
+		}
 		if err != nil || s.opts.PublicKey == "" || cred.Username != s.opts.PublicKey || cred.Realm != realm {
 			s.challenge(w, false, now)
 			return "digest", 401
