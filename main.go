@@ -3,17 +3,13 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -34,6 +29,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 )
 
 const exporterName = "atlas_backup_exporter"
@@ -124,12 +120,7 @@ func main() {
 	})
 
 	mux := http.NewServeMux()
-	mux.HandleFunc(*metricsPath, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, *timeoutOffset, *maxTimeout))
-		defer cancel()
-		coll.Refresh(ctx)
-		serveMetrics(w, r, reg, coll, logger)
-	})
+	mux.Handle(*metricsPath, handler.Metrics(reg, coll, logger, *timeoutOffset, *maxTimeout))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !coll.Ready() {
@@ -205,54 +196,6 @@ func newLoggers(lvl, format string) (log.Logger, *slog.Logger) {
 	l := levels[lvl]
 	logger = level.NewFilter(logger, l.opt)
 	return logger, slog.New(sloggokit.NewGoKitHandler(logger, l.sl))
-}
-
-// serveMetrics writes the registry's families and then the collector's per-snapshot families
-// (which bypass the registry for size; see collector/snapshots.go) in the text format, gzipped
-// when the scraper accepts it.
-func serveMetrics(w http.ResponseWriter, r *http.Request, reg prometheus.Gatherer, coll *collector.Collector, logger log.Logger) {
-	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	var out io.Writer = w
-	if gzipAccepted(r.Header.Get("Accept-Encoding")) {
-		w.Header().Set("Content-Encoding", "gzip")
-		// Large estates render tens of megabytes: favour speed over ratio.
-		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-		defer gz.Close()
-		out = gz
-	}
-	if err := collector.WriteText(out, reg, coll); err != nil {
-		level.Error(logger).Log("msg", "writing metrics", "err", err)
-	}
-}
-
-func gzipAccepted(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.TrimSpace(coding) == "gzip" && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
-			return true
-		}
-	}
-	return false
-}
-
-// scrapeTimeout is Prometheus's scrape timeout less an offset, capped at max.
-func scrapeTimeout(r *http.Request, offset, max time.Duration) time.Duration {
-	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
-	if v == "" {
-		return max
-	}
-	s, err := strconv.ParseFloat(v, 64)
-	if err != nil || s <= 0 {
-		return max
-	}
-	d := time.Duration(s*float64(time.Second)) - offset
-	if d > max {
-		return max
-	}
-	if d < 100*time.Millisecond {
-		return 100 * time.Millisecond
-	}
-	return d
 }
 
 // pipeline is the Atlas client and the fetcher in front of it, rebuilt on each reload.

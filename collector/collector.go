@@ -126,6 +126,13 @@ func (c *Collector) Ready() bool {
 	return c.ready
 }
 
+// Refreshing reports whether a refresh is under way.
+func (c *Collector) Refreshing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refreshing != nil
+}
+
 // Refresh brings the cache up to date if it is older than the minimum refresh interval, sharing
 // a refresh already under way. It waits until the refresh ends or ctx is done (the scrape's
 // deadline); a refresh cut short by ctx goes on in the background, bounded by the refresh

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"sort"
@@ -29,6 +31,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 )
 
 // Params is one harness run.
@@ -207,6 +210,112 @@ func rssPeakKiB() int64 {
 	return 0
 }
 
+// SoakReport is what a load run measured.
+type SoakReport struct {
+	Scrapes, Failed                   int
+	MaxLatency                        time.Duration
+	GoroutinesBefore, GoroutinesAfter int
+	HeapPeak                          uint64
+	RSSPeakKiB                        int64
+	Refreshes                         int
+	Requests                          int
+}
+
+// soak runs p.Scrapers scrapers against the real /metrics handler for d, with faults on a
+// fifth of the clusters (500s, 429s with Retry-After, requests that never answer) and a short
+// min_refresh_interval, so refreshes overlap the scrapes.
+func soak(p Params, d time.Duration) (*SoakReport, error) {
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})
+	fake := atlastest.NewServer(atlastest.Options{Estate: est, Latency: p.Latency, ClientID: "scale", ClientSecret: "scale-secret"})
+	defer fake.Close()
+	for i, proj := range est.Projects {
+		c := proj.Clusters[0].Name
+		switch i % 15 {
+		case 0:
+			fake.SetFault("listGroupClusterBackupSnapshots", c, &atlastest.Fault{Status: 500})
+		case 5:
+			fake.SetFault("listGroupClusterBackupSnapshots", c, &atlastest.Fault{Status: 429, RetryAfter: "1"})
+		case 10:
+			fake.SetFault("listGroupClusterBackupSnapshots", c, &atlastest.Fault{Hang: true})
+		}
+	}
+	client, err := atlas.New(atlas.Config{BaseURL: fake.URL, MaxConcurrency: p.Concurrency, Timeout: time.Second,
+		Retry:          atlas.RetryPolicy{MaxAttempts: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond},
+		ServiceAccount: &atlas.ServiceAccount{ClientID: "scale", ClientSecret: "scale-secret"}})
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	coll := collector.New(ctx, log.NewNopLogger(), atlas.NewFetcher(client), collector.Settings{
+		Projects:           []config.Project{{DiscoverAllProjects: true}},
+		MinRefreshInterval: 2 * time.Second, RefreshTimeout: 20 * time.Second, SnapshotMetrics: p.SnapshotMetrics,
+	}, time.Now)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(coll)
+	web := httptest.NewServer(handler.Metrics(reg, coll, log.NewNopLogger(), 500*time.Millisecond, 25*time.Second))
+	defer web.Close()
+	coll.Refresh(ctx) // the first, full refresh
+
+	r := &SoakReport{GoroutinesBefore: runtime.NumGoroutine()}
+	stopSampling := sampleMemory()
+	var mu sync.Mutex
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range p.Scrapers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 10 * time.Second}
+			defer hc.CloseIdleConnections()
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", web.URL+"/metrics", nil)
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "5")
+				start := time.Now()
+				resp, err := hc.Do(req)
+				ok := err == nil && resp.StatusCode == 200
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				lat := time.Since(start)
+				mu.Lock()
+				r.Scrapes++
+				if !ok {
+					r.Failed++
+				}
+				r.MaxLatency = max(r.MaxLatency, lat)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	r.HeapPeak, r.RSSPeakKiB = stopSampling()
+	r.Requests = fake.Count("")
+	r.Refreshes = fake.Count("listGroups")
+	// Let the last refresh end (its hung requests time out), then count what is left running.
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer waitCancel()
+	for coll.Refreshing() && waitCtx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	web.CloseClientConnections()
+	client.Close()
+	time.Sleep(100 * time.Millisecond)
+	r.GoroutinesAfter = runtime.NumGoroutine()
+	return r, nil
+}
+
+func (r *SoakReport) print(w io.Writer, p Params, d time.Duration) {
+	fmt.Fprintf(w, "soak: %d scrapers for %s against %d clusters (%d snapshots), faults on 1 cluster in 5 of every 15 projects\n",
+		p.Scrapers, d, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots)
+	fmt.Fprintf(w, "scrapes: %d, failed: %d, slowest: %s (scrape timeout 5s); refreshes: %d; API requests: %d\n",
+		r.Scrapes, r.Failed, r.MaxLatency.Round(time.Millisecond), r.Refreshes, r.Requests)
+	fmt.Fprintf(w, "goroutines: %d before, %d after; peak heap: %.1f MiB; peak RSS: %.1f MiB\n",
+		r.GoroutinesBefore, r.GoroutinesAfter, float64(r.HeapPeak)/(1<<20), float64(r.RSSPeakKiB)/1024)
+}
+
 func (r *Report) print(w io.Writer) {
 	p := r.Params
 	auth := "service account"
@@ -242,8 +351,18 @@ func main() {
 	flag.IntVar(&p.NonceUses, "nonce-uses", 0, "digest: requests per nonce before the fake answers stale=true (0: unlimited)")
 	flag.IntVar(&p.PageCap, "page-cap", 0, "most items per page the fake returns (0: as asked)")
 	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
-	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh")
+	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
+	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.Parse()
+	if *soakFor > 0 {
+		r, err := soak(p, *soakFor)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		r.print(os.Stdout, p, *soakFor)
+		return
+	}
 	r, err := run(p)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -63,3 +63,22 @@ func TestPerClusterSeriesOnlyCutOutputTenfold(t *testing.T) {
 		t.Errorf("snapshot_metrics: false renders %d bytes against %d: less than a tenfold cut", without.RenderBytes, with.RenderBytes)
 	}
 }
+
+func TestSoakWithFaults(t *testing.T) {
+	p := Params{Projects: 30, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 8, SnapshotMetrics: true, Scrapers: 10}
+	r, err := soak(p, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failed != 0 || r.Scrapes == 0 {
+		t.Errorf("%d of %d scrapes failed", r.Failed, r.Scrapes)
+	}
+	if r.Refreshes < 2 {
+		t.Errorf("only %d refreshes during the soak", r.Refreshes)
+	}
+	// Scrapers, refreshes and connections have ended: no goroutine is left behind (goleak
+	// checks the same at the end of the package).
+	if r.GoroutinesAfter > r.GoroutinesBefore {
+		t.Errorf("goroutines grew from %d to %d", r.GoroutinesBefore, r.GoroutinesAfter)
+	}
+}
