@@ -18,8 +18,9 @@ import (
 type authenticator interface {
 	http.RoundTripper
 	CloseIdleConnections()
-	// rejected is called when Atlas answers 401, so cached credentials are not reused.
-	rejected()
+	// reauthenticate is called when Atlas answers 401: it drops cached credentials and says
+	// whether new ones could make a retry succeed.
+	reauthenticate() bool
 }
 
 // digestAuth uses github.com/icholy/digest, which caches the server's challenge and reuses it
@@ -35,19 +36,26 @@ func newDigest(k APIKey, next http.RoundTripper, noReuse bool) *digestAuth {
 func (d *digestAuth) RoundTrip(r *http.Request) (*http.Response, error) { return d.t.RoundTrip(r) }
 func (d *digestAuth) CloseIdleConnections()                             { d.t.CloseIdleConnections() }
 
-// rejected needs nothing: the transport already drops a challenge that failed.
-func (d *digestAuth) rejected() {}
+// reauthenticate says no: the transport already answered a stale nonce with a fresh
+// challenge, so a 401 here means the key itself was refused.
+func (d *digestAuth) reauthenticate() bool { return false }
 
 // oauthAuth gets service-account tokens with the client-credentials grant and reuses each until
 // shortly before it expires.
 type oauthAuth struct {
-	conf   *clientcredentials.Config
-	ctx    context.Context // carries the gated HTTP client for token requests
-	next   http.RoundTripper
-	early  time.Duration
-	mu     sync.Mutex
-	source oauth2.TokenSource
+	conf    *clientcredentials.Config
+	ctx     context.Context // carries the HTTP client for token requests
+	next    http.RoundTripper
+	early   time.Duration
+	mu      sync.Mutex
+	source  oauth2.TokenSource
+	resetAt time.Time
 }
+
+// minTokenAge spaces the replacements of tokens Atlas refused: a 401 that a new token does not
+// fix means the service account lacks a role, and Atlas allows only 100 live tokens per
+// service account, so at most one is fetched per this period for that reason.
+const minTokenAge = 5 * time.Minute
 
 // tokenEarlyExpiry renews a token this long before Atlas says it expires, which also absorbs
 // clock skew between Atlas and this host.
@@ -96,8 +104,21 @@ func (a *oauthAuth) CloseIdleConnections() {
 	}
 }
 
-// rejected drops the cached token: Atlas revoked it or the secret was rotated.
-func (a *oauthAuth) rejected() { a.reset() }
+// reauthenticate drops the cached token (Atlas revoked it, or its clock says it expired) so
+// the next call gets a new one.
+func (a *oauthAuth) reauthenticate() bool {
+	a.mu.Lock()
+	recent := time.Since(a.resetAt) < minTokenAge
+	a.mu.Unlock()
+	if recent {
+		return false
+	}
+	a.reset()
+	a.mu.Lock()
+	a.resetAt = time.Now()
+	a.mu.Unlock()
+	return true
+}
 
 // describeTokenError keeps the OAuth error code and HTTP status, never the response body,
 // which could echo what was sent.

@@ -2,7 +2,10 @@ package atlas
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,14 +103,18 @@ func TestOAuthCredentialsRevokedAndRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.SetCredentials(testClientID, "rotated", "", "")
+	srv.Reset()
+	// The token is refused, so the client asks for a new one at once, and that is refused too.
 	_, err := c.Snapshots(t.Context(), target)
-	var ae *Error
-	if !errors.As(err, &ae) || !ae.Unauthorized() || ae.StatusCode != 401 {
-		t.Fatalf("revoked token: %v", err)
-	}
-	_, err = c.Snapshots(t.Context(), target)
 	if !errors.Is(err, ErrToken) || !strings.HasSuffix(err.Error(), "service account token request failed: token endpoint answered HTTP 401 invalid_client") {
 		t.Fatalf("revoked secret: %v", err)
+	}
+	var seq []string
+	for _, r := range srv.Requests() {
+		seq = append(seq, fmt.Sprintf("%s %d", r.Operation, r.Status))
+	}
+	if want := []string{"listGroupClusterBackupSnapshots 401", "oauthToken 401"}; !reflect.DeepEqual(seq, want) {
+		t.Errorf("requests %v, want %v", seq, want)
 	}
 	srv.SetCredentials(testClientID, testSecret, "", "")
 	if _, err := c.Snapshots(t.Context(), target); err != nil {
@@ -130,5 +137,35 @@ func TestOAuthTokenEndpointDownWithValidToken(t *testing.T) {
 	srv.SetFault("oauthToken", "", &atlastest.Fault{Status: 503})
 	if _, err := c.Snapshots(t.Context(), target); err != nil {
 		t.Fatalf("cached token should still serve: %v", err)
+	}
+}
+
+func TestOAuthClockSkew(t *testing.T) {
+	// Atlas's clock runs ahead of ours: a token we hold as valid has expired there.
+	var mu sync.Mutex
+	skew := time.Duration(0)
+	srv := newFake(t, atlastest.Options{Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Now().Add(skew)
+	}})
+	c, _ := newTestClient(t, srv)
+	target := Target{pid, "dedicated-01", KindCloud, false}
+	if _, err := c.Snapshots(t.Context(), target); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	skew = 2 * time.Hour
+	mu.Unlock()
+	srv.Reset()
+	if _, err := c.Snapshots(t.Context(), target); err != nil {
+		t.Fatalf("a token expired by Atlas's clock should be replaced at once: %v", err)
+	}
+	var seq []string
+	for _, r := range srv.Requests() {
+		seq = append(seq, fmt.Sprintf("%s %d", r.Operation, r.Status))
+	}
+	if want := []string{"listGroupClusterBackupSnapshots 401", "oauthToken 200", "listGroupClusterBackupSnapshots 200"}; !reflect.DeepEqual(seq, want) {
+		t.Errorf("requests %v, want %v", seq, want)
 	}
 }

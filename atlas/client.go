@@ -42,7 +42,7 @@ type RequestEvent struct {
 }
 
 // RetryReasons are the reasons ObserveRetry reports.
-var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout"}
+var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout", "token_rejected"}
 
 // RetryPolicy bounds the retries of 429, 5xx and connection failures.
 type RetryPolicy struct {
@@ -253,6 +253,7 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 	}
 	bucket := c.limits.get(op.Set, sc.ProjectID)
 	var last *Error
+	reauthed := false
 	for attempt := 1; ; attempt++ {
 		if err := c.wait(ctx, bucket); err != nil {
 			if last != nil {
@@ -265,6 +266,15 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 			return body, nil
 		}
 		last = apiErr
+		if reason == "token_rejected" {
+			if reauthed {
+				return nil, apiErr
+			}
+			reauthed = true
+			c.obs.ObserveRetry(op.Name, reason)
+			attempt-- // not a failure of Atlas's: it does not count against the attempts
+			continue
+		}
 		if reason == "rate_limited" {
 			// Atlas's bucket for this endpoint set is empty: hold back every call that would
 			// draw from it, not just this one.
@@ -339,10 +349,10 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) (
 	}
 	e := fail(resp.StatusCode, nil)
 	decodeErrorBody(e, body)
-	if resp.StatusCode == http.StatusUnauthorized {
-		c.auth.rejected()
-	}
 	switch {
+	case resp.StatusCode == http.StatusUnauthorized && c.auth.reauthenticate():
+		// The token was revoked, or expired early by Atlas's clock: one more try with a new one.
+		return nil, 0, "token_rejected", e
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return nil, retryAfter(resp.Header, c.now()), "rate_limited", e
 	case resp.StatusCode >= 500:
