@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
 var binary string
@@ -35,46 +34,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lockedBuffer is the exporter's stderr, read while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type exporter struct {
 	url  string
 	cmd  *exec.Cmd
-	logs *lockedBuffer
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	logs *testenv.Buffer
 }
 
 // startExporter runs the binary and waits until it is ready.
 func startExporter(t *testing.T, args ...string) *exporter {
 	t.Helper()
-	addr := freeAddr(t)
-	logs := &lockedBuffer{}
+	addr := testenv.FreeAddr(t)
+	logs := &testenv.Buffer{}
 	cmd := exec.Command(binary, append([]string{"--web.listen-address=" + addr}, args...)...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -185,7 +155,7 @@ func TestScrapeAgainstFakeAtlas(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	checkMetricsWithPromtool(t, body)
+	testenv.CheckMetrics(t, body)
 	if code, body := e.get(t, "/"); code != 200 || !strings.Contains(body, "MongoDB Atlas Backup Exporter") {
 		t.Errorf("landing page %d: %.200s", code, body)
 	}
@@ -194,23 +164,6 @@ func TestScrapeAgainstFakeAtlas(t *testing.T) {
 	}
 	if code, _ := e.get(t, "/-/reload"); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /-/reload: %d", code)
-	}
-}
-
-// checkMetricsWithPromtool runs `promtool check metrics`, which must be installed in CI.
-func checkMetricsWithPromtool(t *testing.T, exposition string) {
-	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("promtool is required in CI (Debian package prometheus)")
-		}
-		t.Skip("promtool not installed")
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(exposition)
-	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 

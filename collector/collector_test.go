@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -22,6 +21,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -45,30 +45,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	srv    *atlastest.Server
 	client *atlas.Client
 	coll   *Collector
 	clock  *clock
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	reg    *prometheus.Registry
 }
 
@@ -112,7 +94,7 @@ func newEnv(t *testing.T, o atlastest.Options, s Settings, clientOpts ...func(*a
 		s.RefreshTimeout = 10 * time.Second
 	}
 	clk := &clock{t: testNow}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	coll := New(ctx, log.NewLogfmtLogger(logs), atlas.NewFetcher(client), s, clk.Now)
@@ -147,7 +129,7 @@ func golden(t *testing.T, name string, e *env) {
 	if got != string(want) {
 		t.Errorf("exposition differs from %s (run go test ./collector -update and review the diff):\n%s", path, firstDiff(string(want), got))
 	}
-	checkWithPromtool(t, got)
+	testenv.CheckMetrics(t, got)
 }
 
 func firstDiff(want, got string) string {
@@ -165,24 +147,6 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return ""
-}
-
-// checkWithPromtool runs promtool check metrics, which CI must have.
-func checkWithPromtool(t *testing.T, exposition string) {
-	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("promtool is required in CI (Debian package prometheus)")
-		}
-		t.Log("promtool not installed: exposition not checked")
-		return
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(exposition)
-	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
 }
 
 func TestGoldenEveryKind(t *testing.T) {

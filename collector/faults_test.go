@@ -9,6 +9,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
 const (
@@ -128,7 +129,7 @@ func TestOddButValidAnswers(t *testing.T) {
 	if n := strings.Count(e.logs.String(), `msg="snapshot has a status Atlas does not document" status=EXPLODED`); n != 1 {
 		t.Errorf("unknown status logged %d times:\n%s", n, e.logs)
 	}
-	checkWithPromtool(t, out)
+	testenv.CheckMetrics(t, out)
 }
 
 // TestAtlasUnreachable: every request fails to connect; all data stays, marked as failing.

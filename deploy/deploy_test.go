@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,12 +16,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "regenerate deploy/kubernetes/prometheusrule.yaml")
@@ -45,19 +45,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool finds a program; it skips by hand and fails in CI when the program is missing.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI (Debian package prometheus)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
@@ -68,7 +55,7 @@ func run(t *testing.T, name string, args ...string) string {
 }
 
 func TestRulesWithPromtool(t *testing.T) {
-	promtool := requireTool(t, "promtool")
+	promtool := testenv.Tool(t, "promtool")
 	run(t, promtool, "check", "rules", "prometheus/alerts.yml")
 	out := run(t, promtool, "test", "rules", "prometheus/alerts_test.yml")
 	if !strings.Contains(out, "SUCCESS") {
@@ -308,39 +295,12 @@ func TestDockerfile(t *testing.T) {
 // exporterProcess runs the exporter binary until the test ends.
 type exporterProcess struct {
 	url  string
-	logs *lockedBuffer
+	logs *testenv.Buffer
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func freeAddr(t *testing.T) string {
+func startProcess(t *testing.T, name string, args ...string) *testenv.Buffer {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func startProcess(t *testing.T, name string, args ...string) *lockedBuffer {
-	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -365,7 +325,7 @@ func startProcess(t *testing.T, name string, args ...string) *lockedBuffer {
 
 func startExporter(t *testing.T, args ...string) *exporterProcess {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	logs := startProcess(t, binary, append([]string{"--web.listen-address=" + addr}, args...)...)
 	e := &exporterProcess{url: "http://" + addr, logs: logs}
 	waitFor(t, 30*time.Second, "exporter ready", func() bool {
@@ -470,7 +430,7 @@ func TestRulesNameOnlyExportedMetrics(t *testing.T) {
 }
 
 func TestGrafanaDashboard(t *testing.T) {
-	promtool := requireTool(t, "promtool")
+	promtool := testenv.Tool(t, "promtool")
 	raw, err := os.ReadFile("grafana/atlas-backup.json")
 	if err != nil {
 		t.Fatal(err)

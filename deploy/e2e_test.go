@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
 // TestEndToEndUnderPrometheus runs the exporter against the fake Atlas and a real Prometheus
 // with the shipped rules (their `for` durations cut to 2s), and checks the series and exactly
 // which alerts fire.
 func TestEndToEndUnderPrometheus(t *testing.T) {
-	prometheus := requireTool(t, "prometheus")
+	prometheus := testenv.Tool(t, "prometheus")
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -50,7 +51,7 @@ projects:
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "alerts.yml"), regexp.MustCompile(`(?m)^(\s+for:) \S+$`).ReplaceAllString(string(rules), "$1 2s"))
-	promAddr := freeAddr(t)
+	promAddr := testenv.FreeAddr(t)
 	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
