@@ -74,7 +74,7 @@ func TestOperationsMatchSpec(t *testing.T) {
 
 func TestSnapshotsEveryKind(t *testing.T) {
 	srv := newFake(t, atlastest.Options{})
-	c, _ := newTestClient(t, srv)
+	c, _ := newTestClient(t, srv, func(c *Config) { c.UserAgent = "atlas_backup_exporter/test" })
 	cases := []struct {
 		target   Target
 		op, path string
@@ -132,7 +132,8 @@ func TestSnapshotsEveryKind(t *testing.T) {
 			if !reflect.DeepEqual(got[0], tc.first) {
 				t.Errorf("first snapshot\n got %+v\nwant %+v", got[0], tc.first)
 			}
-			want := []atlastest.Request{{Method: "GET", Path: tc.path, Query: tc.query, Operation: tc.op, Accept: "application/vnd.atlas." + tc.accept + "+json", Auth: "bearer", Status: 200}}
+			want := []atlastest.Request{{Method: "GET", Path: tc.path, Query: tc.query, Operation: tc.op, Accept: "application/vnd.atlas." + tc.accept + "+json",
+				Auth: "bearer", UserAgent: "atlas_backup_exporter/test", Status: 200}}
 			if reqs := apiRequests(srv.Requests()); !reflect.DeepEqual(reqs, want) {
 				t.Errorf("requests\n got %+v\nwant %+v", reqs, want)
 			}

@@ -69,8 +69,8 @@ type Fault struct {
 
 // Request is one request the fake received.
 type Request struct {
-	Method, Path, Query, Operation, Accept, Auth string
-	Status                                       int
+	Method, Path, Query, Operation, Accept, Auth, UserAgent string
+	Status                                                  int
 }
 
 // Server is the fake Atlas.
@@ -317,7 +317,7 @@ type recordIndex struct{ gen, n int }
 func (s *Server) record(r *http.Request, op, auth string, status int) recordIndex {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Operation: op, Accept: r.Header.Get("Accept"), Auth: auth, Status: status})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Operation: op, Accept: r.Header.Get("Accept"), Auth: auth, UserAgent: r.UserAgent(), Status: status})
 	s.counts[op]++
 	return recordIndex{s.gen, len(s.requests) - 1}
 }
