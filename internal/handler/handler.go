@@ -3,12 +3,14 @@
 package handler
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -21,24 +23,58 @@ import (
 
 // Metrics returns the /metrics handler. A scrape waits for a refresh at most Prometheus's
 // scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) less offset, and never more than max.
+//
+// A large estate renders to tens of megabytes, and many Prometheus servers scraping at once
+// would each pay for rendering and compressing it. Gzipped answers (what Prometheus asks for)
+// are therefore rendered at most once per second and shared by every scrape in that second;
+// values are at most a second old, well within any scrape interval.
 func Metrics(reg prometheus.Gatherer, coll *collector.Collector, logger log.Logger, offset, max time.Duration) http.Handler {
+	shared := &gzipCache{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), ScrapeTimeout(r, offset, max))
 		defer cancel()
 		coll.Refresh(ctx)
 		w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-		var out io.Writer = w
-		if gzipAccepted(r.Header.Get("Accept-Encoding")) {
-			w.Header().Set("Content-Encoding", "gzip")
-			// Large estates render tens of megabytes: favour speed over ratio.
-			gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-			defer gz.Close()
-			out = gz
+		if !gzipAccepted(r.Header.Get("Accept-Encoding")) {
+			if err := collector.WriteText(w, reg, coll); err != nil {
+				level.Error(logger).Log("msg", "writing metrics", "err", err)
+			}
+			return
 		}
-		if err := collector.WriteText(out, reg, coll); err != nil {
+		body, err := shared.get(time.Now(), func(out io.Writer) error { return collector.WriteText(out, reg, coll) })
+		if err != nil {
 			level.Error(logger).Log("msg", "writing metrics", "err", err)
 		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
 	})
+}
+
+// gzipCache holds the gzipped exposition of one second.
+type gzipCache struct {
+	mu     sync.Mutex
+	second int64
+	body   []byte
+}
+
+// get returns the gzipped output of render for now's second, rendering it if no scrape of
+// that second has. Concurrent callers wait for one render.
+func (c *gzipCache) get(now time.Time, render func(io.Writer) error) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.body != nil && c.second == now.Unix() {
+		return c.body, nil
+	}
+	var buf bytes.Buffer
+	// Favour speed over ratio: the output is large and rendered often.
+	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	err := render(gz)
+	if cerr := gz.Close(); err == nil {
+		err = cerr
+	}
+	c.body, c.second = buf.Bytes(), now.Unix()
+	return c.body, err
 }
 
 // ScrapeTimeout is Prometheus's scrape timeout less offset, capped at max, and max when

@@ -1,6 +1,10 @@
 package handler
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -37,5 +41,30 @@ func TestGzipAccepted(t *testing.T) {
 		if got := gzipAccepted(h); got != want {
 			t.Errorf("%q: %v", h, got)
 		}
+	}
+}
+
+func TestGzipCacheRendersOncePerSecond(t *testing.T) {
+	var c gzipCache
+	renders := 0
+	render := func(w io.Writer) error {
+		renders++
+		_, err := fmt.Fprintf(w, "render %d\n", renders)
+		return err
+	}
+	t0 := time.Unix(1000, 0)
+	a, _ := c.get(t0, render)
+	b, _ := c.get(t0.Add(900*time.Millisecond), render)
+	d, _ := c.get(t0.Add(time.Second), render)
+	if renders != 2 || !bytes.Equal(a, b) || bytes.Equal(a, d) {
+		t.Fatalf("%d renders", renders)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if string(plain) != "render 2\n" {
+		t.Errorf("got %q", plain)
 	}
 }
