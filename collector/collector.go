@@ -64,6 +64,7 @@ type Collector struct {
 	entries    map[string][]atlas.Project // projects each project selector resolved to last time
 	projects   map[string]*projectState
 	targets    map[atlas.Target]*targetState
+	version    uint64            // bumped when a refresh ends and on Reconfigure
 	warned     map[string]bool   // deprecation and sunset messages already logged
 	lastErr    map[string]string // last error logged per subject, "" after recovery
 }
@@ -116,6 +117,7 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 	defer c.mu.Unlock()
 	c.fetcher, c.settings = f, s
 	c.generation++
+	c.version++
 	c.lastStart = time.Time{}
 }
 
@@ -124,6 +126,15 @@ func (c *Collector) Ready() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ready
+}
+
+// Version changes when a refresh ends or the configuration changes. Targets delivered during a
+// refresh change the data too, without changing the version: a rendering reused for the same
+// version may miss those for as long as it is reused.
+func (c *Collector) Version() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
 }
 
 // Refreshing reports whether a refresh is under way.
@@ -480,6 +491,7 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 	if r.generation != c.generation {
 		return
 	}
+	c.version++
 	if r.complete {
 		for id, ps := range c.projects {
 			if ps.seen != r.cycle {

@@ -26,8 +26,8 @@ import (
 //
 // A large estate renders to tens of megabytes, and many Prometheus servers scraping at once
 // would each pay for rendering and compressing it. Gzipped answers (what Prometheus asks for)
-// are therefore rendered at most once per second and shared by every scrape in that second;
-// values are at most a second old, well within any scrape interval.
+// are therefore rendered once per second and data version and shared by the scrapes that ask
+// meanwhile: the exporter's own counters may then be up to a second old.
 func Metrics(reg prometheus.Gatherer, coll *collector.Collector, logger log.Logger, offset, max time.Duration) http.Handler {
 	shared := &gzipCache{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +41,7 @@ func Metrics(reg prometheus.Gatherer, coll *collector.Collector, logger log.Logg
 			}
 			return
 		}
-		body, err := shared.get(time.Now(), func(out io.Writer) error { return collector.WriteText(out, reg, coll) })
+		body, err := shared.get(time.Now(), coll.Version(), func(out io.Writer) error { return collector.WriteText(out, reg, coll) })
 		if err != nil {
 			level.Error(logger).Log("msg", "writing metrics", "err", err)
 		}
@@ -51,19 +51,20 @@ func Metrics(reg prometheus.Gatherer, coll *collector.Collector, logger log.Logg
 	})
 }
 
-// gzipCache holds the gzipped exposition of one second.
+// gzipCache holds the gzipped exposition of one second and one version of the collector's data.
 type gzipCache struct {
-	mu     sync.Mutex
-	second int64
-	body   []byte
+	mu      sync.Mutex
+	second  int64
+	version uint64
+	body    []byte
 }
 
-// get returns the gzipped output of render for now's second, rendering it if no scrape of
-// that second has. Concurrent callers wait for one render.
-func (c *gzipCache) get(now time.Time, render func(io.Writer) error) ([]byte, error) {
+// get returns the gzipped output of render for now's second and the data's version, rendering
+// it if no scrape has for both. Concurrent callers wait for one render.
+func (c *gzipCache) get(now time.Time, version uint64, render func(io.Writer) error) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.body != nil && c.second == now.Unix() {
+	if c.body != nil && c.second == now.Unix() && c.version == version {
 		return c.body, nil
 	}
 	var buf bytes.Buffer
@@ -73,7 +74,7 @@ func (c *gzipCache) get(now time.Time, render func(io.Writer) error) ([]byte, er
 	if cerr := gz.Close(); err == nil {
 		err = cerr
 	}
-	c.body, c.second = buf.Bytes(), now.Unix()
+	c.body, c.second, c.version = buf.Bytes(), now.Unix(), version
 	return c.body, err
 }
 

@@ -53,11 +53,15 @@ func TestGzipCacheRendersOncePerSecond(t *testing.T) {
 		return err
 	}
 	t0 := time.Unix(1000, 0)
-	a, _ := c.get(t0, render)
-	b, _ := c.get(t0.Add(900*time.Millisecond), render)
-	d, _ := c.get(t0.Add(time.Second), render)
+	a, _ := c.get(t0, 1, render)
+	b, _ := c.get(t0.Add(900*time.Millisecond), 1, render)
+	d, _ := c.get(t0.Add(time.Second), 1, render)
 	if renders != 2 || !bytes.Equal(a, b) || bytes.Equal(a, d) {
 		t.Fatalf("%d renders", renders)
+	}
+	// New data is rendered at once.
+	if e, _ := c.get(t0.Add(time.Second), 2, render); renders != 3 || bytes.Equal(d, e) {
+		t.Fatalf("%d renders after the data changed", renders)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(d))
 	if err != nil {
