@@ -198,8 +198,9 @@ func (r *refresh) note(err error) {
 		r.successes++
 	case errors.As(err, &ae) && ae.Unauthorized():
 		r.authFailed = true
-	case errors.As(err, &ae) && ae.StatusCode != 0:
-		// Atlas answered (and so accepted the credentials) even if it refused this call.
+	case errors.As(err, &ae) && ae.StatusCode != 0 && ae.StatusCode < 500:
+		// Atlas answered and accepted the credentials, even if it refused this call (a 404, a
+		// 429); a 5xx is Atlas failing, not answering.
 		r.successes++
 	}
 }

@@ -170,3 +170,18 @@ func TestAtlasUnreachable(t *testing.T) {
 		t.Errorf("connection refused logged %d times, want 6:\n%s", n, e.logs)
 	}
 }
+
+// TestAtlasFailingEverywhere: every API call answers 503: Atlas is not "up".
+func TestAtlasFailingEverywhere(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e.refresh(t)
+	e.srv.SetFault("*", "", &atlastest.Fault{Status: 503})
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	out := e.exposition(t)
+	for _, want := range []string{"atlas_backup_up 0", flexSuccess + " 0", flexLastGood} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+}
