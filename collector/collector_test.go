@@ -422,3 +422,21 @@ func TestReconfigureDropsUnselectedTargets(t *testing.T) {
 		t.Errorf("after reload:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+func TestWatchedSnapshotsUseGetOne(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true,
+		Projects: []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}, Snapshots: []string{"6a0000010000000000000002"}}}})
+	e.refresh(t)
+	if n, m := e.srv.Count("getGroupClusterBackupSnapshot"), e.srv.Count("listGroupClusterBackupSnapshots"); n != 1 || m != 0 {
+		t.Errorf("%d get-one and %d list requests, want 1 and 0", n, m)
+	}
+	out := e.exposition(t)
+	for _, want := range []string{
+		`atlas_backup_snapshots{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 1`,
+		`atlas_backup_snapshot_status{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",snapshot_id="6a0000010000000000000002",status="completed"} 1`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+}
