@@ -12,6 +12,7 @@ import (
 	"github.com/icholy/digest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/sync/singleflight"
 )
 
 // authenticator is an http.RoundTripper that adds credentials and hears about rejections.
@@ -40,15 +41,19 @@ func (d *digestAuth) CloseIdleConnections()                             { d.t.Cl
 // challenge, so a 401 here means the key itself was refused.
 func (d *digestAuth) reauthenticate() bool { return false }
 
-// oauthAuth gets service-account tokens with the client-credentials grant and reuses each until
-// shortly before it expires.
+// oauthAuth gets service-account tokens with the client-credentials grant
+// (golang.org/x/oauth2/clientcredentials) and reuses each until shortly before it expires. A
+// token request runs under the context of the call that needs it, so a scrape's deadline or
+// the exporter's shutdown cancels it; concurrent calls share one request.
 type oauthAuth struct {
-	conf    *clientcredentials.Config
-	ctx     context.Context // carries the HTTP client for token requests
-	next    http.RoundTripper
-	early   time.Duration
+	conf  *clientcredentials.Config
+	hc    *http.Client
+	next  http.RoundTripper
+	early time.Duration
+	sf    singleflight.Group
+
 	mu      sync.Mutex
-	source  oauth2.TokenSource
+	tok     *oauth2.Token
 	resetAt time.Time
 }
 
@@ -64,33 +69,52 @@ const tokenEarlyExpiry = 5 * time.Minute
 func newOAuth(base *url.URL, sa ServiceAccount, next http.RoundTripper, timeout time.Duration, ua string) *oauthAuth {
 	tokenURL := *base
 	tokenURL.Path = "/api/oauth/token"
-	hc := &http.Client{Transport: uaTransport{ua: ua, next: tokenOp{next}}, Timeout: timeout}
-	a := &oauthAuth{
+	return &oauthAuth{
 		conf: &clientcredentials.Config{
 			ClientID: sa.ClientID, ClientSecret: sa.ClientSecret, TokenURL: tokenURL.String(),
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
-		// The token source lives as long as the client; each token request is bounded by hc.Timeout.
-		ctx:   context.WithValue(context.Background(), oauth2.HTTPClient, hc),
+		hc:    &http.Client{Transport: uaTransport{ua: ua, next: tokenOp{next}}, Timeout: timeout},
 		next:  next,
 		early: tokenEarlyExpiry,
 	}
-	a.reset()
-	return a
 }
 
-func (a *oauthAuth) reset() {
+// token returns a token valid for at least the early-expiry margin, fetching one if needed.
+func (a *oauthAuth) token(ctx context.Context) (*oauth2.Token, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.source = oauth2.ReuseTokenSourceWithExpiry(nil, a.conf.TokenSource(a.ctx), a.early)
+	tok := a.tok
+	a.mu.Unlock()
+	if tok != nil && (tok.Expiry.IsZero() || time.Until(tok.Expiry) > a.early) {
+		return tok, nil
+	}
+	ch := a.sf.DoChan("token", func() (any, error) {
+		t, err := a.conf.Token(context.WithValue(ctx, oauth2.HTTPClient, a.hc))
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		a.tok = t
+		a.mu.Unlock()
+		return t, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*oauth2.Token), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (a *oauthAuth) RoundTrip(r *http.Request) (*http.Response, error) {
-	a.mu.Lock()
-	src := a.source
-	a.mu.Unlock()
-	tok, err := src.Token()
+	tok, err := a.token(r.Context())
 	if err != nil {
+		if r.Context().Err() != nil {
+			return nil, r.Context().Err()
+		}
 		return nil, fmt.Errorf("%w: %s", ErrToken, describeTokenError(err))
 	}
 	r2 := r.Clone(r.Context())
@@ -113,9 +137,8 @@ func (a *oauthAuth) reauthenticate() bool {
 	if recent {
 		return false
 	}
-	a.reset()
 	a.mu.Lock()
-	a.resetAt = time.Now()
+	a.tok, a.resetAt = nil, time.Now()
 	a.mu.Unlock()
 	return true
 }

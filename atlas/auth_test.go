@@ -1,6 +1,7 @@
 package atlas
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -167,5 +168,20 @@ func TestOAuthClockSkew(t *testing.T) {
 	}
 	if want := []string{"listGroupClusterBackupSnapshots 401", "oauthToken 200", "listGroupClusterBackupSnapshots 200"}; !reflect.DeepEqual(seq, want) {
 		t.Errorf("requests %v, want %v", seq, want)
+	}
+}
+
+func TestOAuthTokenRequestHonoursTheContext(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	srv.SetFault("oauthToken", "", &atlastest.Fault{Hang: true})
+	c, _ := newTestClient(t, srv)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err := c.Projects(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the caller's deadline", err)
+	}
+	if srv.Count("listGroups") != 0 {
+		t.Error("the API call went out without a token")
 	}
 }

@@ -334,6 +334,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 	id, secret, ttl := s.opts.ClientID, s.opts.ClientSecret, s.opts.TokenTTL
 	f := s.faultFor("oauthToken", "")
 	s.mu.Unlock()
+	if f != nil && f.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.hang:
+		}
+		return 0
+	}
 	if f != nil && f.Status != 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.Status)
