@@ -283,20 +283,14 @@ func TestFailingTargetKeepsLastGoodData(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
 	out := e.exposition(t)
-	wantLines := []string{
+	expectLines(t, out,
 		`atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`,
 		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`,
 		// The failed target still shows the data fetched a minute earlier, and when.
 		`atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`,
 		`atlas_backup_collect_timestamp_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1.79517606e+09`,
 		`atlas_backup_snapshots{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 2`,
-		`atlas_backup_up 1`,
-	}
-	for _, w := range wantLines {
-		if !strings.Contains(out, w+"\n") {
-			t.Errorf("missing %s", w)
-		}
-	}
+		`atlas_backup_up 1`)
 	// The error is logged once, not on every refresh.
 	for range 3 {
 		e.clock.Advance(time.Minute)
@@ -355,15 +349,10 @@ func TestDeadlineServesWhatArrived(t *testing.T) {
 	e.coll.Refresh(ctx)
 	out := e.exposition(t)
 	// The hung target still shows its previous data and success; the others are fresh.
-	for _, w := range []string{
+	expectLines(t, out,
 		`atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`,
 		`atlas_backup_collect_timestamp_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1.79517606e+09`,
-		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1`,
-	} {
-		if !strings.Contains(out, w+"\n") {
-			t.Errorf("missing %s", w)
-		}
-	}
+		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1`)
 	// The refresh goes on in the background until the client's timeout ends the hung request.
 	e.coll.Refresh(t.Context())
 	if !strings.Contains(e.exposition(t), `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`+"\n") {
@@ -431,12 +420,17 @@ func TestWatchedSnapshotsUseGetOne(t *testing.T) {
 		t.Errorf("%d get-one and %d list requests, want 1 and 0", n, m)
 	}
 	out := e.exposition(t)
-	for _, want := range []string{
+	expectLines(t, out,
 		`atlas_backup_snapshots{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 1`,
-		`atlas_backup_snapshot_status{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",snapshot_id="6a0000010000000000000002",status="completed"} 1`,
-	} {
-		if !strings.Contains(out, want+"\n") {
-			t.Errorf("missing %s", want)
+		`atlas_backup_snapshot_status{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",snapshot_id="6a0000010000000000000002",status="completed"} 1`)
+}
+
+// expectLines fails for each line of want missing from the exposition out.
+func expectLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("missing %s", w)
 		}
 	}
 }
