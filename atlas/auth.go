@@ -132,14 +132,11 @@ func (a *oauthAuth) CloseIdleConnections() {
 // the next call gets a new one.
 func (a *oauthAuth) reauthenticate() bool {
 	a.mu.Lock()
-	recent := time.Since(a.resetAt) < minTokenAge
-	a.mu.Unlock()
-	if recent {
+	defer a.mu.Unlock()
+	if time.Since(a.resetAt) < minTokenAge {
 		return false
 	}
-	a.mu.Lock()
 	a.tok, a.resetAt = nil, time.Now()
-	a.mu.Unlock()
 	return true
 }
 

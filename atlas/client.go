@@ -219,6 +219,19 @@ func fullJitter(d time.Duration) time.Duration {
 // scope names what a call is about, for errors and rate limits.
 type scope struct{ ProjectID, Cluster string }
 
+// fail builds the error of a call of op on path.
+func (sc scope) fail(op operation, path string, status int, err error) *Error {
+	return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: path, StatusCode: status, Err: err}
+}
+
+// decode unmarshals a successful answer of op into v.
+func (sc scope) decode(op operation, path string, body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return sc.fail(op, path, http.StatusOK, fmt.Errorf("decoding response: %v", err))
+	}
+	return nil
+}
+
 type opKey struct{}
 
 func withOperation(ctx context.Context, op string) context.Context {
@@ -234,23 +247,16 @@ func operationOf(ctx context.Context) string {
 
 // get performs one GET with rate limiting and retries and returns the response body.
 func (c *Client) get(ctx context.Context, op operation, sc scope, path string, q url.Values) ([]byte, error) {
+	// path is already escaped (names go through esc): keep it as sent, and give Path its
+	// unescaped form.
 	u := *c.base
-	u.Path = apiPrefix + path
-	u.RawPath = ""
-	if strings.Contains(path, "%") {
-		u.RawPath = apiPrefix + path
-		if p, err := url.PathUnescape(u.RawPath); err == nil {
-			u.Path = p
-		}
-	}
+	u.RawPath = apiPrefix + path
+	u.Path, _ = url.PathUnescape(u.RawPath)
 	u.RawQuery = q.Encode()
 	return c.getURL(ctx, op, sc, &u)
 }
 
 func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL) ([]byte, error) {
-	fail := func(status int, err error) *Error {
-		return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: u.EscapedPath(), StatusCode: status, Err: err}
-	}
 	bucket := c.limits.get(op.Set, sc.ProjectID)
 	var last *Error
 	reauthed := false
@@ -259,7 +265,7 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 			if last != nil {
 				return nil, last
 			}
-			return nil, fail(0, err)
+			return nil, sc.fail(op, u.EscapedPath(), 0, err)
 		}
 		body, retryAfter, reason, apiErr := c.once(ctx, op, sc, u)
 		if apiErr == nil {
@@ -305,9 +311,7 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 // once sends one request. It returns the body on success, or an error with the retry reason
 // ("" when the error must not be retried) and any Retry-After delay.
 func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) ([]byte, time.Duration, string, *Error) {
-	fail := func(status int, err error) *Error {
-		return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: u.EscapedPath(), StatusCode: status, Err: err}
-	}
+	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
 	rctx, cancel := context.WithTimeout(withOperation(ctx, op.Name), c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
@@ -426,8 +430,8 @@ func list[T any](ctx context.Context, c *Client, op operation, sc scope, path st
 			return nil, err
 		}
 		var p page[T]
-		if err := json.Unmarshal(body, &p); err != nil {
-			return nil, &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: apiPrefix + path, StatusCode: 200, Err: fmt.Errorf("decoding response: %v", err)}
+		if err := sc.decode(op, apiPrefix+path, body, &p); err != nil {
+			return nil, err
 		}
 		out = append(out, p.Results...)
 		next := nextLink(p.Links)
@@ -436,7 +440,7 @@ func list[T any](ctx context.Context, c *Client, op operation, sc scope, path st
 		}
 		nu, perr := c.sameHost(next)
 		if perr != nil || seen[nu.String()] || pages >= c.maxPages {
-			return nil, &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: apiPrefix + path, StatusCode: 200, Err: fmt.Errorf("bad next link %q", truncate(next, 200))}
+			return nil, sc.fail(op, apiPrefix+path, http.StatusOK, fmt.Errorf("bad next link %q", truncate(next, 200)))
 		}
 		seen[nu.String()] = true
 		body, err = c.getURL(ctx, op, sc, nu)
@@ -473,10 +477,8 @@ func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path 
 	if err != nil {
 		return v, err
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return v, &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: apiPrefix + path, StatusCode: 200, Err: fmt.Errorf("decoding response: %v", err)}
-	}
-	return v, nil
+	err = sc.decode(op, apiPrefix+path, body, &v)
+	return v, err
 }
 
 // wait blocks until b may send: past any pause Atlas asked for, then through the token bucket.
