@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -75,21 +76,18 @@ type projectState struct {
 	clusterCycle int
 	ok           bool
 	discoveredAt time.Time
-	err          string
 	serverless   *atlas.GoneError
 	seen         int
 }
 
 type targetState struct {
 	project     atlas.Project
-	req         atlas.Request
 	served      atlas.Target
 	snapshots   []atlas.Snapshot
 	gone        []*atlas.GoneError
 	hasData     bool
 	fetchedAt   time.Time
 	ok          bool
-	err         string
 	seen        int
 	unknownSeen map[string]bool
 
@@ -234,7 +232,7 @@ func (r *refresh) entry(ctx context.Context, e config.Project) {
 		c.logChange("resolve\x00"+selector(e), err, "msg", "cannot resolve configured project", "selector", selector(e))
 		for _, p := range projects {
 			if ps := c.projects[p.ID]; ps != nil {
-				ps.ok, ps.err = false, err.Error()
+				ps.ok = false
 			}
 		}
 	} else {
@@ -333,7 +331,7 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 	var reqs []atlas.Request
 	if err != nil {
 		if resolved {
-			ps.ok, ps.err = false, err.Error()
+			ps.ok = false
 			c.logChange("discover\x00"+p.ID, err, "msg", "cluster discovery failed", "project_id", p.ID, "project", p.Name)
 		}
 		// Keep the clusters found before and read their snapshots anyway: the listing may be
@@ -349,12 +347,19 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 			}
 		}
 		ps.clusterCycle = r.cycle
-		c.mu.Unlock()
-		r.fetcher.Fetch(ctx, reqs, func(res atlas.Result) { r.deliver(res) })
-		return
+	} else {
+		reqs = r.discovered(ps, e, p, list)
 	}
+	c.mu.Unlock()
+	r.fetcher.Fetch(ctx, reqs, func(res atlas.Result) { r.deliver(res) })
+}
+
+// discovered records what discovery found in project p for entry e and returns the requests
+// for its targets; c.mu must be held.
+func (r *refresh) discovered(ps *projectState, e config.Project, p atlas.Project, list atlas.ClusterList) []atlas.Request {
+	c := r.c
 	c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
-	ps.ok, ps.err, ps.discoveredAt, ps.serverless = true, "", c.now(), list.ServerlessGone
+	ps.ok, ps.discoveredAt, ps.serverless = true, c.now(), list.ServerlessGone
 	selected := filterClusters(e, list.Clusters)
 	if ps.clusterCycle != r.cycle {
 		ps.clusters, ps.clusterCycle = map[string]atlas.Cluster{}, r.cycle
@@ -365,31 +370,30 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 	if list.ServerlessGone != nil {
 		c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
 	}
-	for _, t := range targetsOf(e, p, selected) {
+	reqs := targetsOf(e, p, selected)
+	for _, t := range reqs {
 		ts := c.targets[t.Target]
 		if ts == nil {
-			ts = &targetState{req: t, served: t.Target, unknownSeen: map[string]bool{}}
+			ts = &targetState{served: t.Target, unknownSeen: map[string]bool{}}
 			c.targets[t.Target] = ts
 		}
 		if ts.project != p {
 			ts.cache, ts.text = nil, nil // a renamed project changes every label set
 		}
-		ts.project, ts.req, ts.seen = p, t, r.cycle
+		ts.project, ts.seen = p, r.cycle
 		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
 			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
 				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", lc.SunsetDate, "replacement", lc.Replacement)
 		}
-		reqs = append(reqs, t)
 	}
-	c.mu.Unlock()
-	r.fetcher.Fetch(ctx, reqs, func(res atlas.Result) { r.deliver(res) })
+	return reqs
 }
 
 // filterClusters applies an entry's clusters list and include/exclude expressions.
 func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
 	var out []atlas.Cluster
 	for _, cl := range all {
-		if len(e.Clusters) > 0 && !contains(e.Clusters, cl.Name) {
+		if len(e.Clusters) > 0 && !slices.Contains(e.Clusters, cl.Name) {
 			continue
 		}
 		if (e.Include != nil && !e.Include.MatchString(cl.Name)) || (e.Exclude != nil && e.Exclude.MatchString(cl.Name)) {
@@ -398,15 +402,6 @@ func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
 		out = append(out, cl)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // targetsOf turns discovered clusters into the requests to make: the discovered kind, or the
@@ -464,7 +459,7 @@ func (r *refresh) deliver(res atlas.Result) {
 	c.logChange("target\x00"+targetID(t), res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	ts.gone, ts.cache, ts.text = res.Gone, nil, nil
 	if res.Err != nil {
-		ts.ok, ts.err = false, res.Err.Error()
+		ts.ok = false
 		return
 	}
 	snaps := res.Snapshots
@@ -475,7 +470,7 @@ func (r *refresh) deliver(res atlas.Result) {
 			level.Warn(c.logger).Log("msg", "snapshot has a status Atlas does not document", "status", s.RawStatus, "project_id", t.ProjectID, "cluster", t.Cluster, "snapshot_id", s.ID)
 		}
 	}
-	ts.ok, ts.err, ts.hasData, ts.fetchedAt = true, "", true, c.now()
+	ts.ok, ts.hasData, ts.fetchedAt = true, true, c.now()
 	ts.snapshots, ts.served = snaps, res.Served
 	if c.settings.SnapshotMetrics {
 		// Encode now, in the refresh, rather than in the next scrape.

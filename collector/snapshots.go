@@ -2,8 +2,9 @@ package collector
 
 import (
 	"bytes"
+	"cmp"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,9 +220,9 @@ func (c *Collector) servedTargets() []*targetState {
 	for t := range c.targets {
 		keys = append(keys, t)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		return strings.Join([]string{a.ProjectID, a.Cluster, string(a.Kind)}, "\x00") < strings.Join([]string{b.ProjectID, b.Cluster, string(b.Kind)}, "\x00")
+	slices.SortFunc(keys, func(a, b atlas.Target) int {
+		return cmp.Or(strings.Compare(a.ProjectID, b.ProjectID), strings.Compare(a.Cluster, b.Cluster),
+			strings.Compare(string(a.Kind), string(b.Kind)), cmp.Compare(b2f(a.Sharded), b2f(b.Sharded)))
 	})
 	seen := map[atlas.Target]bool{}
 	out := make([]*targetState, 0, len(keys))
