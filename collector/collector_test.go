@@ -103,6 +103,11 @@ func newEnv(t *testing.T, o atlastest.Options, s Settings, clientOpts ...func(*a
 	return &env{srv: srv, client: client, coll: coll, clock: clk, logs: logs, reg: reg}
 }
 
+// oneProject reads project-001 by id, refreshing at most once a minute.
+func oneProject() Settings {
+	return Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}}
+}
+
 func defaultSettings() Settings {
 	return Settings{MinRefreshInterval: 5 * time.Minute, SnapshotMetrics: true}
 }
@@ -277,7 +282,7 @@ func (e *env) exposition(t *testing.T) string {
 }
 
 func TestFailingTargetKeepsLastGoodData(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
 	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Status: 500})
 	e.clock.Advance(time.Minute)
@@ -308,7 +313,7 @@ func TestFailingTargetKeepsLastGoodData(t *testing.T) {
 }
 
 func TestDeletedClusterLosesItsSeries(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
 	if len(grep(e.exposition(t), `cluster="flex-02"`)) == 0 {
 		t.Fatal("no flex-02 series to begin with")
@@ -361,17 +366,13 @@ func TestDeadlineServesWhatArrived(t *testing.T) {
 }
 
 func TestUpFollowsCredentials(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
-	if v := testutil.ToFloat64(gaugeOf(t, e.reg, "atlas_backup_up")); v != 1 {
-		t.Fatalf("up=%v", v)
-	}
+	expectLines(t, e.exposition(t), "atlas_backup_up 1")
 	e.srv.SetCredentials("id", "revoked", "", "")
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
-	if v := testutil.ToFloat64(gaugeOf(t, e.reg, "atlas_backup_up")); v != 0 {
-		t.Errorf("up=%v with revoked credentials", v)
-	}
+	expectLines(t, e.exposition(t), "atlas_backup_up 0")
 	// Discovery failed, so every target keeps its last data.
 	if n := len(grep(e.exposition(t), "atlas_backup_collect_success{")); n != 5 {
 		t.Errorf("%d targets exposed, want the 5 known before", n)
@@ -379,25 +380,7 @@ func TestUpFollowsCredentials(t *testing.T) {
 	e.srv.SetCredentials("id", "secret", "", "")
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
-	if v := testutil.ToFloat64(gaugeOf(t, e.reg, "atlas_backup_up")); v != 1 {
-		t.Errorf("up=%v after credentials were restored", v)
-	}
-}
-
-// gaugeOf wraps one unlabelled metric of a gatherer as a collector for testutil.ToFloat64.
-func gaugeOf(t *testing.T, g prometheus.Gatherer, name string) prometheus.Collector {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: "copy"}, func() float64 { return mf.GetMetric()[0].GetGauge().GetValue() })
-		}
-	}
-	t.Fatalf("%s not found", name)
-	return nil
+	expectLines(t, e.exposition(t), "atlas_backup_up 1")
 }
 
 func TestReconfigureDropsUnselectedTargets(t *testing.T) {

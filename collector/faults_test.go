@@ -57,7 +57,7 @@ func TestFaultsOnOneTarget(t *testing.T) {
 			if tc.client != nil {
 				opts = append(opts, tc.client)
 			}
-			e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}}, opts...)
+			e := newEnv(t, atlastest.Options{}, oneProject(), opts...)
 			e.refresh(t)
 			e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &tc.fault)
 			before := flexListings(e)
@@ -97,7 +97,7 @@ func flexListings(e *env) int {
 
 // TestOddButValidAnswers: data Atlas might send that is not an error.
 func TestOddButValidAnswers(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Body: `{"results": [
 		{"id": "6a0000000000000000000abc", "status": "EXPLODED", "finishTime": "2026-11-20T10:00:00Z"},
 		{"id": "6a0000000000000000000abd"},
@@ -125,7 +125,7 @@ func TestOddButValidAnswers(t *testing.T) {
 
 // TestAtlasUnreachable: every request fails to connect; all data stays, marked as failing.
 func TestAtlasUnreachable(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
 	// Swap in a client of an address nothing listens on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -159,7 +159,7 @@ func TestAtlasUnreachable(t *testing.T) {
 
 // TestAtlasFailingEverywhere: every API call answers 503: Atlas is not "up".
 func TestAtlasFailingEverywhere(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
 	e.srv.SetFault("*", "", &atlastest.Fault{Status: 503})
 	e.clock.Advance(time.Minute)
