@@ -81,6 +81,18 @@ func (e *exporter) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// reload asks the exporter to reload its configuration over HTTP.
+func (e *exporter) reload(t *testing.T) (int, string) {
+	t.Helper()
+	resp, err := http.Post(e.url+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func newFakeAtlas(t *testing.T, o atlastest.Options) *atlastest.Server {
 	t.Helper()
 	if o.Estate == nil {
@@ -195,24 +207,16 @@ func TestReload(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("atlas: {nope: 1}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(e.url+"/-/reload", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if want := "reload failed: " + cfgFile + `:1: unknown key "nope"` + "\n"; resp.StatusCode != 400 || string(body) != want {
-		t.Errorf("bad reload: %d %q, want 400 %q", resp.StatusCode, body, want)
+	if code, body := e.reload(t); code != 400 || body != "reload failed: "+cfgFile+`:1: unknown key "nope"`+"\n" {
+		t.Errorf("bad reload: %d %q", code, body)
 	}
 	if n := clusters(); n != 2 {
 		t.Errorf("%d targets after a failed reload, want the 2 of the running config", n)
 	}
 	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [flex-02]\n")
-	resp, err = http.Post(e.url+"/-/reload", "", nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("good reload: %v %v", err, resp)
+	if code, body := e.reload(t); code != 200 {
+		t.Fatalf("good reload: %d %s", code, body)
 	}
-	resp.Body.Close()
 	if n := clusters(); n != 1 {
 		t.Errorf("%d targets after narrowing the config, want 1", n)
 	}
