@@ -67,13 +67,24 @@ type Report struct {
 // kinds used by the harness: dedicated clusters and Flex clusters, alternating.
 var kinds = []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}
 
-func run(p Params) (*Report, error) {
-	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})
-	fake := atlastest.NewServer(atlastest.Options{Estate: est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
-		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
-	defer fake.Close()
+// rig is the fake Atlas with p's estate, and the real client and collector reading it.
+type rig struct {
+	est    *atlastest.Estate
+	fake   *atlastest.Server
+	client *atlas.Client
+	coll   *collector.Collector
+	reg    *prometheus.Registry
+	ctx    context.Context
+	cancel context.CancelFunc
+}
 
-	cc := atlas.Config{BaseURL: fake.URL, MaxConcurrency: p.Concurrency, Timeout: time.Minute}
+// newRig starts a rig; cc and s give the client's and collector's settings beyond the
+// connection, credentials, projects and snapshot_metrics, which come from p.
+func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
+	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})}
+	r.fake = atlastest.NewServer(atlastest.Options{Estate: r.est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
+		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
+	cc.BaseURL, cc.MaxConcurrency = r.fake.URL, p.Concurrency
 	if p.Digest {
 		cc.APIKey = &atlas.APIKey{PublicKey: "scale", PrivateKey: "scale-private"}
 	} else {
@@ -81,18 +92,31 @@ func run(p Params) (*Report, error) {
 	}
 	client, err := atlas.New(cc)
 	if err != nil {
+		r.fake.Close()
 		return nil, err
 	}
-	defer client.Close()
-	settings := collector.Settings{
-		Projects:           []config.Project{{DiscoverAllProjects: true}},
-		MinRefreshInterval: time.Hour, RefreshTimeout: 10 * time.Minute, SnapshotMetrics: p.SnapshotMetrics,
+	r.client = client
+	s.Projects, s.SnapshotMetrics = []config.Project{{DiscoverAllProjects: true}}, p.SnapshotMetrics
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.coll = collector.New(r.ctx, log.NewNopLogger(), atlas.NewFetcher(client), s, time.Now)
+	r.reg = prometheus.NewRegistry()
+	r.reg.MustRegister(r.coll)
+	return r, nil
+}
+
+func (r *rig) close() {
+	r.cancel()
+	r.client.Close()
+	r.fake.Close()
+}
+
+func run(p Params) (*Report, error) {
+	rg, err := newRig(p, atlas.Config{Timeout: time.Minute}, collector.Settings{MinRefreshInterval: time.Hour, RefreshTimeout: 10 * time.Minute})
+	if err != nil {
+		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	coll := collector.New(ctx, log.NewNopLogger(), atlas.NewFetcher(client), settings, time.Now)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(coll)
+	defer rg.close()
+	est, fake, coll, reg, ctx := rg.est, rg.fake, rg.coll, rg.reg, rg.ctx
 
 	stopSampling := sampleMemory()
 	start := time.Now()
@@ -225,10 +249,15 @@ type SoakReport struct {
 // fifth of the clusters (500s, 429s with Retry-After, requests that never answer) and a short
 // min_refresh_interval, so refreshes overlap the scrapes.
 func soak(p Params, d time.Duration) (*SoakReport, error) {
-	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})
-	fake := atlastest.NewServer(atlastest.Options{Estate: est, Latency: p.Latency, ClientID: "scale", ClientSecret: "scale-secret"})
-	defer fake.Close()
-	for i, proj := range est.Projects {
+	rg, err := newRig(p, atlas.Config{Timeout: time.Second,
+		Retry: atlas.RetryPolicy{MaxAttempts: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond}},
+		collector.Settings{MinRefreshInterval: 2 * time.Second, RefreshTimeout: 20 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer rg.close()
+	fake, client, coll, reg, ctx := rg.fake, rg.client, rg.coll, rg.reg, rg.ctx
+	for i, proj := range rg.est.Projects {
 		c := proj.Clusters[0].Name
 		switch i % 15 {
 		case 0:
@@ -239,21 +268,6 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 			fake.SetFault("listGroupClusterBackupSnapshots", c, &atlastest.Fault{Hang: true})
 		}
 	}
-	client, err := atlas.New(atlas.Config{BaseURL: fake.URL, MaxConcurrency: p.Concurrency, Timeout: time.Second,
-		Retry:          atlas.RetryPolicy{MaxAttempts: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond},
-		ServiceAccount: &atlas.ServiceAccount{ClientID: "scale", ClientSecret: "scale-secret"}})
-	if err != nil {
-		return nil, err
-	}
-	defer client.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	coll := collector.New(ctx, log.NewNopLogger(), atlas.NewFetcher(client), collector.Settings{
-		Projects:           []config.Project{{DiscoverAllProjects: true}},
-		MinRefreshInterval: 2 * time.Second, RefreshTimeout: 20 * time.Second, SnapshotMetrics: p.SnapshotMetrics,
-	}, time.Now)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(coll)
 	web := httptest.NewServer(handler.Metrics(reg, coll, log.NewNopLogger(), 500*time.Millisecond, 25*time.Second))
 	defer web.Close()
 	coll.Refresh(ctx) // the first, full refresh
