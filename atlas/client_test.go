@@ -518,9 +518,9 @@ func TestFetcherFollowsReplacement(t *testing.T) {
 	if a, b := srv.Count("listGroupClusterBackupTenantSnapshots"), srv.Count("listGroupFlexClusterBackupSnapshots"); a != 1 || b != 2 {
 		t.Errorf("tenant %d, flex %d requests; want 1 and 2", a, b)
 	}
-	// Get-one requests follow the replacement too.
+	// Get-one requests follow the replacement too, also for a fetcher that has not learned it.
 	var res Result
-	f.Forget()
+	f = NewFetcher(c)
 	f.Fetch(t.Context(), []Request{{Target: req.Target, SnapshotIDs: []string{"6a0000010000000000000008"}}}, func(r Result) { res = r })
 	if res.Err != nil || len(res.Snapshots) != 1 || res.Snapshots[0].Status != StatusCompleted || res.Served.Kind != KindFlex {
 		t.Errorf("get-one through replacement: %+v", res)

@@ -157,11 +157,3 @@ func (f *Fetcher) read(ctx context.Context, t Target, ids []string) ([]Snapshot,
 	}
 	return out, nil
 }
-
-// Forget drops what the Fetcher learned about gone endpoints, so they are tried again (after a
-// configuration reload).
-func (f *Fetcher) Forget() {
-	f.mu.Lock()
-	f.gone = map[Target][]*GoneError{}
-	f.mu.Unlock()
-}
