@@ -15,6 +15,7 @@ type API interface {
 	Clusters(ctx context.Context, projectID string) (ClusterList, error)
 	Snapshots(ctx context.Context, t Target) ([]Snapshot, error)
 	Snapshot(ctx context.Context, t Target, id string) (Snapshot, error)
+	Schedule(ctx context.Context, t Target) (Schedule, error)
 }
 
 var _ API = (*Client)(nil)
@@ -149,6 +150,19 @@ func (c *Client) Snapshot(ctx context.Context, t Target, id string) (Snapshot, e
 		w, err := getOne[wireCloudSnapshot](ctx, c, ops.get, sc, path)
 		return normaliseOne(w, t, err)
 	}
+}
+
+// Schedule reads the backup policy of a Cloud Backup cluster (t.Kind must be KindCloud).
+func (c *Client) Schedule(ctx context.Context, t Target) (Schedule, error) {
+	if t.Kind != KindCloud {
+		return Schedule{}, fmt.Errorf("atlas: %s clusters have no backup schedule to read", t.Kind)
+	}
+	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
+	w, err := getOne[wireSchedule](ctx, c, opGetSchedule, sc, schedulePath(esc(t.ProjectID), esc(t.Cluster)))
+	if err != nil {
+		return Schedule{}, err
+	}
+	return w.normalise(), nil
 }
 
 type normaliser interface {

@@ -571,3 +571,116 @@ func TestUntrustedTLSIsNotRetried(t *testing.T) {
 		t.Errorf("retried a certificate error: %v %v", rs.got(), rs2.got())
 	}
 }
+
+func TestSchedule(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	c, _ := newTestClient(t, srv)
+	got, err := c.Schedule(t.Context(), Target{pid, "dedicated-06", KindCloud, true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := apiRequests(srv.Requests())
+	if len(reqs) != 1 || reqs[0].Path != "/api/atlas/v2/groups/"+pid+"/clusters/dedicated-06/backup/schedule" ||
+		reqs[0].Accept != "application/vnd.atlas.2024-08-05+json" || reqs[0].Query != "" {
+		t.Errorf("requests %+v", reqs)
+	}
+	want := Schedule{
+		NextSnapshot: smallEstate().Projects[0].Cluster("dedicated-06").NextSnapshot,
+		Items: []PolicyItem{
+			{"hourly", 6, "days", 2}, {"daily", 1, "days", 7}, {"weekly", 6, "weeks", 4}, {"monthly", 40, "months", 12},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("schedule\n got %+v\nwant %+v", got, want)
+	}
+	if d, ok := got.Interval(); d != 6*time.Hour || !ok {
+		t.Errorf("Interval() = %v, %v; want 6h, true", d, ok)
+	}
+
+	_, err = c.Schedule(t.Context(), Target{pid, "flex-02", KindCloud, false})
+	wantErr := "atlas: getGroupClusterBackupSchedule project=" + pid + " cluster=flex-02 GET /api/atlas/v2/groups/" + pid +
+		"/clusters/flex-02/backup/schedule: HTTP 400 CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API: Flex cluster flex-02 cannot be used in the Cluster API."
+	if err == nil || err.Error() != wantErr {
+		t.Errorf("error\n got %v\nwant %s", err, wantErr)
+	}
+	srv.Reset()
+	if _, err := c.Schedule(t.Context(), Target{pid, "flex-02", KindFlex, false}); err == nil || err.Error() != "atlas: flex clusters have no backup schedule to read" {
+		t.Errorf("flex schedule: %v", err)
+	}
+	if n := len(apiRequests(srv.Requests())); n != 0 {
+		t.Errorf("%d requests for a kind without a schedule", n)
+	}
+}
+
+func TestScheduleInterval(t *testing.T) {
+	const day = 24 * time.Hour
+	for _, tc := range []struct {
+		items []PolicyItem
+		want  time.Duration
+	}{
+		{nil, 0},
+		{[]PolicyItem{{Frequency: "ondemand"}}, 0},
+		{[]PolicyItem{{Frequency: "hourly", Interval: 0}}, 0}, // not a documented interval
+		{[]PolicyItem{{Frequency: "hourly", Interval: 12}, {Frequency: "hourly", Interval: 1}}, time.Hour},
+		{[]PolicyItem{{Frequency: "daily", Interval: 1}, {Frequency: "weekly", Interval: 7}}, day},
+		{[]PolicyItem{{Frequency: "monthly", Interval: 40}, {Frequency: "weekly", Interval: 3}}, 7 * day},
+		{[]PolicyItem{{Frequency: "yearly", Interval: 12}, {Frequency: "monthly", Interval: 1}}, 31 * day},
+		{[]PolicyItem{{Frequency: "yearly", Interval: 1}}, 366 * day},
+		{[]PolicyItem{{Frequency: "fortnightly", Interval: 1}, {Frequency: "daily"}}, day},
+	} {
+		d, ok := Schedule{Items: tc.items}.Interval()
+		if d != tc.want || ok != (tc.want > 0) {
+			t.Errorf("%+v: Interval() = %v, %v; want %v", tc.items, d, ok, tc.want)
+		}
+	}
+}
+
+func TestFetcherReadsScheduleOfCloudTargets(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	c, _ := newTestClient(t, srv)
+	f := NewFetcher(c)
+	srv.SetFault("getGroupClusterBackupSchedule", "dedicated-06", &atlastest.Fault{Status: 403, ErrorCode: "USER_UNAUTHORIZED"})
+	reqs := []Request{
+		{Target: Target{pid, "dedicated-01", KindCloud, false}},
+		{Target: Target{pid, "dedicated-06", KindCloud, true}},
+		{Target: Target{pid, "flex-02", KindFlex, false}},
+		{Target: Target{pid, "gone-99", KindCloud, false}},
+	}
+	got := map[string]Result{}
+	var mu sync.Mutex
+	f.Fetch(t.Context(), reqs, func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[r.Request.Target.Cluster] = r
+	})
+	if r := got["dedicated-01"]; r.Err != nil || r.ScheduleErr != nil || r.Schedule == nil || len(r.Schedule.Items) != 4 || len(r.Snapshots) != 3 {
+		t.Errorf("dedicated-01: %+v", r)
+	}
+	wantErr := "atlas: getGroupClusterBackupSchedule project=" + pid + " cluster=dedicated-06 GET /api/atlas/v2/groups/" + pid +
+		"/clusters/dedicated-06/backup/schedule: HTTP 403 USER_UNAUTHORIZED: injected fault"
+	if r := got["dedicated-06"]; r.Err != nil || len(r.Snapshots) != 3 || r.Schedule != nil || r.ScheduleErr == nil || r.ScheduleErr.Error() != wantErr {
+		t.Errorf("dedicated-06: %+v\nwant schedule error %s", r, wantErr)
+	}
+	if r := got["flex-02"]; r.Err != nil || r.Schedule != nil || r.ScheduleErr != nil {
+		t.Errorf("flex-02: %+v", r)
+	}
+	// A missing cluster reports the snapshot error alone.
+	if r := got["gone-99"]; r.Err == nil || r.Schedule != nil || r.ScheduleErr != nil {
+		t.Errorf("gone-99: %+v", r)
+	}
+	if n := srv.Count("getGroupClusterBackupSchedule"); n != 3 {
+		t.Errorf("%d schedule requests, want 3", n)
+	}
+}
+
+func TestFetcherReadsScheduleThroughReplacement(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	srv.SetFault("listGroupClusterSnapshots", "", &atlastest.Fault{Status: 410, ErrorCode: "VERSION_GONE"})
+	c, _ := newTestClient(t, srv)
+	var res Result
+	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}}}, func(r Result) { res = r })
+	want := []PolicyItem{{"daily", 1, "days", 8}}
+	if res.Err != nil || res.Served.Kind != KindCloud || res.Schedule == nil || !reflect.DeepEqual(res.Schedule.Items, want) {
+		t.Errorf("legacy read as cloud: %+v", res)
+	}
+}

@@ -69,6 +69,11 @@ func (f *Fetcher) Snapshot(ctx context.Context, t Target, id string) (Snapshot, 
 	return do(f, targetKey("get", t)+"\x00"+id, func() (Snapshot, error) { return f.api.Snapshot(ctx, t, id) })
 }
 
+// Schedule implements API.
+func (f *Fetcher) Schedule(ctx context.Context, t Target) (Schedule, error) {
+	return do(f, targetKey("schedule", t), func() (Schedule, error) { return f.api.Schedule(ctx, t) })
+}
+
 // Request is one target to read: its whole snapshot list, or, where SnapshotIDs is set, just
 // those snapshots through the get-one endpoint.
 type Request struct {
@@ -86,6 +91,10 @@ type Result struct {
 	// Gone lists the endpoints that answered gone on the way to Served, oldest first.
 	Gone []*GoneError
 	Err  error
+	// Schedule is the backup policy of a Cloud Backup target, read with its snapshots; nil for
+	// other kinds, when ScheduleErr is set, or when reading the snapshots failed.
+	Schedule    *Schedule
+	ScheduleErr error
 }
 
 // Fetch reads every request concurrently and calls deliver once per request, as each finishes
@@ -116,6 +125,18 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		res.Gone = known
 		res.Served = replaced(r.Target, known[len(known)-1].Replacement)
 	}
+	// The schedule is read beside the snapshots, not after them, when the kind is known.
+	var sched chan scheduleResult
+	startSchedule := func(t Target) {
+		sched = make(chan scheduleResult, 1)
+		go func() {
+			s, err := f.Schedule(ctx, t)
+			sched <- scheduleResult{s, err}
+		}()
+	}
+	if res.Served.Kind == KindCloud {
+		startSchedule(res.Served)
+	}
 	visited := map[Kind]bool{}
 	for {
 		visited[res.Served.Kind] = true
@@ -135,7 +156,25 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		f.gone[r.Target] = res.Gone
 		f.mu.Unlock()
 	}
+	if sched == nil && res.Err == nil && res.Served.Kind == KindCloud {
+		startSchedule(res.Served) // reached Cloud Backup through a replacement
+	}
+	if sched != nil {
+		sr := <-sched // the call honours ctx, so this wait does too
+		if res.Err == nil {
+			if sr.err != nil {
+				res.ScheduleErr = sr.err
+			} else {
+				res.Schedule = &sr.schedule
+			}
+		}
+	}
 	return res
+}
+
+type scheduleResult struct {
+	schedule Schedule
+	err      error
 }
 
 func replaced(t Target, k Kind) Target {

@@ -136,3 +136,52 @@ type Target struct {
 	Kind      Kind
 	Sharded   bool
 }
+
+// Schedule is a Cloud Backup cluster's backup policy (DiskBackupSnapshotSchedule20240805).
+type Schedule struct {
+	// NextSnapshot is when Atlas plans the next scheduled snapshot; zero when it gave none.
+	NextSnapshot time.Time
+	Items        []PolicyItem
+}
+
+// PolicyItem is one item of a backup policy: how often Atlas snapshots and how long it keeps them.
+type PolicyItem struct {
+	Frequency      string // hourly, daily, weekly, monthly, yearly, ondemand
+	Interval       int    // hours for hourly items; the day, weekday or month for the others
+	RetentionUnit  string // days, weeks, months, years
+	RetentionValue int
+}
+
+// Period is the longest time the item lets pass between two of its snapshots, or 0 when the
+// item schedules none (ondemand) or is not understood. Months and years are taken at their
+// longest, so that a threshold built on it never fires early.
+func (p PolicyItem) Period() time.Duration {
+	const day = 24 * time.Hour
+	switch p.Frequency {
+	case "hourly":
+		if p.Interval >= 1 && p.Interval <= 24 {
+			return time.Duration(p.Interval) * time.Hour
+		}
+	case "daily":
+		return day
+	case "weekly":
+		return 7 * day
+	case "monthly":
+		return 31 * day
+	case "yearly":
+		return 366 * day
+	}
+	return 0
+}
+
+// Interval is the longest time the policy lets pass between two scheduled snapshots: the period
+// of its most frequent item. It is false when the policy schedules no snapshot.
+func (s Schedule) Interval() (time.Duration, bool) {
+	var shortest time.Duration
+	for _, it := range s.Items {
+		if d := it.Period(); d > 0 && (shortest == 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	return shortest, shortest > 0
+}

@@ -37,6 +37,7 @@ var (
 	opListClusters    = operation{"listGroupClusters", "2024-08-05", setClusters, true}
 	opListFlex        = operation{"listGroupFlexClusters", "2024-11-13", setFlexClusters, true}
 	opListServerless  = operation{"listGroupServerlessInstances", "2023-01-01", setServerless, true}
+	opGetSchedule     = operation{"getGroupClusterBackupSchedule", "2024-08-05", setCloudBackups, false}
 	opOAuthToken      = operation{Name: "oauthToken"}
 	snapshotEndpoints = map[snapshotFamily]snapshotOps{
 		{KindCloud, false}: {
@@ -93,6 +94,10 @@ func opsFor(t Target) (snapshotOps, error) {
 	return ops, nil
 }
 
+func schedulePath(projectID, cluster string) string {
+	return "/groups/" + projectID + "/clusters/" + cluster + "/backup/schedule"
+}
+
 // apiPrefix is where every v2 path starts.
 const apiPrefix = "/api/atlas/v2"
 
@@ -113,6 +118,7 @@ func Operations() []Operation {
 		{opListClusters.Name, opListClusters.Version, apiPrefix + "/groups/{groupId}/clusters", true},
 		{opListFlex.Name, opListFlex.Version, apiPrefix + "/groups/{groupId}/flexClusters", true},
 		{opListServerless.Name, opListServerless.Version, apiPrefix + "/groups/{groupId}/serverless", true},
+		{opGetSchedule.Name, opGetSchedule.Version, apiPrefix + schedulePath("{groupId}", "{clusterName}"), false},
 	}
 	for _, k := range Kinds {
 		for _, sharded := range []bool{false, true} {

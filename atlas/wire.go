@@ -110,6 +110,32 @@ func (w wireLegacySnapshot) normalise(kind Kind, t Target) Snapshot {
 	return s
 }
 
+// DiskBackupSnapshotSchedule20240805.
+type wireSchedule struct {
+	NextSnapshot time.Time `json:"nextSnapshot"`
+	Policies     []struct {
+		PolicyItems []struct {
+			FrequencyType     string `json:"frequencyType"`
+			FrequencyInterval int    `json:"frequencyInterval"`
+			RetentionUnit     string `json:"retentionUnit"`
+			RetentionValue    int    `json:"retentionValue"`
+		} `json:"policyItems"`
+	} `json:"policies"`
+}
+
+func (w wireSchedule) normalise() Schedule {
+	s := Schedule{NextSnapshot: w.NextSnapshot}
+	for _, p := range w.Policies {
+		for _, it := range p.PolicyItems {
+			s.Items = append(s.Items, PolicyItem{
+				Frequency: it.FrequencyType, Interval: it.FrequencyInterval,
+				RetentionUnit: it.RetentionUnit, RetentionValue: it.RetentionValue,
+			})
+		}
+	}
+	return s
+}
+
 // Group.
 type wireGroup struct {
 	ID   string `json:"id"`

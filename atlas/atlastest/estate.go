@@ -36,6 +36,21 @@ type Snap struct {
 	Version   string
 }
 
+// PolicyItem is one item of a Cloud Backup policy.
+type PolicyItem struct {
+	Frequency      string // hourly, daily, weekly, monthly, yearly, ondemand
+	Interval       int
+	RetentionUnit  string
+	RetentionValue int
+}
+
+// DefaultPolicy is the backup policy Atlas gives a new dedicated cluster: every 6 hours kept
+// 2 days, daily kept 7 days, weekly on Saturday kept 4 weeks, monthly on the last day kept 12
+// months.
+var DefaultPolicy = []PolicyItem{
+	{"hourly", 6, "days", 2}, {"daily", 1, "days", 7}, {"weekly", 6, "weeks", 4}, {"monthly", 40, "months", 12},
+}
+
 // Cluster is one deployment.
 type Cluster struct {
 	Name      string
@@ -43,6 +58,9 @@ type Cluster struct {
 	Sharded   bool
 	Paused    bool
 	Snapshots []Snap // newest first
+	// Policy and NextSnapshot make up the Cloud Backup schedule served for the cluster.
+	Policy       []PolicyItem
+	NextSnapshot time.Time
 }
 
 // Project is one Atlas project.
@@ -77,7 +95,9 @@ func ProjectID(p int) string { return fmt.Sprintf("5f%022x", p+1) }
 // Generate builds a deterministic estate. In every project, cluster j follows profile j%5:
 // healthy; newest snapshot failed; newest snapshot in progress; stale (newest completed more
 // than three days old); healthy with an expired snapshot not yet deleted. Dedicated clusters
-// alternate between replica set and sharded, and sharded ones have a fallback snapshot.
+// alternate between replica set and sharded, sharded ones have a fallback snapshot, and all
+// have Atlas's default backup policy; legacy ones a daily policy, for when they are read
+// through Cloud Backup.
 func Generate(s Spec) *Estate {
 	if len(s.Kinds) == 0 {
 		s.Kinds = AllKinds
@@ -110,6 +130,15 @@ func Generate(s Spec) *Estate {
 			newest := s.Now.Add(-time.Duration(rng.IntN(3600)+60) * time.Second)
 			if profile == 3 {
 				newest = newest.Add(-4 * 24 * time.Hour)
+			}
+			switch kind {
+			case Dedicated:
+				c.Policy = DefaultPolicy
+			case Legacy:
+				c.Policy = []PolicyItem{{"daily", 1, "days", 8}}
+			}
+			if c.Policy != nil {
+				c.NextSnapshot = newest.Add(interval)
 			}
 			for k := 0; k < s.SnapshotsPerCluster; k++ {
 				snapSeq++

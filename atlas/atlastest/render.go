@@ -1,6 +1,7 @@
 package atlastest
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -86,6 +87,9 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 	if body, status, bad := wrongFamily(family, c); bad {
 		return body, status
 	}
+	if rt.op == "getGroupClusterBackupSchedule" {
+		return schedule(c), 200
+	}
 	render := renderer(family, c)
 	if rt.snapshot != "" {
 		for _, sn := range c.Snapshots {
@@ -104,6 +108,20 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 	}
 	paged := rt.op != "listGroupClusterBackupTenantSnapshots" && rt.op != "listGroupClusterBackupSnapshotShardedClusters"
 	return s.paginate(r, items, paged), 200
+}
+
+// schedule renders a DiskBackupSnapshotSchedule20240805.
+func schedule(c *Cluster) obj {
+	items := make([]any, 0, len(c.Policy))
+	for i, it := range c.Policy {
+		items = append(items, obj{"id": fmt.Sprintf("6b%022x", i+1), "frequencyType": it.Frequency, "frequencyInterval": it.Interval,
+			"retentionUnit": it.RetentionUnit, "retentionValue": it.RetentionValue})
+	}
+	return obj{
+		"clusterName": c.Name, "nextSnapshot": ts(c.NextSnapshot), "referenceHourOfDay": 18, "referenceMinuteOfHour": 0,
+		"restoreWindowDays": 2, "autoExportEnabled": false, "copySettings": []any{},
+		"policies": []any{obj{"id": "6c0000000000000000000001", "policyItems": items}},
+	}
 }
 
 func group(p *Project) obj {

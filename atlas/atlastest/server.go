@@ -493,6 +493,8 @@ func route(p string) (routeInfo, bool) {
 		return set("listGroupServerlessInstances", v2023)
 	case tail == "clusters/{c}/backup/snapshots":
 		return set("listGroupClusterBackupSnapshots", v2023)
+	case tail == "clusters/{c}/backup/schedule":
+		return set("getGroupClusterBackupSchedule", []string{"2024-08-05"})
 	case tail == "clusters/{c}/backup/snapshots/shardedClusters":
 		return set("listGroupClusterBackupSnapshotShardedClusters", v2023)
 	case len(seg) == 8 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "snapshots" && seg[6] == "shardedCluster":
