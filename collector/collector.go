@@ -84,6 +84,7 @@ type targetState struct {
 	project     atlas.Project
 	served      atlas.Target
 	snapshots   []atlas.Snapshot
+	schedule    *atlas.Schedule // Cloud Backup policy; nil for other kinds or before it was read
 	gone        []*atlas.GoneError
 	hasData     bool
 	fetchedAt   time.Time
@@ -462,6 +463,16 @@ func (r *refresh) deliver(res atlas.Result) {
 		ts.ok = false
 		return
 	}
+	if res.ScheduleErr != nil {
+		r.note(res.ScheduleErr)
+	}
+	c.logChange("schedule\x00"+targetID(t), res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	switch {
+	case res.Schedule != nil:
+		ts.schedule = res.Schedule
+	case res.ScheduleErr == nil:
+		ts.schedule = nil // the target is no longer read through Cloud Backup
+	}
 	snaps := res.Snapshots
 	sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].CreatedAt.After(snaps[j].CreatedAt) })
 	for _, s := range snaps {
@@ -470,7 +481,8 @@ func (r *refresh) deliver(res atlas.Result) {
 			level.Warn(c.logger).Log("msg", "snapshot has a status Atlas does not document", "status", s.RawStatus, "project_id", t.ProjectID, "cluster", t.Cluster, "snapshot_id", s.ID)
 		}
 	}
-	ts.ok, ts.hasData, ts.fetchedAt = true, true, c.now()
+	// A schedule that could not be read keeps its last value but fails the collection.
+	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, c.now()
 	ts.snapshots, ts.served = snaps, res.Served
 	if c.settings.SnapshotMetrics {
 		// Encode now, in the refresh, rather than in the next scrape.

@@ -217,13 +217,15 @@ func TestCacheAndSharedRefresh(t *testing.T) {
 	wg.Wait()
 	first := e.srv.Counts()
 	// 1 token, 1 listGroups (shared by the id selector), 1 getGroupByName per name selector
-	// (collapsed), 2 projects × 3 discovery listings, and one listing per target.
+	// (collapsed), 2 projects × 3 discovery listings, one listing per target, and the backup
+	// schedule of each Cloud Backup target.
 	want := map[string]int{
 		"oauthToken": 1, "listGroups": 1, "getGroupByName": 1,
 		"listGroupClusters": 2, "listGroupFlexClusters": 2, "listGroupServerlessInstances": 2,
 		"listGroupClusterBackupSnapshots": 1, "listGroupClusterBackupSnapshotShardedClusters": 1,
 		"listGroupFlexClusterBackupSnapshots": 2, "listGroupServerlessBackupSnapshots": 1,
 		"listGroupClusterBackupTenantSnapshots": 1, "listGroupClusterSnapshots": 1,
+		"getGroupClusterBackupSchedule": 2,
 	}
 	if !equalCounts(first, want) {
 		t.Errorf("10 concurrent scrapes sent\n%v\nwant\n%v", first, want)

@@ -167,3 +167,36 @@ func TestAtlasFailingEverywhere(t *testing.T) {
 	out := e.exposition(t)
 	expectLines(t, out, "atlas_backup_up 0", flexSuccess+" 0", flexLastGood)
 }
+
+// TestScheduleFault: a backup schedule that cannot be read fails the target's collection but
+// keeps the last schedule, and the snapshots read beside it are still updated.
+func TestScheduleFault(t *testing.T) {
+	const lv = `{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"}`
+	e := newEnv(t, atlastest.Options{}, oneProject())
+	e.refresh(t)
+	e.srv.SetFault("getGroupClusterBackupSchedule", "dedicated-01", &atlastest.Fault{Status: 403, ErrorCode: "USER_UNAUTHORIZED"})
+	e.srv.Update(func(es *atlastest.Estate) {
+		c := es.Projects[0].Cluster("dedicated-01")
+		c.Snapshots = append([]atlastest.Snap{{ID: "6a00000000000000000000ff", Status: "completed", CreatedAt: testNow, Type: "scheduled", Frequency: "hourly"}}, c.Snapshots...)
+		c.Policy = []atlastest.PolicyItem{{Frequency: "hourly", Interval: 1, RetentionUnit: "days", RetentionValue: 1}}
+	})
+	for range 3 {
+		e.clock.Advance(time.Minute)
+		e.refresh(t)
+	}
+	out := e.exposition(t)
+	expectLines(t, out,
+		"atlas_backup_collect_success"+lv+" 0",
+		"atlas_backup_schedule_interval_seconds"+lv+" 21600",
+		`atlas_backup_snapshots{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 4`,
+		"atlas_backup_last_completed_snapshot_timestamp_seconds"+lv+" 1.795176e+09",
+		"atlas_backup_up 1")
+	logged := `msg="backup schedule collection" project_id=5f0000000000000000000001 project=project-001 cluster=dedicated-01 kind=cloud err="atlas: getGroupClusterBackupSchedule project=5f0000000000000000000001 cluster=dedicated-01 GET /api/atlas/v2/groups/5f0000000000000000000001/clusters/dedicated-01/backup/schedule: HTTP 403 USER_UNAUTHORIZED: injected fault"`
+	if n := strings.Count(e.logs.String(), logged); n != 1 {
+		t.Errorf("schedule error logged %d times, want once:\n%s", n, e.logs)
+	}
+	e.srv.SetFault("getGroupClusterBackupSchedule", "dedicated-01", nil)
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	expectLines(t, e.exposition(t), "atlas_backup_collect_success"+lv+" 1", "atlas_backup_schedule_interval_seconds"+lv+" 3600")
+}

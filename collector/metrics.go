@@ -22,7 +22,9 @@ var (
 	oldestCompleted    = desc("oldest_completed_snapshot_timestamp_seconds", "When the oldest completed snapshot was taken: the start of the restore window.", targetLabels)
 	lastFallback       = desc("last_fallback_snapshot_timestamp_seconds", "When the newest fallback snapshot was taken (Atlas fell back because the primary snapshot method failed). Absent when there is none.", targetLabels)
 	storageBytes       = desc("storage_bytes", "Storage taken by all the cluster's snapshots. Absent for kinds without sizes (flex, tenant).", targetLabels)
-	collectSuccess     = desc("collect_success", "1 if the last attempt to read the cluster's snapshots succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
+	collectSuccess     = desc("collect_success", "1 if the last attempt to read the cluster's snapshots (and, for Cloud Backup, its backup schedule) succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
+	scheduleInterval   = desc("schedule_interval_seconds", "Longest time the cluster's backup policy lets pass between two scheduled snapshots: the period of its most frequent item (months and years at their longest). Cloud Backup only; absent when the policy schedules none.", targetLabels)
+	nextSnapshot       = desc("next_snapshot_timestamp_seconds", "When Atlas plans to take the cluster's next scheduled snapshot, from its backup schedule. Cloud Backup only.", targetLabels)
 	collectTimestamp   = desc("collect_timestamp_seconds", "When the snapshot data exposed for the cluster was fetched from Atlas.", targetLabels)
 	endpointDeprecated = desc("endpoint_deprecated", "1 when the cluster's configured or discovered snapshot endpoint is deprecated by Atlas; sunset_date is empty when Atlas announced none.", targetLabels, "sunset_date")
 	endpointSunset     = desc("endpoint_sunset", "1 when the kind's endpoint answered that it is gone (410, 404 on a removed route, or 400 naming another API); its data comes from the replacement kind. cluster is empty for the serverless instance listing.", targetLabels)
@@ -37,7 +39,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp,
+	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp, scheduleInterval, nextSnapshot,
 		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, up, refreshDuration} {
 		ch <- d
 	}
@@ -118,6 +120,14 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 		return out
 	}
 	gauge(collectTimestamp, unix(ts.fetchedAt))
+	if sch := ts.schedule; sch != nil {
+		if d, ok := sch.Interval(); ok {
+			gauge(scheduleInterval, d.Seconds())
+		}
+		if !sch.NextSnapshot.IsZero() {
+			gauge(nextSnapshot, unix(sch.NextSnapshot))
+		}
+	}
 	counts := map[atlas.Status]float64{}
 	var size float64
 	hasSize := t.Kind == atlas.KindCloud || t.Kind == atlas.KindServerless || t.Kind == atlas.KindLegacy

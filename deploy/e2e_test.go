@@ -96,6 +96,7 @@ scrape_configs:
 		`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                   {12},
 		`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                {0},
 		`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                      {8 * 3600},
+		`atlas_backup:snapshot_max_age_seconds{cluster="dedicated-01"}`:                       {6*3600 + 2*3600},
 		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 5*86400`: {},
 		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 3*86400`: nil,
 	} {

@@ -7,6 +7,7 @@ package atlastest
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -133,7 +134,7 @@ func Generate(s Spec) *Estate {
 			}
 			switch kind {
 			case Dedicated:
-				c.Policy = DefaultPolicy
+				c.Policy = slices.Clone(DefaultPolicy)
 			case Legacy:
 				c.Policy = []PolicyItem{{"daily", 1, "days", 8}}
 			}

@@ -156,8 +156,8 @@ func run(p Params) (*Report, error) {
 }
 
 // minimumRequests is the fewest requests a refresh can make: the token (or, for digest, one
-// challenge), the pages of the project listing, three discovery listings per project, and one request per
-// snapshot page per target.
+// challenge), the pages of the project listing, three discovery listings per project, one request per
+// snapshot page per target, and the backup schedule of each Cloud Backup target.
 func minimumRequests(est *atlastest.Estate, p Params) int {
 	perPage := 500
 	if p.PageCap > 0 && p.PageCap < perPage {
@@ -169,6 +169,9 @@ func minimumRequests(est *atlastest.Estate, p Params) int {
 			pages := max(1, int(math.Ceil(float64(len(c.Snapshots))/float64(perPage))))
 			if c.Sharded {
 				pages = 1 // the sharded listing has no paging parameters
+			}
+			if c.Kind == atlastest.Dedicated {
+				pages++
 			}
 			n += pages
 		}
