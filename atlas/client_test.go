@@ -641,17 +641,22 @@ func TestFetcherReadsScheduleOfCloudTargets(t *testing.T) {
 	f := NewFetcher(c)
 	srv.SetFault("getGroupClusterBackupSchedule", "dedicated-06", &atlastest.Fault{Status: 403, ErrorCode: "USER_UNAUTHORIZED"})
 	reqs := []Request{
-		{Target: Target{pid, "dedicated-01", KindCloud, false}},
-		{Target: Target{pid, "dedicated-06", KindCloud, true}},
-		{Target: Target{pid, "flex-02", KindFlex, false}},
-		{Target: Target{pid, "gone-99", KindCloud, false}},
+		{Target: Target{pid, "dedicated-01", KindCloud, false}, Schedule: true},
+		{Target: Target{pid, "dedicated-06", KindCloud, true}, Schedule: true},
+		{Target: Target{pid, "flex-02", KindFlex, false}, Schedule: true},
+		{Target: Target{pid, "gone-99", KindCloud, false}, Schedule: true},
+		{Target: Target{pid, "dedicated-01", KindCloud, false}, SnapshotIDs: []string{"6a0000010000000000000001"}}, // not asked for
 	}
 	got := map[string]Result{}
 	var mu sync.Mutex
 	f.Fetch(t.Context(), reqs, func(r Result) {
 		mu.Lock()
 		defer mu.Unlock()
-		got[r.Request.Target.Cluster] = r
+		key := r.Request.Target.Cluster
+		if !r.Request.Schedule {
+			key += " without schedule"
+		}
+		got[key] = r
 	})
 	if r := got["dedicated-01"]; r.Err != nil || r.ScheduleErr != nil || r.Schedule == nil || len(r.Schedule.Items) != 4 || len(r.Snapshots) != 3 {
 		t.Errorf("dedicated-01: %+v", r)
@@ -668,6 +673,9 @@ func TestFetcherReadsScheduleOfCloudTargets(t *testing.T) {
 	if r := got["gone-99"]; r.Err == nil || r.Schedule != nil || r.ScheduleErr != nil {
 		t.Errorf("gone-99: %+v", r)
 	}
+	if r := got["dedicated-01 without schedule"]; r.Err != nil || r.Schedule != nil || r.ScheduleErr != nil || len(r.Snapshots) != 1 {
+		t.Errorf("dedicated-01 without schedule: %+v", r)
+	}
 	if n := srv.Count("getGroupClusterBackupSchedule"); n != 3 {
 		t.Errorf("%d schedule requests, want 3", n)
 	}
@@ -678,7 +686,7 @@ func TestFetcherReadsScheduleThroughReplacement(t *testing.T) {
 	srv.SetFault("listGroupClusterSnapshots", "", &atlastest.Fault{Status: 410, ErrorCode: "VERSION_GONE"})
 	c, _ := newTestClient(t, srv)
 	var res Result
-	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}}}, func(r Result) { res = r })
+	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}, Schedule: true}}, func(r Result) { res = r })
 	want := []PolicyItem{{"daily", 1, "days", 8}}
 	if res.Err != nil || res.Served.Kind != KindCloud || res.Schedule == nil || !reflect.DeepEqual(res.Schedule.Items, want) {
 		t.Errorf("legacy read as cloud: %+v", res)

@@ -75,10 +75,12 @@ func (f *Fetcher) Schedule(ctx context.Context, t Target) (Schedule, error) {
 }
 
 // Request is one target to read: its whole snapshot list, or, where SnapshotIDs is set, just
-// those snapshots through the get-one endpoint.
+// those snapshots through the get-one endpoint; and, where Schedule is set and the target is
+// read through Cloud Backup, its backup schedule.
 type Request struct {
 	Target      Target
 	SnapshotIDs []string
+	Schedule    bool
 }
 
 // Result is what one Request produced.
@@ -134,7 +136,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 			sched <- scheduleResult{s, err}
 		}()
 	}
-	if res.Served.Kind == KindCloud {
+	if r.Schedule && res.Served.Kind == KindCloud {
 		startSchedule(res.Served)
 	}
 	visited := map[Kind]bool{}
@@ -156,7 +158,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		f.gone[r.Target] = res.Gone
 		f.mu.Unlock()
 	}
-	if sched == nil && res.Err == nil && res.Served.Kind == KindCloud {
+	if r.Schedule && sched == nil && res.Err == nil && res.Served.Kind == KindCloud {
 		startSchedule(res.Served) // reached Cloud Backup through a replacement
 	}
 	if sched != nil {

@@ -36,6 +36,7 @@ type Settings struct {
 	MinRefreshInterval time.Duration
 	RefreshTimeout     time.Duration
 	SnapshotMetrics    bool
+	BackupSchedules    bool
 }
 
 // SettingsFrom extracts Settings from a loaded configuration.
@@ -43,6 +44,7 @@ func SettingsFrom(c *config.Config) Settings {
 	return Settings{
 		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),
 		RefreshTimeout: c.RefreshTimeout.D(), SnapshotMetrics: c.SnapshotMetricsEnabled(),
+		BackupSchedules: c.BackupSchedulesEnabled(),
 	}
 }
 
@@ -341,7 +343,7 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 		for _, cl := range ps.clusters {
 			known = append(known, cl)
 		}
-		for _, t := range targetsOf(e, p, filterClusters(e, known)) {
+		for _, t := range targetsOf(e, p, filterClusters(e, known), r.settings.BackupSchedules) {
 			if ts := c.targets[t.Target]; ts != nil {
 				ts.seen = r.cycle
 				reqs = append(reqs, t)
@@ -371,7 +373,7 @@ func (r *refresh) discovered(ps *projectState, e config.Project, p atlas.Project
 	if list.ServerlessGone != nil {
 		c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
 	}
-	reqs := targetsOf(e, p, selected)
+	reqs := targetsOf(e, p, selected, r.settings.BackupSchedules)
 	for _, t := range reqs {
 		ts := c.targets[t.Target]
 		if ts == nil {
@@ -406,8 +408,8 @@ func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
 }
 
 // targetsOf turns discovered clusters into the requests to make: the discovered kind, or the
-// kinds the entry names instead.
-func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []atlas.Request {
+// kinds the entry names instead; schedules says whether to read Cloud Backup schedules too.
+func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster, schedules bool) []atlas.Request {
 	var out []atlas.Request
 	for _, cl := range clusters {
 		kinds := []atlas.Kind{cl.Kind}
@@ -425,6 +427,7 @@ func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []at
 			out = append(out, atlas.Request{
 				Target:      atlas.Target{ProjectID: p.ID, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud},
 				SnapshotIDs: e.Snapshots,
+				Schedule:    schedules,
 			})
 		}
 	}

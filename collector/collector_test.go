@@ -105,11 +105,11 @@ func newEnv(t *testing.T, o atlastest.Options, s Settings, clientOpts ...func(*a
 
 // oneProject reads project-001 by id, refreshing at most once a minute.
 func oneProject() Settings {
-	return Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}}
+	return Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, BackupSchedules: true, Projects: []config.Project{{ID: p1}}}
 }
 
 func defaultSettings() Settings {
-	return Settings{MinRefreshInterval: 5 * time.Minute, SnapshotMetrics: true}
+	return Settings{MinRefreshInterval: 5 * time.Minute, SnapshotMetrics: true, BackupSchedules: true}
 }
 
 func (e *env) refresh(t *testing.T) {
@@ -418,4 +418,29 @@ func expectLines(t *testing.T, out string, want ...string) {
 			t.Errorf("missing %s", w)
 		}
 	}
+}
+
+// TestBackupSchedulesOff: with backup_schedules false no schedule is read, and turning it off
+// by a reload drops the schedule series.
+func TestBackupSchedulesOff(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, oneProject())
+	e.refresh(t)
+	if !strings.Contains(e.exposition(t), "atlas_backup_schedule_interval_seconds{") {
+		t.Fatal("no schedule series with backup_schedules on")
+	}
+	s := oneProject()
+	s.BackupSchedules, s.RefreshTimeout = false, 10*time.Second
+	e.coll.Reconfigure(atlas.NewFetcher(e.client), s)
+	e.srv.Reset()
+	e.refresh(t)
+	out := e.exposition(t)
+	for _, name := range []string{"atlas_backup_schedule_interval_seconds", "atlas_backup_next_snapshot_timestamp_seconds"} {
+		if strings.Contains(out, name+"{") {
+			t.Errorf("%s still exposed", name)
+		}
+	}
+	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 0 {
+		t.Errorf("%d schedule requests with backup_schedules off", n)
+	}
+	expectLines(t, out, `atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`)
 }

@@ -33,6 +33,7 @@ type Config struct {
 	MinRefreshInterval Duration  `yaml:"min_refresh_interval"`
 	RefreshTimeout     Duration  `yaml:"refresh_timeout"`
 	SnapshotMetrics    *bool     `yaml:"snapshot_metrics"`
+	BackupSchedules    *bool     `yaml:"backup_schedules"`
 	Projects           []Project `yaml:"projects"`
 }
 
@@ -86,6 +87,10 @@ const (
 
 // SnapshotMetricsEnabled reports whether per-snapshot series are exposed (default true).
 func (c *Config) SnapshotMetricsEnabled() bool { return c.SnapshotMetrics == nil || *c.SnapshotMetrics }
+
+// BackupSchedulesEnabled reports whether Cloud Backup clusters' backup policies are read
+// (default true).
+func (c *Config) BackupSchedulesEnabled() bool { return c.BackupSchedules == nil || *c.BackupSchedules }
 
 // ClientConfig returns the atlas.Client configuration, with secrets resolved.
 func (c *Config) ClientConfig() atlas.Config {

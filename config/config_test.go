@@ -25,7 +25,7 @@ func TestGoodConfig(t *testing.T) {
 		t.Errorf("secret file not read")
 	}
 	if c.Atlas.MaxConcurrency != 4 || c.Atlas.Timeout.D() != 20*time.Second || c.MinRefreshInterval.D() != 10*time.Minute ||
-		c.RefreshTimeout.D() != DefaultRefreshTimeout || c.SnapshotMetricsEnabled() || c.Atlas.MaxAttempts != 4 {
+		c.RefreshTimeout.D() != DefaultRefreshTimeout || c.SnapshotMetricsEnabled() || c.BackupSchedulesEnabled() || c.Atlas.MaxAttempts != 4 {
 		t.Errorf("values: %+v", c)
 	}
 	if !c.Projects[1].Include.MatchString("prod-a") || c.Projects[1].Include.MatchString("xprod-a") {
@@ -48,7 +48,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Atlas.APIKey == nil || c.Atlas.APIKey.PrivateKey != "priv" || c.Atlas.BaseURL != "https://cloud.mongodb.com" ||
-		c.MinRefreshInterval.D() != 5*time.Minute || c.Atlas.Timeout.D() != 30*time.Second || c.Atlas.MaxConcurrency != 8 || !c.SnapshotMetricsEnabled() {
+		c.MinRefreshInterval.D() != 5*time.Minute || c.Atlas.Timeout.D() != 30*time.Second || c.Atlas.MaxConcurrency != 8 || !c.SnapshotMetricsEnabled() || !c.BackupSchedulesEnabled() {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = Parse("x.yml", []byte("min_refresh_interval: 0s\nprojects: [{name: P}]\n"), func(k string) string {

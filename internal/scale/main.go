@@ -43,7 +43,8 @@ type Params struct {
 	NonceUses                     int  // digest: uses per nonce before stale=true (0: unlimited)
 	PageCap                       int  // items per page the fake returns at most (0: as asked)
 	SnapshotMetrics               bool
-	Scrapers                      int // concurrent scrapes that trigger the refresh
+	Schedules                     bool // read Cloud Backup schedules (backup_schedules)
+	Scrapers                      int  // concurrent scrapes that trigger the refresh
 }
 
 // Report is what a run measured.
@@ -96,7 +97,7 @@ func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 		return nil, err
 	}
 	r.client = client
-	s.Projects, s.SnapshotMetrics = []config.Project{{DiscoverAllProjects: true}}, p.SnapshotMetrics
+	s.Projects, s.SnapshotMetrics, s.BackupSchedules = []config.Project{{DiscoverAllProjects: true}}, p.SnapshotMetrics, p.Schedules
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.coll = collector.New(r.ctx, log.NewNopLogger(), atlas.NewFetcher(client), s, time.Now)
 	r.reg = prometheus.NewRegistry()
@@ -170,7 +171,7 @@ func minimumRequests(est *atlastest.Estate, p Params) int {
 			if c.Sharded {
 				pages = 1 // the sharded listing has no paging parameters
 			}
-			if c.Kind == atlastest.Dedicated {
+			if p.Schedules && c.Kind == atlastest.Dedicated {
 				pages++
 			}
 			n += pages
@@ -342,8 +343,8 @@ func (r *Report) print(w io.Writer) {
 	if p.Digest {
 		auth = "digest"
 	}
-	fmt.Fprintf(w, "estate: %d projects x %d clusters x %d snapshots = %d clusters, %d snapshots; latency %s; concurrency %d; auth %s; snapshot_metrics %v; %d scrapers\n",
-		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, max(1, p.Scrapers))
+	fmt.Fprintf(w, "estate: %d projects x %d clusters x %d snapshots = %d clusters, %d snapshots; latency %s; concurrency %d; auth %s; snapshot_metrics %v; backup_schedules %v; %d scrapers\n",
+		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, p.Schedules, max(1, p.Scrapers))
 	fmt.Fprintf(w, "refresh wall time: %s (ideal %s, ratio %.3f)\n", r.Wall.Round(time.Millisecond), r.Ideal, float64(r.Wall)/float64(r.Ideal))
 	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d\n", r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight)
 	ops := make([]string, 0, len(r.Requests))
@@ -371,6 +372,7 @@ func main() {
 	flag.IntVar(&p.NonceUses, "nonce-uses", 0, "digest: requests per nonce before the fake answers stale=true (0: unlimited)")
 	flag.IntVar(&p.PageCap, "page-cap", 0, "most items per page the fake returns (0: as asked)")
 	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
+	flag.BoolVar(&p.Schedules, "backup-schedules", true, "read Cloud Backup schedules")
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.Parse()

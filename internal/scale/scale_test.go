@@ -12,9 +12,9 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 		name string
 		p    Params
 	}{
-		{"service account, 10 concurrent scrapes", Params{Projects: 20, Clusters: 5, Snapshots: 30, Latency: 5 * time.Millisecond, Concurrency: 4, Scrapers: 10}},
+		{"service account, 10 concurrent scrapes", Params{Projects: 20, Clusters: 5, Snapshots: 30, Latency: 5 * time.Millisecond, Concurrency: 4, Scrapers: 10, Schedules: true}},
 		{"paged listings", Params{Projects: 4, Clusters: 4, Snapshots: 30, Latency: time.Millisecond, Concurrency: 3, PageCap: 7}},
-		{"digest with challenge reuse", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true}},
+		{"digest with challenge reuse", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, Schedules: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
