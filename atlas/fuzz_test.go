@@ -7,14 +7,17 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
-// FuzzDecodeSnapshots feeds any body to the decoding and normalisation of every snapshot kind.
+// FuzzDecodeSnapshots feeds any body to the decoding and normalisation of every snapshot kind
+// and of backup schedules.
 func FuzzDecodeSnapshots(f *testing.F) {
 	f.Add([]byte(`{"results":[{"id":"6a0000000000000000000001","status":"completed","createdAt":"2026-11-20T11:27:22Z","expiresAt":"2026-11-22T11:27:22Z","storageSizeBytes":1148695908,"frequencyType":"hourly","snapshotType":"scheduled","mongodVersion":"8.0.4"}],"links":[{"rel":"next","href":"https://cloud.mongodb.com/api/atlas/v2/groups?pageNum=2"}]}`))
 	f.Add([]byte(`{"results":[{"id":"x","status":"RUNNING","scheduledTime":"2026-11-20T11:00:00Z","startTime":"2026-11-20T11:00:30Z","expiration":"2026-11-28T11:00:00Z","mongoDBVersion":"8.0.4"}]}`))
 	f.Add([]byte(`{"results":[{"id":"x","complete":false,"created":{"date":"2026-11-20T11:00:00Z","increment":1},"parts":[{"storageSizeBytes":5},{"storageSizeBytes":null}],"doNotDelete":true}]}`))
+	f.Add([]byte(`{"nextSnapshot":"2026-11-20T18:00:00Z","policies":[{"policyItems":[{"frequencyType":"hourly","frequencyInterval":6,"retentionUnit":"days","retentionValue":2},{"frequencyType":"ondemand","frequencyInterval":0}]}]}`))
 	f.Add([]byte(`{"results":null}`))
 	f.Add([]byte(`<html>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -40,6 +43,13 @@ func FuzzDecodeSnapshots(f *testing.F) {
 		if json.Unmarshal(body, &legacy) == nil {
 			tg.Kind = KindLegacy
 			check(normaliseAll(legacy.Results, tg, nil))
+		}
+		var sched wireSchedule
+		if json.Unmarshal(body, &sched) == nil {
+			d, ok := sched.normalise().Interval()
+			if ok != (d > 0) || d > 366*24*time.Hour {
+				t.Fatalf("schedule interval %v, %v", d, ok)
+			}
 		}
 		var clusters page[wireCluster]
 		if json.Unmarshal(body, &clusters) == nil {
