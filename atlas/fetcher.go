@@ -129,15 +129,12 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 	}
 	// The schedule is read beside the snapshots, not after them, when the kind is known.
 	var sched chan scheduleResult
-	startSchedule := func(t Target) {
+	if r.Schedule && res.Served.Kind == KindCloud {
 		sched = make(chan scheduleResult, 1)
-		go func() {
+		go func(t Target) {
 			s, err := f.Schedule(ctx, t)
 			sched <- scheduleResult{s, err}
-		}()
-	}
-	if r.Schedule && res.Served.Kind == KindCloud {
-		startSchedule(res.Served)
+		}(res.Served)
 	}
 	visited := map[Kind]bool{}
 	for {
@@ -158,17 +155,21 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		f.gone[r.Target] = res.Gone
 		f.mu.Unlock()
 	}
-	if r.Schedule && sched == nil && res.Err == nil && res.Served.Kind == KindCloud {
-		startSchedule(res.Served) // reached Cloud Backup through a replacement
+	var sr scheduleResult
+	switch {
+	case sched != nil:
+		sr = <-sched // the call honours ctx, so this wait does too
+	case r.Schedule && res.Err == nil && res.Served.Kind == KindCloud:
+		// Reached Cloud Backup through a replacement.
+		sr.schedule, sr.err = f.Schedule(ctx, res.Served)
+	default:
+		return res
 	}
-	if sched != nil {
-		sr := <-sched // the call honours ctx, so this wait does too
-		if res.Err == nil {
-			if sr.err != nil {
-				res.ScheduleErr = sr.err
-			} else {
-				res.Schedule = &sr.schedule
-			}
+	if res.Err == nil {
+		if sr.err != nil {
+			res.ScheduleErr = sr.err
+		} else {
+			res.Schedule = &sr.schedule
 		}
 	}
 	return res

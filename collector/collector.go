@@ -466,9 +466,7 @@ func (r *refresh) deliver(res atlas.Result) {
 		ts.ok = false
 		return
 	}
-	if res.ScheduleErr != nil {
-		r.note(res.ScheduleErr)
-	}
+	r.note(res.ScheduleErr)
 	c.logChange("schedule\x00"+targetID(t), res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	switch {
 	case res.Schedule != nil:
