@@ -291,12 +291,12 @@ func TestFailingTargetKeepsLastGoodData(t *testing.T) {
 	e.refresh(t)
 	out := e.exposition(t)
 	expectLines(t, out,
-		`atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`,
-		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`,
+		cloudOK,
+		flexSuccess+" 0",
 		// The failed target still shows the data fetched a minute earlier, and when.
-		`atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`,
-		`atlas_backup_collect_timestamp_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1.79517606e+09`,
-		`atlas_backup_snapshots{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 2`,
+		flexLastGood,
+		"atlas_backup_collect_timestamp_seconds"+cloudLabels+" 1.79517606e+09",
+		flexCount,
 		`atlas_backup_up 1`)
 	// The error is logged once, not on every refresh.
 	for range 3 {
@@ -357,9 +357,9 @@ func TestDeadlineServesWhatArrived(t *testing.T) {
 	out := e.exposition(t)
 	// The hung target still shows its previous data and success; the others are fresh.
 	expectLines(t, out,
-		`atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`,
-		`atlas_backup_collect_timestamp_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1.79517606e+09`,
-		`atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1`)
+		flexLastGood,
+		"atlas_backup_collect_timestamp_seconds"+cloudLabels+" 1.79517606e+09",
+		flexSuccess+" 1")
 	// The refresh goes on in the background until the client's timeout ends the hung request.
 	e.coll.Refresh(t.Context())
 	if !strings.Contains(e.exposition(t), `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`+"\n") {
@@ -442,5 +442,5 @@ func TestBackupSchedulesOff(t *testing.T) {
 	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 0 {
 		t.Errorf("%d schedule requests with backup_schedules off", n)
 	}
-	expectLines(t, out, `atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`)
+	expectLines(t, out, cloudOK)
 }

@@ -14,7 +14,8 @@ import (
 
 const (
 	flexSuccess = `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"}`
-	cloudOK     = `atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`
+	cloudLabels = `{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"}`
+	cloudOK     = "atlas_backup_collect_success" + cloudLabels + " 1"
 	// The last good data fetched at the first refresh (testNow) stays exposed with its time.
 	flexLastGood = `atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`
 	flexCount    = `atlas_backup_snapshots{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 2`
@@ -171,7 +172,6 @@ func TestAtlasFailingEverywhere(t *testing.T) {
 // TestScheduleFault: a backup schedule that cannot be read fails the target's collection but
 // keeps the last schedule, and the snapshots read beside it are still updated.
 func TestScheduleFault(t *testing.T) {
-	const lv = `{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"}`
 	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
 	e.srv.SetFault("getGroupClusterBackupSchedule", "dedicated-01", &atlastest.Fault{Status: 403, ErrorCode: "USER_UNAUTHORIZED"})
@@ -186,10 +186,10 @@ func TestScheduleFault(t *testing.T) {
 	}
 	out := e.exposition(t)
 	expectLines(t, out,
-		"atlas_backup_collect_success"+lv+" 0",
-		"atlas_backup_schedule_interval_seconds"+lv+" 21600",
+		"atlas_backup_collect_success"+cloudLabels+" 0",
+		"atlas_backup_schedule_interval_seconds"+cloudLabels+" 21600",
 		`atlas_backup_snapshots{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 4`,
-		"atlas_backup_last_completed_snapshot_timestamp_seconds"+lv+" 1.795176e+09",
+		"atlas_backup_last_completed_snapshot_timestamp_seconds"+cloudLabels+" 1.795176e+09",
 		"atlas_backup_up 1")
 	logged := `msg="backup schedule collection" project_id=5f0000000000000000000001 project=project-001 cluster=dedicated-01 kind=cloud err="atlas: getGroupClusterBackupSchedule project=5f0000000000000000000001 cluster=dedicated-01 GET /api/atlas/v2/groups/5f0000000000000000000001/clusters/dedicated-01/backup/schedule: HTTP 403 USER_UNAUTHORIZED: injected fault"`
 	if n := strings.Count(e.logs.String(), logged); n != 1 {
@@ -198,5 +198,5 @@ func TestScheduleFault(t *testing.T) {
 	e.srv.SetFault("getGroupClusterBackupSchedule", "dedicated-01", nil)
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
-	expectLines(t, e.exposition(t), "atlas_backup_collect_success"+lv+" 1", "atlas_backup_schedule_interval_seconds"+lv+" 3600")
+	expectLines(t, e.exposition(t), cloudOK, "atlas_backup_schedule_interval_seconds"+cloudLabels+" 3600")
 }
