@@ -13,6 +13,7 @@ type API interface {
 	Projects(ctx context.Context) ([]Project, error)
 	ProjectByName(ctx context.Context, name string) (Project, error)
 	Clusters(ctx context.Context, projectID string) (ClusterList, error)
+	ClusterNames(ctx context.Context) ([]ProjectClusters, error)
 	Snapshots(ctx context.Context, t Target) ([]Snapshot, error)
 	Snapshot(ctx context.Context, t Target, id string) (Snapshot, error)
 	Schedule(ctx context.Context, t Target) (Schedule, error)

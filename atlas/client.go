@@ -191,6 +191,10 @@ func New(cfg Config) (*Client, error) {
 // InFlight returns the number of HTTP requests in flight now.
 func (c *Client) InFlight() int { return c.wire.current() }
 
+// RequestsSent returns the number of HTTP requests sent so far (challenges and token requests
+// included).
+func (c *Client) RequestsSent() uint64 { return c.wire.total() }
+
 // MaxInFlight returns the largest number of HTTP requests that were in flight at once.
 func (c *Client) MaxInFlight() int { return c.wire.peak() }
 
@@ -526,6 +530,7 @@ type limiters struct {
 var atlasLimits = map[endpointSet][2]float64{
 	setProjects:          {1200, 500},
 	setClusters:          {10000, 5000},
+	setClusterDetails:    {300, 100},
 	setFlexClusters:      {1200, 500},
 	setServerless:        {1200, 500},
 	setCloudBackups:      {1200, 500},
@@ -540,7 +545,7 @@ func newLimiters(factor float64) *limiters {
 }
 
 func (l *limiters) get(set endpointSet, project string) *bucket {
-	if set == setProjects {
+	if set == setProjects || set == setClusterDetails {
 		project = "" // counted per user, not per project
 	}
 	key := [2]string{string(set), project}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 )
@@ -51,6 +52,20 @@ func (f *Fetcher) Clusters(ctx context.Context, projectID string) (ClusterList, 
 	return do(f, "clusters\x00"+projectID, func() (ClusterList, error) { return f.api.Clusters(ctx, projectID) })
 }
 
+// ClusterNames implements API.
+func (f *Fetcher) ClusterNames(ctx context.Context) ([]ProjectClusters, error) {
+	return do(f, "clusterNames", func() ([]ProjectClusters, error) { return f.api.ClusterNames(ctx) })
+}
+
+// RequestsSent returns the HTTP requests the decorated client has sent so far, or 0 when it
+// does not count them.
+func (f *Fetcher) RequestsSent() uint64 {
+	if c, ok := f.api.(interface{ RequestsSent() uint64 }); ok {
+		return c.RequestsSent()
+	}
+	return 0
+}
+
 func targetKey(op string, t Target) string {
 	s := op + "\x00" + t.ProjectID + "\x00" + t.Cluster + "\x00" + string(t.Kind)
 	if t.Sharded {
@@ -76,11 +91,15 @@ func (f *Fetcher) Schedule(ctx context.Context, t Target) (Schedule, error) {
 
 // Request is one target to read: its whole snapshot list, or, where SnapshotIDs is set, just
 // those snapshots through the get-one endpoint; and, where Schedule is set and the target is
-// read through Cloud Backup, its backup schedule.
+// read through Cloud Backup, its backup schedule. Where Schedule is not set but a schedule read
+// earlier is given, the schedule is read after all if the snapshots show that the policy
+// changed since (Schedule.Explains).
 type Request struct {
 	Target      Target
 	SnapshotIDs []string
 	Schedule    bool
+	Cached      *Schedule
+	CachedAt    time.Time // when Cached was read
 }
 
 // Result is what one Request produced.
@@ -94,7 +113,8 @@ type Result struct {
 	Gone []*GoneError
 	Err  error
 	// Schedule is the backup policy of a Cloud Backup target, read with its snapshots; nil for
-	// other kinds, when ScheduleErr is set, or when reading the snapshots failed.
+	// other kinds, when it was not read, when ScheduleErr is set, or when reading the snapshots
+	// failed.
 	Schedule    *Schedule
 	ScheduleErr error
 }
@@ -159,8 +179,9 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 	switch {
 	case sched != nil:
 		sr = <-sched // the call honours ctx, so this wait does too
-	case r.Schedule && res.Err == nil && res.Served.Kind == KindCloud:
-		// Reached Cloud Backup through a replacement.
+	case res.Err == nil && res.Served.Kind == KindCloud &&
+		(r.Schedule || (r.Cached != nil && !r.Cached.Explains(res.Snapshots, r.CachedAt))):
+		// Reached Cloud Backup through a replacement, or the policy changed since it was read.
 		sr.schedule, sr.err = f.Schedule(ctx, res.Served)
 	default:
 		return res

@@ -65,11 +65,13 @@ type observer struct {
 	mu       sync.Mutex
 	inflight int
 	maxSeen  int
+	sent     uint64
 }
 
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	o.mu.Lock()
 	o.inflight++
+	o.sent++
 	o.maxSeen = max(o.maxSeen, o.inflight)
 	o.mu.Unlock()
 	done := func() {
@@ -100,6 +102,12 @@ func (o *observer) current() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.inflight
+}
+
+func (o *observer) total() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sent
 }
 
 func (o *observer) peak() int {

@@ -12,6 +12,7 @@ type endpointSet string
 const (
 	setProjects          endpointSet = "projects"
 	setClusters          endpointSet = "clusters"
+	setClusterDetails    endpointSet = "cluster_details"
 	setFlexClusters      endpointSet = "flex_clusters"
 	setServerless        endpointSet = "serverless_instances"
 	setCloudBackups      endpointSet = "cloud_backups"
@@ -75,6 +76,9 @@ var (
 	}
 )
 
+// opListClusterDetails lists every project's clusters in one call; Atlas counts it per user.
+var opListClusterDetails = operation{"listClusterDetails", "2023-01-01", setClusterDetails, true}
+
 type snapshotFamily struct {
 	kind    Kind
 	sharded bool
@@ -116,6 +120,7 @@ func Operations() []Operation {
 		{opListGroups.Name, opListGroups.Version, apiPrefix + "/groups", true},
 		{opGetGroupByName.Name, opGetGroupByName.Version, apiPrefix + "/groups/byName/{groupName}", false},
 		{opListClusters.Name, opListClusters.Version, apiPrefix + "/groups/{groupId}/clusters", true},
+		{opListClusterDetails.Name, opListClusterDetails.Version, apiPrefix + "/clusters", true},
 		{opListFlex.Name, opListFlex.Version, apiPrefix + "/groups/{groupId}/flexClusters", true},
 		{opListServerless.Name, opListServerless.Version, apiPrefix + "/groups/{groupId}/serverless", true},
 		{opGetSchedule.Name, opGetSchedule.Version, apiPrefix + schedulePath("{groupId}", "{clusterName}"), false},

@@ -1,14 +1,16 @@
 // Package collector turns Atlas backup snapshots into Prometheus metrics. It refreshes its view
 // of Atlas through an atlas.Fetcher when a scrape asks for it and the data is older than the
 // configured minimum refresh interval, and serves everything else from its cache.
+//
+// A refresh reads the snapshots of every known target. Discovery (which projects the
+// configuration selects and which clusters they hold) has its own, longer cadence: it runs in
+// full every discovery interval, and for one project whenever Atlas says that something in it
+// changed (a new cluster in the all-projects cluster listing, a cluster answering that it does
+// not exist).
 package collector
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -22,12 +24,18 @@ import (
 
 const namespace = "atlas_backup"
 
+// scheduleMaxAge bounds how long a Cloud Backup schedule is reused: a policy rarely changes, and
+// a change shows sooner anyway, in the next planned snapshot or in snapshots it cannot explain.
+const scheduleMaxAge = 24 * time.Hour
+
 // Fetcher is what the collector needs from the atlas package.
 type Fetcher interface {
 	Projects(ctx context.Context) ([]atlas.Project, error)
 	ProjectByName(ctx context.Context, name string) (atlas.Project, error)
 	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
+	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result))
+	RequestsSent() uint64
 }
 
 // Settings is the part of the configuration the collector uses.
@@ -35,16 +43,19 @@ type Settings struct {
 	Projects           []config.Project
 	MinRefreshInterval time.Duration
 	RefreshTimeout     time.Duration
-	SnapshotMetrics    bool
-	BackupSchedules    bool
+	// DiscoveryInterval is how often projects and clusters are rediscovered in full; 0 means on
+	// every refresh.
+	DiscoveryInterval time.Duration
+	SnapshotMetrics   bool
+	BackupSchedules   bool
 }
 
 // SettingsFrom extracts Settings from a loaded configuration.
 func SettingsFrom(c *config.Config) Settings {
 	return Settings{
 		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),
-		RefreshTimeout: c.RefreshTimeout.D(), SnapshotMetrics: c.SnapshotMetricsEnabled(),
-		BackupSchedules: c.BackupSchedulesEnabled(),
+		RefreshTimeout: c.RefreshTimeout.D(), DiscoveryInterval: c.DiscoveryInterval.D(),
+		SnapshotMetrics: c.SnapshotMetricsEnabled(), BackupSchedules: c.BackupSchedulesEnabled(),
 	}
 }
 
@@ -54,31 +65,56 @@ type Collector struct {
 	now    func() time.Time
 	life   context.Context // ends when the exporter stops; background refreshes derive from it
 
-	mu         sync.Mutex
-	fetcher    Fetcher
-	settings   Settings
-	generation int // bumped by Reconfigure: results of older refreshes are dropped
-	cycle      int
-	lastStart  time.Time
-	refreshing chan struct{} // closed when the running refresh ends; nil when none runs
-	ready      bool
-	up         bool
-	lastDur    time.Duration
-	entries    map[string][]atlas.Project // projects each project selector resolved to last time
-	projects   map[string]*projectState
-	targets    map[atlas.Target]*targetState
-	version    uint64            // bumped when a refresh ends and on Reconfigure
-	warned     map[string]bool   // deprecation and sunset messages already logged
-	lastErr    map[string]string // last error logged per subject, "" after recovery
+	mu       sync.Mutex
+	fetcher  Fetcher
+	settings Settings
+	// generation changes with the data source (credentials, base URL): results of refreshes
+	// against an older one are dropped. selection changes with what the configuration selects:
+	// refreshes under an older one still deliver snapshot data, but no longer decide which
+	// targets exist. view changes on every reconfiguration: cached encodings are rebuilt.
+	generation, selection, view int
+	cycle                       int
+	lastStart                   time.Time
+	queued                      bool          // a reconfiguration asked for a refresh at once
+	refreshing                  chan struct{} // closed when the running refresh ends; nil when none runs
+	ready                       bool
+	up                          bool
+	lastDur                     time.Duration
+	discoveredAt                time.Time // start of the last full discovery
+	rediscover                  bool      // a full discovery is due at the next refresh
+	lastRequests                map[string]float64
+	entries                     map[string]*entryState // by selector
+	projects                    map[string]*projectState
+	targets                     map[atlas.Target]*targetState
+	notFound                    map[atlas.Target]int // cycle in which Atlas said the target does not exist
+	missing                     map[missingKey]bool
+	version                     uint64            // bumped when a refresh ends and on Reconfigure
+	warned                      map[string]bool   // deprecation and sunset messages already logged
+	lastErr                     map[string]string // last error logged per subject, "" after recovery
+}
+
+// entryState is what a project selector of the configuration resolved to.
+type entryState struct {
+	projects []atlas.Project
+	resolved bool // resolved at least once
+	absent   bool // Atlas said the configured project does not exist
+	again    bool // resolve again at the next refresh
 }
 
 type projectState struct {
-	project      atlas.Project
-	clusters     map[string]atlas.Cluster // selected by any config entry this cycle
+	project atlas.Project
+	names   map[string]bool // every cluster of the last successful listing
+	// clusters selected by any configuration entry, and per entry (index in Settings.Projects)
+	// the targets to read; both from the last discovery.
+	clusters     map[string]atlas.Cluster
+	plans        map[int][]atlas.Request
 	clusterCycle int
+	listed       bool // a listing succeeded at least once
+	listedCycle  int  // cycle of the last successful listing
 	ok           bool
 	discoveredAt time.Time
 	serverless   *atlas.GoneError
+	rediscover   bool // list the project's clusters again at the next refresh
 	seen         int
 }
 
@@ -87,6 +123,7 @@ type targetState struct {
 	served      atlas.Target
 	snapshots   []atlas.Snapshot
 	schedule    *atlas.Schedule // Cloud Backup policy; nil for other kinds or before it was read
+	scheduleAt  time.Time       // when schedule was read; zero forces a read
 	gone        []*atlas.GoneError
 	hasData     bool
 	fetchedAt   time.Time
@@ -95,10 +132,10 @@ type targetState struct {
 	unknownSeen map[string]bool
 
 	// Encodings of this state, reused by every scrape until it changes.
-	cache    []prometheus.Metric // per-cluster metrics
-	cacheGen int
-	text     *snapshotText // per-snapshot samples
-	textGen  int
+	cache     []prometheus.Metric // per-cluster metrics
+	cacheView int
+	text      *snapshotText // per-snapshot samples
+	textView  int
 }
 
 // New returns a collector. life bounds background refreshes; now is the clock (time.Now in
@@ -106,20 +143,54 @@ type targetState struct {
 func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now func() time.Time) *Collector {
 	return &Collector{
 		logger: logger, now: now, life: life, fetcher: f, settings: s,
-		entries: map[string][]atlas.Project{}, projects: map[string]*projectState{},
-		targets: map[atlas.Target]*targetState{}, warned: map[string]bool{}, lastErr: map[string]string{},
+		entries: map[string]*entryState{}, projects: map[string]*projectState{},
+		targets: map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[missingKey]bool{},
+		lastRequests: map[string]float64{}, warned: map[string]bool{}, lastErr: map[string]string{},
 	}
 }
 
-// Reconfigure swaps the fetcher and settings after a configuration reload; the next scrape
-// refreshes everything, and series the new configuration no longer selects disappear then.
+// Reconfigure applies a reloaded configuration. f is the fetcher to use from now on: the same
+// one when the credentials and base URL did not change, so that its token, rate limiters and
+// knowledge of gone endpoints stay, and the refresh under way still counts. A new fetcher means a
+// new data source: what refreshes under the old one still bring is dropped. A change of what the
+// configuration selects starts a full rediscovery at once (after a refresh under way); the data
+// shown stays until then.
 func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.fetcher, c.settings = f, s
-	c.generation++
+	old := c.settings
+	c.settings = s
+	c.view++
 	c.version++
-	c.lastStart = time.Time{}
+	if f != c.fetcher {
+		c.fetcher = f
+		c.generation++
+		c.queued = true
+	}
+	if !sameSelection(old, s) {
+		c.selection++
+		c.rediscover, c.queued = true, true
+		// A new selection may want schedules read, and a policy may have changed meanwhile.
+		for _, ts := range c.targets {
+			ts.scheduleAt = time.Time{}
+		}
+	}
+	if c.queued && c.refreshing == nil {
+		c.start()
+	}
+}
+
+// sameSelection reports whether a and b select the same targets and read the same about them.
+func sameSelection(a, b Settings) bool {
+	if a.BackupSchedules != b.BackupSchedules || len(a.Projects) != len(b.Projects) {
+		return false
+	}
+	for i := range a.Projects {
+		if !a.Projects[i].Equal(b.Projects[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Ready reports whether the first refresh has finished.
@@ -153,20 +224,11 @@ func (c *Collector) Refresh(ctx context.Context) {
 	c.mu.Lock()
 	done := c.refreshing
 	if done == nil {
-		if !c.lastStart.IsZero() && c.now().Sub(c.lastStart) < c.settings.MinRefreshInterval {
+		if !c.queued && !c.lastStart.IsZero() && c.now().Sub(c.lastStart) < c.settings.MinRefreshInterval {
 			c.mu.Unlock()
 			return
 		}
-		done = make(chan struct{})
-		c.refreshing = done
-		c.lastStart = c.now()
-		c.cycle++
-		rctx, cancel := context.WithTimeout(c.life, c.settings.RefreshTimeout)
-		go func(r *refresh) {
-			defer cancel()
-			r.run(rctx)
-			c.finish(r, done)
-		}(&refresh{c: c, fetcher: c.fetcher, settings: c.settings, generation: c.generation, cycle: c.cycle, start: c.lastStart})
+		done = c.start()
 	}
 	c.mu.Unlock()
 	select {
@@ -175,333 +237,46 @@ func (c *Collector) Refresh(ctx context.Context) {
 	}
 }
 
-// refresh is one refresh cycle.
-type refresh struct {
-	c          *Collector
-	fetcher    Fetcher
-	settings   Settings
-	generation int
-	cycle      int
-	start      time.Time
-
-	mu         sync.Mutex
-	successes  int
-	authFailed bool
-	complete   bool
+// start begins a refresh in the background and returns the channel closed when it ends; c.mu
+// must be held and no refresh be running.
+func (c *Collector) start() chan struct{} {
+	done := make(chan struct{})
+	c.refreshing, c.queued = done, false
+	c.lastStart = c.now()
+	c.cycle++
+	r := &refresh{
+		c: c, fetcher: c.fetcher, settings: c.settings, generation: c.generation, selection: c.selection,
+		cycle: c.cycle, start: c.lastStart, requestsBefore: c.fetcher.RequestsSent(),
+		pending: map[atlas.Target]int{}, listings: map[string]*listing{}, byName: map[string]*listing{},
+	}
+	r.plan()
+	rctx, cancel := context.WithTimeout(c.life, c.settings.RefreshTimeout)
+	go func() {
+		defer cancel()
+		r.run(rctx)
+		c.finish(r, done)
+	}()
+	return done
 }
 
-func (r *refresh) note(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ae *atlas.Error
-	switch {
-	case err == nil:
-		r.successes++
-	case errors.As(err, &ae) && ae.Unauthorized():
-		r.authFailed = true
-	case errors.As(err, &ae) && ae.StatusCode != 0 && ae.StatusCode < 500:
-		// Atlas answered and accepted the credentials, even if it refused this call (a 404, a
-		// 429); a 5xx is Atlas failing, not answering.
-		r.successes++
-	}
-}
-
-func (r *refresh) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, entry := range r.settings.Projects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.entry(ctx, entry)
-		}()
-	}
-	wg.Wait()
-	r.complete = ctx.Err() == nil
-}
-
-// entry resolves one configured project selector and refreshes each project it names.
-func (r *refresh) entry(ctx context.Context, e config.Project) {
-	projects, err := r.resolve(ctx, e)
-	r.note(err)
-	c := r.c
-	c.mu.Lock()
-	if r.generation != c.generation {
-		c.mu.Unlock()
-		return
-	}
-	if err != nil {
-		// Keep what the selector found before, and say the project could not be read.
-		projects = c.entries[selector(e)]
-		c.logChange("resolve\x00"+selector(e), err, "msg", "cannot resolve configured project", "selector", selector(e))
-		for _, p := range projects {
-			if ps := c.projects[p.ID]; ps != nil {
-				ps.ok = false
-			}
-		}
-	} else {
-		c.entries[selector(e)] = projects
-		c.logChange("resolve\x00"+selector(e), nil, "msg", "configured project resolved", "selector", selector(e))
-	}
-	c.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, p := range projects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.project(ctx, e, p, err == nil)
-		}()
-	}
-	wg.Wait()
-}
-
-func selector(e config.Project) string {
-	switch {
-	case e.ID != "":
-		return "id=" + e.ID
-	case e.Name != "":
-		return "name=" + e.Name
-	}
-	sel := "discover_all_projects"
-	if e.ProjectInclude != nil {
-		sel += " project_include=" + e.ProjectInclude.String()
-	}
-	if e.ProjectExclude != nil {
-		sel += " project_exclude=" + e.ProjectExclude.String()
-	}
-	return sel
-}
-
-func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Project, error) {
-	switch {
-	case e.Name != "":
-		p, err := r.fetcher.ProjectByName(ctx, e.Name)
-		if err != nil {
-			return nil, err
-		}
-		return []atlas.Project{p}, nil
-	case e.ID != "":
-		// There is no get-project-by-id operation in the API subset the exporter needs; the
-		// listing gives the name label, and it is shared by every id selector of the cycle.
-		all, err := r.fetcher.Projects(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range all {
-			if p.ID == e.ID {
-				return []atlas.Project{p}, nil
-			}
-		}
-		return nil, fmt.Errorf("project %s is not visible to these credentials (give them the Project Read Only role on it)", e.ID)
-	}
-	all, err := r.fetcher.Projects(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []atlas.Project
-	for _, p := range all {
-		if (e.ProjectInclude == nil || e.ProjectInclude.MatchString(p.Name)) && (e.ProjectExclude == nil || !e.ProjectExclude.MatchString(p.Name)) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// project discovers one project's clusters and fetches the snapshots of its targets.
-func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project, resolved bool) {
-	c := r.c
-	var list atlas.ClusterList
-	var err error
-	if resolved {
-		list, err = r.fetcher.Clusters(ctx, p.ID)
-		r.note(err)
-	} else {
-		err = errors.New("project could not be resolved")
-	}
-	if ctx.Err() != nil {
-		return
-	}
-	c.mu.Lock()
-	if r.generation != c.generation {
-		c.mu.Unlock()
-		return
-	}
-	ps := c.projects[p.ID]
-	if ps == nil {
-		ps = &projectState{}
-		c.projects[p.ID] = ps
-	}
-	ps.project, ps.seen = p, r.cycle
-	var reqs []atlas.Request
-	if err != nil {
-		if resolved {
-			ps.ok = false
-			c.logChange("discover\x00"+p.ID, err, "msg", "cluster discovery failed", "project_id", p.ID, "project", p.Name)
-		}
-		// Keep the clusters found before and read their snapshots anyway: the listing may be
-		// the only thing failing, and if all of Atlas is, collect_success says so.
-		known := make([]atlas.Cluster, 0, len(ps.clusters))
-		for _, cl := range ps.clusters {
-			known = append(known, cl)
-		}
-		for _, t := range targetsOf(e, p, filterClusters(e, known), r.settings.BackupSchedules) {
-			if ts := c.targets[t.Target]; ts != nil {
-				ts.seen = r.cycle
-				reqs = append(reqs, t)
-			}
-		}
-		ps.clusterCycle = r.cycle
-	} else {
-		reqs = r.discovered(ps, e, p, list)
-	}
-	c.mu.Unlock()
-	r.fetcher.Fetch(ctx, reqs, func(res atlas.Result) { r.deliver(res) })
-}
-
-// discovered records what discovery found in project p for entry e and returns the requests
-// for its targets; c.mu must be held.
-func (r *refresh) discovered(ps *projectState, e config.Project, p atlas.Project, list atlas.ClusterList) []atlas.Request {
-	c := r.c
-	c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
-	ps.ok, ps.discoveredAt, ps.serverless = true, c.now(), list.ServerlessGone
-	selected := filterClusters(e, list.Clusters)
-	if ps.clusterCycle != r.cycle {
-		ps.clusters, ps.clusterCycle = map[string]atlas.Cluster{}, r.cycle
-	}
-	for _, cl := range selected {
-		ps.clusters[cl.Name] = cl
-	}
-	if list.ServerlessGone != nil {
-		c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
-	}
-	reqs := targetsOf(e, p, selected, r.settings.BackupSchedules)
-	for _, t := range reqs {
-		ts := c.targets[t.Target]
-		if ts == nil {
-			ts = &targetState{served: t.Target, unknownSeen: map[string]bool{}}
-			c.targets[t.Target] = ts
-		}
-		if ts.project != p {
-			ts.cache, ts.text = nil, nil // a renamed project changes every label set
-		}
-		ts.project, ts.seen = p, r.cycle
-		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
-			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
-				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", lc.SunsetDate, "replacement", lc.Replacement)
-		}
-	}
-	return reqs
-}
-
-// filterClusters applies an entry's clusters list and include/exclude expressions.
-func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
-	var out []atlas.Cluster
-	for _, cl := range all {
-		if len(e.Clusters) > 0 && !slices.Contains(e.Clusters, cl.Name) {
-			continue
-		}
-		if (e.Include != nil && !e.Include.MatchString(cl.Name)) || (e.Exclude != nil && e.Exclude.MatchString(cl.Name)) {
-			continue
-		}
-		out = append(out, cl)
-	}
-	return out
-}
-
-// targetsOf turns discovered clusters into the requests to make: the discovered kind, or the
-// kinds the entry names instead; schedules says whether to read Cloud Backup schedules too.
-func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster, schedules bool) []atlas.Request {
-	var out []atlas.Request
-	for _, cl := range clusters {
-		kinds := []atlas.Kind{cl.Kind}
-		if len(e.Kinds) > 0 {
-			kinds = kinds[:0]
-			for _, k := range e.Kinds {
-				kind, _ := atlas.ParseKind(k)
-				kinds = append(kinds, kind)
-			}
-		}
-		for _, k := range kinds {
-			if k == "" {
-				continue
-			}
-			out = append(out, atlas.Request{
-				Target:      atlas.Target{ProjectID: p.ID, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud},
-				SnapshotIDs: e.Snapshots,
-				Schedule:    schedules,
-			})
-		}
-	}
-	return out
-}
-
-func targetID(t atlas.Target) string { return t.ProjectID + "/" + t.Cluster + "/" + string(t.Kind) }
-
-func (r *refresh) deliver(res atlas.Result) {
-	r.note(res.Err)
-	c := r.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r.generation != c.generation {
-		return
-	}
-	ts := c.targets[res.Request.Target]
-	if ts == nil {
-		return
-	}
-	t := res.Request.Target
-	for _, g := range res.Gone {
-		c.warnOnce("gone\x00"+targetID(t)+"\x00"+string(g.Kind), "msg", "snapshot endpoint answered that it is gone", "project_id", t.ProjectID,
-			"project", ts.project.Name, "cluster", t.Cluster, "kind", g.Kind, "replacement", g.Replacement, "err", g.Err)
-	}
-	var ae *atlas.Error
-	if res.Err != nil && errors.As(res.Err, &ae) && ae.NotFound() {
-		// The cluster was deleted after discovery: its series go now, not after a ghost period.
-		level.Info(c.logger).Log("msg", "cluster no longer exists; dropping its series", "project_id", t.ProjectID, "cluster", t.Cluster, "kind", t.Kind)
-		delete(c.targets, t)
-		return
-	}
-	c.logChange("target\x00"+targetID(t), res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
-	ts.gone, ts.cache, ts.text = res.Gone, nil, nil
-	if res.Err != nil {
-		ts.ok = false
-		return
-	}
-	r.note(res.ScheduleErr)
-	c.logChange("schedule\x00"+targetID(t), res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
-	switch {
-	case res.Schedule != nil:
-		ts.schedule = res.Schedule
-	case res.ScheduleErr == nil:
-		ts.schedule = nil // the target is no longer read through Cloud Backup
-	}
-	snaps := res.Snapshots
-	sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].CreatedAt.After(snaps[j].CreatedAt) })
-	for _, s := range snaps {
-		if s.Status == atlas.StatusUnknown && !ts.unknownSeen[s.RawStatus] {
-			ts.unknownSeen[s.RawStatus] = true
-			level.Warn(c.logger).Log("msg", "snapshot has a status Atlas does not document", "status", s.RawStatus, "project_id", t.ProjectID, "cluster", t.Cluster, "snapshot_id", s.ID)
-		}
-	}
-	// A schedule that could not be read keeps its last value but fails the collection.
-	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, c.now()
-	ts.snapshots, ts.served = snaps, res.Served
-	if c.settings.SnapshotMetrics {
-		// Encode now, in the refresh, rather than in the next scrape.
-		ts.text, ts.textGen = buildSnapshotText(ts), c.generation
-	}
-}
-
-// finish ends a refresh: it drops what the cycle no longer saw and records the exporter's health.
+// finish ends a refresh: it fails the targets it did not finish, drops what the cycle no longer
+// saw, works out which configured targets Atlas does not show, and records the exporter's health.
 func (c *Collector) finish(r *refresh, done chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer close(done)
 	c.refreshing = nil
 	if r.generation != c.generation {
+		if c.queued {
+			c.start()
+		}
 		return
 	}
 	c.version++
-	if r.complete {
+	if !r.complete {
+		c.failUnfinished(r)
+	}
+	if r.complete && r.selection == c.selection {
 		for id, ps := range c.projects {
 			if ps.seen != r.cycle {
 				delete(c.projects, id)
@@ -512,12 +287,42 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 				delete(c.targets, t)
 			}
 		}
+		if r.full {
+			c.discoveredAt = r.start
+		}
+	}
+	if r.selection == c.selection {
+		c.updateMissing()
 	}
 	r.mu.Lock()
 	c.up = r.successes > 0 && !r.authFailed
 	r.mu.Unlock()
 	c.lastDur = c.now().Sub(r.start)
+	c.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
 	c.ready = true
+	if c.queued {
+		c.start()
+	}
+}
+
+// failUnfinished marks the targets a refresh cut short by its timeout did not finish reading as
+// failed: their data is as old as before, and collect_success must say so. c.mu must be held.
+func (c *Collector) failUnfinished(r *refresh) {
+	err := errUnfinished{r.settings.RefreshTimeout}
+	for t, n := range r.pending {
+		ts := c.targets[t]
+		if n == 0 || ts == nil {
+			continue
+		}
+		ts.ok, ts.cache = false, nil
+		c.logChange("target\x00"+targetID(t), err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	}
+}
+
+type errUnfinished struct{ timeout time.Duration }
+
+func (e errUnfinished) Error() string {
+	return "not finished within refresh_timeout (" + e.timeout.String() + "); the data shown is from the last read that finished"
 }
 
 // logChange logs err under key only when it differs from the last one logged there, so a
@@ -546,3 +351,5 @@ func (c *Collector) warnOnce(key string, kv ...any) {
 	c.warned[key] = true
 	level.Warn(c.logger).Log(kv...)
 }
+
+func targetID(t atlas.Target) string { return t.ProjectID + "/" + t.Cluster + "/" + string(t.Kind) }

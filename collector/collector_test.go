@@ -60,12 +60,14 @@ const (
 )
 
 // defaultProjects: project-001 discovered; in project-002 a tenant cluster read through the
-// sunset tenant endpoint and a legacy-backup cluster read through the legacy endpoint.
+// sunset tenant endpoint, a legacy-backup cluster read through the legacy endpoint, and a
+// cluster that does not exist; and a project name with a typo.
 func defaultProjects() []config.Project {
 	return []config.Project{
 		{ID: p1},
 		{Name: "project-002", Clusters: []string{"tenant-03"}, Kinds: []string{"tenant"}},
-		{Name: "project-002", Clusters: []string{"legacy-05"}, Kinds: []string{"legacy"}},
+		{Name: "project-002", Clusters: []string{"legacy-05", "no-such-cluster"}, Kinds: []string{"legacy"}},
+		{Name: "Prodction"},
 	}
 }
 
@@ -105,11 +107,11 @@ func newEnv(t *testing.T, o atlastest.Options, s Settings, clientOpts ...func(*a
 
 // oneProject reads project-001 by id, refreshing at most once a minute.
 func oneProject() Settings {
-	return Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, BackupSchedules: true, Projects: []config.Project{{ID: p1}}}
+	return Settings{MinRefreshInterval: time.Minute, RefreshTimeout: 10 * time.Second, DiscoveryInterval: time.Hour, SnapshotMetrics: true, BackupSchedules: true, Projects: []config.Project{{ID: p1}}}
 }
 
 func defaultSettings() Settings {
-	return Settings{MinRefreshInterval: 5 * time.Minute, SnapshotMetrics: true, BackupSchedules: true}
+	return Settings{MinRefreshInterval: 5 * time.Minute, RefreshTimeout: 10 * time.Second, DiscoveryInterval: time.Hour, SnapshotMetrics: true, BackupSchedules: true}
 }
 
 func (e *env) refresh(t *testing.T) {
@@ -216,17 +218,19 @@ func TestCacheAndSharedRefresh(t *testing.T) {
 	}
 	wg.Wait()
 	first := e.srv.Counts()
-	// 1 token, 1 listGroups (shared by the id selector), 1 getGroupByName per name selector
-	// (collapsed), 2 projects × 3 discovery listings, one listing per target, and the backup
-	// schedule of each Cloud Backup target.
-	want := map[string]int{
-		"oauthToken": 1, "listGroups": 1, "getGroupByName": 1,
-		"listGroupClusters": 2, "listGroupFlexClusters": 2, "listGroupServerlessInstances": 2,
+	// 1 token, 1 listGroups (for the id selector), 1 getGroupByName per distinct name (the three
+	// project-002 selectors share one), 2 projects × 3 discovery listings, one listing per target,
+	// and the backup schedule of each Cloud Backup target.
+	snapshots := map[string]int{
 		"listGroupClusterBackupSnapshots": 1, "listGroupClusterBackupSnapshotShardedClusters": 1,
 		"listGroupFlexClusterBackupSnapshots": 2, "listGroupServerlessBackupSnapshots": 1,
 		"listGroupClusterBackupTenantSnapshots": 1, "listGroupClusterSnapshots": 1,
-		"getGroupClusterBackupSchedule": 2,
 	}
+	want := merge(snapshots, map[string]int{
+		"oauthToken": 1, "listGroups": 1, "getGroupByName": 2,
+		"listGroupClusters": 2, "listGroupFlexClusters": 2, "listGroupServerlessInstances": 2,
+		"getGroupClusterBackupSchedule": 2,
+	})
 	if !equalCounts(first, want) {
 		t.Errorf("10 concurrent scrapes sent\n%v\nwant\n%v", first, want)
 	}
@@ -235,11 +239,36 @@ func TestCacheAndSharedRefresh(t *testing.T) {
 	if n := e.srv.Count(""); n != sum(first) {
 		t.Errorf("a scrape within min_refresh_interval sent %d requests", n-sum(first))
 	}
+	// Steady state: the snapshot listings, and one all-projects cluster listing that finds no
+	// new cluster. The token is still valid; the schedules are not due.
+	e.srv.Reset()
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
-	if n := e.srv.Count("") - sum(first); n != sum(want)-1 {
-		t.Errorf("refresh after the interval sent %d requests, want %d (token still valid)", n, sum(want)-1)
+	if got, want := e.srv.Counts(), merge(snapshots, map[string]int{"listClusterDetails": 1}); !equalCounts(got, want) {
+		t.Errorf("refresh after min_refresh_interval sent\n%v\nwant\n%v", got, want)
 	}
+	// A full discovery every discovery_interval.
+	e.srv.Reset()
+	e.clock.Advance(time.Hour)
+	e.refresh(t)
+	if got, want := e.srv.Counts(), merge(snapshots, map[string]int{"listGroups": 1, "getGroupByName": 2,
+		"listGroupClusters": 2, "listGroupFlexClusters": 2, "listGroupServerlessInstances": 2}); !equalCounts(got, want) {
+		t.Errorf("refresh after discovery_interval sent\n%v\nwant\n%v", got, want)
+	}
+	expectLines(t, e.exposition(t),
+		`atlas_backup_exporter_last_refresh_requests{discovery="full"} 16`,
+		`atlas_backup_exporter_last_refresh_requests{discovery="none"} 8`,
+		"atlas_backup_exporter_discovery_timestamp_seconds 1.7951799e+09")
+}
+
+func merge(ms ...map[string]int) map[string]int {
+	out := map[string]int{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] += v
+		}
+	}
+	return out
 }
 
 func equalCounts(a, b map[string]int) bool {

@@ -180,6 +180,8 @@ func TestScheduleFault(t *testing.T) {
 		c.Snapshots = append([]atlastest.Snap{{ID: "6a00000000000000000000ff", Status: "completed", CreatedAt: testNow, Type: "scheduled", Frequency: "hourly"}}, c.Snapshots...)
 		c.Policy = []atlastest.PolicyItem{{Frequency: "hourly", Interval: 1, RetentionUnit: "days", RetentionValue: 1}}
 	})
+	// The schedule is read again once the next snapshot it announced is due.
+	e.clock.Advance(6 * time.Hour)
 	for range 3 {
 		e.clock.Advance(time.Minute)
 		e.refresh(t)

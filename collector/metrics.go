@@ -33,14 +33,18 @@ var (
 	clusterPaused      = desc("cluster_paused", "1 if the discovered cluster is paused: Atlas takes no scheduled snapshots of a paused cluster.", []string{"project_id", "project", "cluster"})
 	discoverySuccess   = desc("discovery_success", "1 if the last discovery of the project's clusters succeeded.", []string{"project_id", "project"})
 	discoveryTimestamp = desc("discovery_timestamp_seconds", "When the project's clusters were last discovered.", []string{"project_id", "project"})
+	targetMissing      = desc("target_missing", "1 for each configured target Atlas does not show: a project (cluster and kind empty), a cluster the configuration names (kind empty), or a kind a cluster Atlas lists cannot be read as. project is as configured (name or id; for discover_all_projects the project's name, or empty for a cluster no project holds). Absent for targets that are found.", []string{"project", "cluster", "kind"})
 	up                 = desc("up", "1 if Atlas answered and accepted the credentials on the last refresh.", nil)
 	refreshDuration    = desc("exporter_last_refresh_duration_seconds", "How long the last refresh of Atlas data took.", nil)
+	refreshRequests    = desc("exporter_last_refresh_requests", "HTTP requests to Atlas of the last refresh of each kind: discovery=\"full\" rediscovered every project, \"partial\" some, \"none\" only read snapshots (and schedules that were due).", []string{"discovery"})
+	fullDiscovery      = desc("exporter_discovery_timestamp_seconds", "When the last full discovery of projects and clusters started.", nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp, scheduleInterval, nextSnapshot,
-		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, up, refreshDuration} {
+		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, targetMissing, up, refreshDuration,
+		refreshRequests, fullDiscovery} {
 		ch <- d
 	}
 }
@@ -61,6 +65,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, b2f(c.up))
 	if c.ready {
 		ch <- prometheus.MustNewConstMetric(refreshDuration, prometheus.GaugeValue, c.lastDur.Seconds())
+	}
+	for kind, n := range c.lastRequests {
+		ch <- prometheus.MustNewConstMetric(refreshRequests, prometheus.GaugeValue, n, kind)
+	}
+	if !c.discoveredAt.IsZero() {
+		ch <- prometheus.MustNewConstMetric(fullDiscovery, prometheus.GaugeValue, unix(c.discoveredAt))
+	}
+	for k := range c.missing {
+		ch <- prometheus.MustNewConstMetric(targetMissing, prometheus.GaugeValue, 1, k.project, k.cluster, k.kind)
 	}
 	for _, ps := range c.projects {
 		p := ps.project
@@ -97,8 +110,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	// Two requested kinds can end up served by the same replacement; expose that data once.
 	for _, ts := range c.servedTargets() {
-		if ts.cache == nil || ts.cacheGen != c.generation {
-			ts.cache, ts.cacheGen = buildTarget(ts), c.generation
+		if ts.cache == nil || ts.cacheView != c.view {
+			ts.cache, ts.cacheView = buildTarget(ts), c.view
 		}
 		for _, m := range ts.cache {
 			ch <- m
@@ -130,7 +143,7 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 	}
 	counts := map[atlas.Status]float64{}
 	var size float64
-	hasSize := t.Kind == atlas.KindCloud || t.Kind == atlas.KindServerless || t.Kind == atlas.KindLegacy
+	hasSize := t.Kind.HasSizes()
 	var newestDone, oldestDone, newestFallback *atlas.Snapshot
 	for i := range ts.snapshots {
 		s := &ts.snapshots[i]
@@ -147,7 +160,7 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 				oldestDone = s
 			}
 		}
-		if s.Type == "fallback" && (newestFallback == nil || s.CreatedAt.After(newestFallback.CreatedAt)) {
+		if s.IsFallback() && (newestFallback == nil || s.CreatedAt.After(newestFallback.CreatedAt)) {
 			newestFallback = s
 		}
 	}

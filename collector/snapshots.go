@@ -161,8 +161,8 @@ func (c *Collector) WriteSnapshotMetrics(w io.Writer) error {
 		if !ts.hasData {
 			continue
 		}
-		if ts.text == nil || ts.textGen != c.generation {
-			ts.text, ts.textGen = buildSnapshotText(ts), c.generation
+		if ts.text == nil || ts.textView != c.view {
+			ts.text, ts.textView = buildSnapshotText(ts), c.view
 		}
 		texts = append(texts, ts.text)
 	}

@@ -32,6 +32,7 @@ type Config struct {
 	Atlas              Atlas     `yaml:"atlas"`
 	MinRefreshInterval Duration  `yaml:"min_refresh_interval"`
 	RefreshTimeout     Duration  `yaml:"refresh_timeout"`
+	DiscoveryInterval  Duration  `yaml:"discovery_interval"`
 	SnapshotMetrics    *bool     `yaml:"snapshot_metrics"`
 	BackupSchedules    *bool     `yaml:"backup_schedules"`
 	Projects           []Project `yaml:"projects"`
@@ -80,6 +81,7 @@ type Project struct {
 const (
 	DefaultMinRefreshInterval = 5 * time.Minute
 	DefaultRefreshTimeout     = 2 * time.Minute
+	DefaultDiscoveryInterval  = time.Hour
 	DefaultTimeout            = 30 * time.Second
 	DefaultMaxConcurrency     = 8
 	DefaultMaxAttempts        = 4
@@ -324,6 +326,9 @@ func (v *validator) validate(c *Config, getenv func(string) string) {
 	}
 	if c.RefreshTimeout == 0 {
 		c.RefreshTimeout = Duration(DefaultRefreshTimeout)
+	}
+	if _, set := mapKey(v.root, "discovery_interval"); !set {
+		c.DiscoveryInterval = Duration(DefaultDiscoveryInterval)
 	}
 	if len(c.Projects) == 0 {
 		v.fail([]any{"projects"}, "at least one project is required (id, name or discover_all_projects)")

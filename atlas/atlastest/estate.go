@@ -54,11 +54,13 @@ var DefaultPolicy = []PolicyItem{
 
 // Cluster is one deployment.
 type Cluster struct {
-	Name      string
-	Kind      ClusterKind
-	Sharded   bool
-	Paused    bool
-	Snapshots []Snap // newest first
+	Name    string
+	Kind    ClusterKind
+	Sharded bool
+	Paused  bool
+	// MultiCloud clusters are left out of the all-projects cluster listing, as Atlas does.
+	MultiCloud bool
+	Snapshots  []Snap // newest first
 	// Policy and NextSnapshot make up the Cloud Backup schedule served for the cluster.
 	Policy       []PolicyItem
 	NextSnapshot time.Time

@@ -35,6 +35,12 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 			items = append(items, group(p))
 		}
 		return s.paginate(r, items, true), 200
+	case "listClusterDetails":
+		items := make([]any, 0, len(s.estate.Projects))
+		for _, p := range s.estate.Projects {
+			items = append(items, orgGroup(p))
+		}
+		return s.paginate(r, items, true), 200
 	case "getGroupByName":
 		for _, p := range s.estate.Projects {
 			if p.Name == rt.byName {
@@ -126,6 +132,24 @@ func schedule(c *Cluster) obj {
 
 func group(p *Project) obj {
 	return obj{"id": p.ID, "name": p.Name, "orgId": "5e0000000000000000000001", "clusterCount": len(p.Clusters), "created": "2024-01-01T00:00:00Z"}
+}
+
+// orgGroup renders a project of the all-projects cluster listing, which leaves out multi-cloud
+// clusters and serverless instances.
+func orgGroup(p *Project) obj {
+	clusters := []any{}
+	for _, c := range p.Clusters {
+		if c.MultiCloud || c.Kind == Serverless {
+			continue
+		}
+		typ := "REPLICA_SET"
+		if c.Sharded {
+			typ = "SHARDED_CLUSTER"
+		}
+		clusters = append(clusters, obj{"name": c.Name, "type": typ, "backupEnabled": c.Kind == Dedicated || c.Kind == Tenant,
+			"clusterId": fmt.Sprintf("%024x", len(c.Name)), "availability": "available", "versions": []any{"8.0.4"}})
+	}
+	return obj{"groupId": p.ID, "groupName": p.Name, "orgId": "5e0000000000000000000001", "orgName": "org", "planType": "Atlas", "clusters": clusters}
 }
 
 func clusterDescription(p *Project, c *Cluster) obj {

@@ -459,6 +459,8 @@ func route(p string) (routeInfo, bool) {
 	switch {
 	case len(seg) == 1 && seg[0] == "groups":
 		return routeInfo{op: "listGroups", versions: v2023}, true
+	case len(seg) == 1 && seg[0] == "clusters":
+		return routeInfo{op: "listClusterDetails", versions: v2023}, true
 	case len(seg) == 3 && seg[0] == "groups" && seg[1] == "byName":
 		return routeInfo{op: "getGroupByName", versions: v2023, byName: seg[2]}, true
 	case len(seg) < 3 || seg[0] != "groups":

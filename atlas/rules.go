@@ -1,0 +1,115 @@
+package atlas
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// This file holds the Atlas rules the exporter applies to what it reads, behind names that say
+// what they mean, so that the collector maps results onto metrics without knowing Atlas.
+
+// Outcome says what a call's result tells about Atlas itself.
+type Outcome int
+
+// The outcomes of a call.
+const (
+	// Answered: Atlas answered and accepted the credentials, even if it refused this call (a
+	// 404, a 429).
+	Answered Outcome = iota
+	// CredentialsRefused: Atlas (or its token endpoint) refused the credentials.
+	CredentialsRefused
+	// Unreachable: no answer arrived, or Atlas failed (a 5xx) rather than answered.
+	Unreachable
+)
+
+// OutcomeOf classifies the result of a call; a nil error is Answered.
+func OutcomeOf(err error) Outcome {
+	var ae *Error
+	switch {
+	case err == nil:
+		return Answered
+	case errors.As(err, &ae) && ae.Unauthorized():
+		return CredentialsRefused
+	case errors.As(err, &ae) && ae.StatusCode != 0 && ae.StatusCode < 500:
+		return Answered
+	}
+	return Unreachable
+}
+
+// ClusterNotFound reports whether err is Atlas saying the cluster (or serverless instance, or
+// Flex cluster) a call named does not exist.
+func ClusterNotFound(err error) bool {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.StatusCode != 404 {
+		return false
+	}
+	switch ae.ErrorCode {
+	case "CLUSTER_NOT_FOUND", "SERVERLESS_INSTANCE_NOT_FOUND", "FLEX_CLUSTER_NOT_FOUND":
+		return true
+	}
+	return false
+}
+
+// ProjectNotFound reports whether err is Atlas saying the project a call named does not exist
+// (or is not visible to the credentials).
+func ProjectNotFound(err error) bool {
+	if errors.Is(err, ErrProjectNotVisible) {
+		return true
+	}
+	var ae *Error
+	if !errors.As(err, &ae) || ae.StatusCode != 404 {
+		return false
+	}
+	return ae.ErrorCode == "GROUP_NOT_FOUND" || ae.ErrorCode == "GROUP_NAME_NOT_FOUND"
+}
+
+// ErrProjectNotVisible is matched by the error of ProjectByID for an id the listing lacks.
+var ErrProjectNotVisible = errors.New("project not visible to these credentials")
+
+// ProjectByID finds the project with id among all, the projects the credentials can see: the API
+// subset the exporter uses has no get-project-by-id, and the listing gives the name label too.
+func ProjectByID(all []Project, id string) (Project, error) {
+	for _, p := range all {
+		if p.ID == id {
+			return p, nil
+		}
+	}
+	return Project{}, fmt.Errorf("project %s: %w (give them the Project Read Only role on it)", id, ErrProjectNotVisible)
+}
+
+// HasSizes reports whether Atlas gives the storage size of the kind's snapshots.
+func (k Kind) HasSizes() bool {
+	return k == KindCloud || k == KindServerless || k == KindLegacy
+}
+
+// IsFallback reports whether Atlas took the snapshot by its fallback method, because the primary
+// one failed.
+func (s Snapshot) IsFallback() bool { return s.Type == "fallback" }
+
+// NextSnapshotPassed reports whether the next snapshot Atlas planned is due by now, so that the
+// schedule read before no longer says when the next one comes.
+func (s Schedule) NextSnapshotPassed(now time.Time) bool {
+	return !s.NextSnapshot.IsZero() && !now.Before(s.NextSnapshot)
+}
+
+// Explains reports whether the policy accounts for the scheduled snapshots taken after since
+// (when it was read): one of a frequency the policy has no item for means the policy changed.
+func (s Schedule) Explains(snaps []Snapshot, since time.Time) bool {
+	for _, sn := range snaps {
+		if sn.Type != "scheduled" || sn.Frequency == "" || !sn.CreatedAt.After(since) {
+			continue
+		}
+		found := false
+		for _, it := range s.Items {
+			if it.Frequency == sn.Frequency {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

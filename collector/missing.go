@@ -1,0 +1,86 @@
+package collector
+
+import (
+	"github.com/go-kit/log/level"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+)
+
+// missingKey is a configured target Atlas does not show: a project (cluster and kind empty), a
+// cluster in it (kind empty), or a kind a cluster Atlas lists cannot be read as. project is the
+// selector as configured (name or id), or the project's name for discover_all_projects.
+type missingKey struct{ project, cluster, kind string }
+
+// updateMissing works out which configured targets Atlas does not show, from what discovery
+// and the snapshot reads found, and logs each when it starts and when it ends missing. Only
+// definite answers count (a project or cluster absent from a listing that succeeded, a 404
+// naming it): a failing call says nothing about existence. c.mu must be held.
+func (c *Collector) updateMissing() {
+	now := map[missingKey]bool{}
+	planned := map[atlas.Target]bool{}
+	for i, e := range c.settings.Projects {
+		es := c.entries[selector(e)]
+		if es == nil || !es.resolved {
+			continue
+		}
+		label := e.Name
+		if e.ID != "" {
+			label = e.ID
+		}
+		if es.absent {
+			now[missingKey{project: label}] = true
+			continue
+		}
+		for _, name := range e.Clusters {
+			found, known := false, true
+			for _, p := range es.projects {
+				ps := c.projects[p.ID]
+				if ps == nil || !ps.listed {
+					known = false
+					continue
+				}
+				if ps.names[name] {
+					found = true
+					break
+				}
+			}
+			if !found && known {
+				now[missingKey{project: label, cluster: name}] = true
+			}
+		}
+		for _, p := range es.projects {
+			ps := c.projects[p.ID]
+			if ps == nil {
+				continue
+			}
+			project := label
+			if project == "" {
+				project = p.Name
+			}
+			for _, req := range ps.plans[i] {
+				t := req.Target
+				planned[t] = true
+				// Listed by a discovery after it answered "not found": it exists, but not as this kind.
+				if at, nf := c.notFound[t]; nf && ps.listedCycle > at && ps.names[t.Cluster] {
+					now[missingKey{project: project, cluster: t.Cluster, kind: string(t.Kind)}] = true
+				}
+			}
+		}
+	}
+	for k := range now {
+		if !c.missing[k] {
+			level.Warn(c.logger).Log("msg", "configured target not found in Atlas; its backups are not watched", "project", k.project, "cluster", k.cluster, "kind", k.kind)
+		}
+	}
+	for k := range c.missing {
+		if !now[k] {
+			level.Info(c.logger).Log("msg", "configured target found in Atlas", "project", k.project, "cluster", k.cluster, "kind", k.kind)
+		}
+	}
+	c.missing = now
+	for t := range c.notFound {
+		if !planned[t] {
+			delete(c.notFound, t)
+		}
+	}
+}

@@ -1,0 +1,538 @@
+package collector
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+// refresh is one refresh cycle.
+type refresh struct {
+	c                     *Collector
+	fetcher               Fetcher
+	settings              Settings
+	generation, selection int
+	cycle                 int
+	start                 time.Time
+	requestsBefore        uint64
+
+	// Decided when the refresh starts (under c.mu): a full discovery, or which projects and
+	// selectors to discover again.
+	full        bool
+	dueProjects map[string]bool
+	dueEntries  map[string]bool
+
+	mu          sync.Mutex
+	successes   int
+	authFailed  bool
+	complete    bool
+	listings    map[string]*listing // per project, at most one listing per refresh
+	allProjects *listing            // the project listing, shared by the selectors
+	byName      map[string]*listing // project lookups by name, shared likewise
+	listed      int                 // projects whose clusters were listed
+	pending     map[atlas.Target]int
+}
+
+// listing is one discovery call of a refresh, shared by every selector that needs it.
+type listing struct {
+	once     sync.Once
+	clusters atlas.ClusterList
+	projects []atlas.Project
+	err      error
+}
+
+// plan decides what the refresh discovers; c.mu must be held.
+func (r *refresh) plan() {
+	c := r.c
+	r.full = c.rediscover || c.discoveredAt.IsZero() || r.start.Sub(c.discoveredAt) >= r.settings.DiscoveryInterval
+	c.rediscover = false
+	r.dueProjects, r.dueEntries = map[string]bool{}, map[string]bool{}
+	for id, ps := range c.projects {
+		if ps.rediscover || !ps.listed {
+			r.dueProjects[id] = true
+		}
+	}
+	for sel, es := range c.entries {
+		if es.again || !es.resolved {
+			r.dueEntries[sel] = true
+		}
+	}
+}
+
+func (r *refresh) note(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch atlas.OutcomeOf(err) {
+	case atlas.Answered:
+		r.successes++
+	case atlas.CredentialsRefused:
+		r.authFailed = true
+	}
+}
+
+// discoveryKind names the refresh for atlas_backup_exporter_last_refresh_requests.
+func (r *refresh) discoveryKind() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.full:
+		return "full"
+	case r.listed > 0:
+		return "partial"
+	}
+	return "none"
+}
+
+func (r *refresh) run(ctx context.Context) {
+	if !r.full {
+		r.detectChanges(ctx)
+	}
+	var wg sync.WaitGroup
+	for i, entry := range r.settings.Projects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.entry(ctx, i, entry)
+		}()
+	}
+	wg.Wait()
+	r.mu.Lock()
+	r.complete = ctx.Err() == nil
+	r.mu.Unlock()
+}
+
+// detectChanges reads the all-projects cluster listing and marks for discovery the projects in
+// which it shows a cluster discovery has not seen, and the selectors that may now find a project
+// they did not. It never concludes that a cluster is gone: the listing leaves some out.
+func (r *refresh) detectChanges(ctx context.Context) {
+	all, err := r.fetcher.ClusterNames(ctx)
+	r.note(err)
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.logChange("clusternames", err, "msg", "the all-projects cluster listing failed; new clusters are found at the next full discovery")
+	if err != nil {
+		return
+	}
+	for _, pc := range all {
+		ps := c.projects[pc.Project.ID]
+		if ps == nil || !ps.listed {
+			// A project discovery has not seen: the selectors that may select it look again.
+			for _, e := range r.settings.Projects {
+				if mayName(e, pc.Project) {
+					r.dueEntries[selector(e)] = true
+				}
+			}
+			continue
+		}
+		if ps.project.Name != pc.Project.Name {
+			// Renamed: every selector looks again, and the labels follow.
+			for _, e := range r.settings.Projects {
+				r.dueEntries[selector(e)] = true
+			}
+		}
+		for _, name := range pc.Clusters {
+			if !ps.names[name] {
+				r.dueProjects[pc.Project.ID] = true
+				level.Info(c.logger).Log("msg", "new cluster seen; discovering its project", "project_id", pc.Project.ID, "project", pc.Project.Name, "cluster", name)
+				break
+			}
+		}
+	}
+}
+
+// mayName reports whether selector e could select project p.
+func mayName(e config.Project, p atlas.Project) bool {
+	switch {
+	case e.ID != "":
+		return e.ID == p.ID
+	case e.Name != "":
+		return e.Name == p.Name
+	}
+	return (e.ProjectInclude == nil || e.ProjectInclude.MatchString(p.Name)) && (e.ProjectExclude == nil || !e.ProjectExclude.MatchString(p.Name))
+}
+
+// entry resolves one configured project selector (when due) and refreshes each project it names.
+func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
+	c := r.c
+	sel := selector(e)
+	c.mu.Lock()
+	es := c.entries[sel]
+	due := r.full || es == nil || r.dueEntries[sel]
+	c.mu.Unlock()
+	var projects []atlas.Project
+	var err error
+	resolved := true
+	if due {
+		projects, err = r.resolve(ctx, e)
+		r.note(err)
+		if ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		if r.generation != c.generation {
+			c.mu.Unlock()
+			return
+		}
+		es = c.entries[sel]
+		if es == nil {
+			es = &entryState{}
+			if r.selection == c.selection {
+				c.entries[sel] = es
+			}
+		}
+		switch {
+		case err == nil:
+			es.projects, es.resolved, es.absent, es.again = projects, true, false, false
+			c.logChange("resolve\x00"+sel, nil, "msg", "configured project resolved", "selector", sel)
+		case atlas.ProjectNotFound(err):
+			// Atlas answered: there is no such project. Its series go; target_missing says so.
+			es.projects, es.resolved, es.absent, es.again = nil, true, true, false
+			projects = nil
+			c.logChange("resolve\x00"+sel, err, "msg", "configured project not found", "selector", sel)
+		default:
+			// Keep what the selector found before, and say the projects could not be read.
+			resolved, projects, es.again = false, es.projects, true
+			c.logChange("resolve\x00"+sel, err, "msg", "cannot resolve configured project", "selector", sel)
+			for _, p := range projects {
+				if ps := c.projects[p.ID]; ps != nil {
+					ps.ok = false
+				}
+			}
+		}
+		c.mu.Unlock()
+	} else {
+		projects = es.projects
+	}
+	var wg sync.WaitGroup
+	for _, p := range projects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.project(ctx, i, e, p, resolved)
+		}()
+	}
+	wg.Wait()
+}
+
+func selector(e config.Project) string {
+	switch {
+	case e.ID != "":
+		return "id=" + e.ID
+	case e.Name != "":
+		return "name=" + e.Name
+	}
+	sel := "discover_all_projects"
+	if e.ProjectInclude != nil {
+		sel += " project_include=" + e.ProjectInclude.String()
+	}
+	if e.ProjectExclude != nil {
+		sel += " project_exclude=" + e.ProjectExclude.String()
+	}
+	return sel
+}
+
+func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Project, error) {
+	if e.Name != "" {
+		r.mu.Lock()
+		l := r.byName[e.Name]
+		if l == nil {
+			l = &listing{}
+			r.byName[e.Name] = l
+		}
+		r.mu.Unlock()
+		l.once.Do(func() {
+			p, err := r.fetcher.ProjectByName(ctx, e.Name)
+			l.projects, l.err = []atlas.Project{p}, err
+		})
+		if l.err != nil {
+			return nil, l.err
+		}
+		return l.projects, nil
+	}
+	all, err := r.projectList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if e.ID != "" {
+		p, err := atlas.ProjectByID(all, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		return []atlas.Project{p}, nil
+	}
+	var out []atlas.Project
+	for _, p := range all {
+		if mayName(e, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// projectList lists the projects once per refresh, for every selector that needs it (the
+// fetcher collapses only calls that overlap in time).
+func (r *refresh) projectList(ctx context.Context) ([]atlas.Project, error) {
+	r.mu.Lock()
+	if r.allProjects == nil {
+		r.allProjects = &listing{}
+	}
+	l := r.allProjects
+	r.mu.Unlock()
+	l.once.Do(func() { l.projects, l.err = r.fetcher.Projects(ctx) })
+	return l.projects, l.err
+}
+
+// clusters lists a project's clusters once per refresh, for every selector that names it.
+func (r *refresh) clusters(ctx context.Context, projectID string) (atlas.ClusterList, error) {
+	r.mu.Lock()
+	l := r.listings[projectID]
+	if l == nil {
+		l = &listing{}
+		r.listings[projectID] = l
+		r.listed++
+	}
+	r.mu.Unlock()
+	l.once.Do(func() {
+		l.clusters, l.err = r.fetcher.Clusters(ctx, projectID)
+		r.note(l.err)
+	})
+	return l.clusters, l.err
+}
+
+// project discovers one project's clusters when due, and fetches the snapshots of the targets
+// entry i selects in it.
+func (r *refresh) project(ctx context.Context, i int, e config.Project, p atlas.Project, resolved bool) {
+	c := r.c
+	c.mu.Lock()
+	ps := c.projects[p.ID]
+	due := resolved && (r.full || ps == nil || r.dueProjects[p.ID])
+	c.mu.Unlock()
+	var list atlas.ClusterList
+	var err error
+	if due {
+		list, err = r.clusters(ctx, p.ID)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	c.mu.Lock()
+	if r.generation != c.generation {
+		c.mu.Unlock()
+		return
+	}
+	ps = c.projects[p.ID]
+	if ps == nil {
+		ps = &projectState{plans: map[int][]atlas.Request{}, clusters: map[string]atlas.Cluster{}}
+		c.projects[p.ID] = ps
+	}
+	if ps.project != p {
+		// A renamed project changes every label set of its targets.
+		for t, ts := range c.targets {
+			if t.ProjectID == p.ID {
+				ts.project, ts.cache, ts.text = p, nil, nil
+			}
+		}
+	}
+	ps.project, ps.seen = p, r.cycle
+	switch {
+	case !resolved:
+		ps.ok = false
+	case due && err != nil:
+		ps.ok, ps.rediscover = false, true
+		c.logChange("discover\x00"+p.ID, err, "msg", "cluster discovery failed", "project_id", p.ID, "project", p.Name)
+		if atlas.ProjectNotFound(err) {
+			c.rediscover = true
+		}
+	case due:
+		r.discovered(ps, i, e, p, list)
+	}
+	// Between discoveries (and when one fails) the targets found last time are read: the
+	// listing may be the only thing failing, and if all of Atlas is, collect_success says so.
+	reqs := r.requests(p, ps.plans[i])
+	c.mu.Unlock()
+	r.fetcher.Fetch(ctx, reqs, r.deliver)
+}
+
+// discovered records what discovery found in project p for entry i; c.mu must be held.
+func (r *refresh) discovered(ps *projectState, i int, e config.Project, p atlas.Project, list atlas.ClusterList) {
+	c := r.c
+	if ps.clusterCycle != r.cycle {
+		// The first selector to see this listing in this cycle records it.
+		c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
+		ps.clusterCycle, ps.listed, ps.listedCycle, ps.ok, ps.rediscover = r.cycle, true, r.cycle, true, false
+		ps.discoveredAt, ps.serverless = c.now(), list.ServerlessGone
+		ps.names = make(map[string]bool, len(list.Clusters))
+		for _, cl := range list.Clusters {
+			ps.names[cl.Name] = true
+		}
+		if r.selection == c.selection {
+			ps.clusters, ps.plans = map[string]atlas.Cluster{}, map[int][]atlas.Request{}
+		}
+		if list.ServerlessGone != nil {
+			c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
+		}
+	}
+	if r.selection != c.selection {
+		return
+	}
+	selected := filterClusters(e, list.Clusters)
+	for _, cl := range selected {
+		ps.clusters[cl.Name] = cl
+	}
+	ps.plans[i] = targetsOf(e, p, selected)
+	for _, t := range ps.plans[i] {
+		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
+			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
+				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", lc.SunsetDate, "replacement", lc.Replacement)
+		}
+	}
+}
+
+// requests turns planned targets into this refresh's requests, deciding for each whether its
+// backup schedule is due; c.mu must be held.
+func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Request {
+	c := r.c
+	now := c.now()
+	reqs := make([]atlas.Request, 0, len(plan))
+	for _, req := range plan {
+		ts := c.targets[req.Target]
+		if ts == nil {
+			ts = &targetState{project: p, served: req.Target, unknownSeen: map[string]bool{}}
+			c.targets[req.Target] = ts
+		}
+		ts.seen = r.cycle
+		if r.settings.BackupSchedules {
+			req.Schedule = ts.schedule == nil || ts.scheduleAt.IsZero() || now.Sub(ts.scheduleAt) >= scheduleMaxAge ||
+				ts.schedule.NextSnapshotPassed(now)
+			if !req.Schedule {
+				req.Cached, req.CachedAt = ts.schedule, ts.scheduleAt
+			}
+		}
+		r.pending[req.Target]++
+		reqs = append(reqs, req)
+	}
+	return reqs
+}
+
+// filterClusters applies an entry's clusters list and include/exclude expressions.
+func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
+	var out []atlas.Cluster
+	for _, cl := range all {
+		if len(e.Clusters) > 0 && !slices.Contains(e.Clusters, cl.Name) {
+			continue
+		}
+		if (e.Include != nil && !e.Include.MatchString(cl.Name)) || (e.Exclude != nil && e.Exclude.MatchString(cl.Name)) {
+			continue
+		}
+		out = append(out, cl)
+	}
+	return out
+}
+
+// targetsOf turns discovered clusters into the targets to read: the discovered kind, or the
+// kinds the entry names instead.
+func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []atlas.Request {
+	var out []atlas.Request
+	for _, cl := range clusters {
+		kinds := []atlas.Kind{cl.Kind}
+		if len(e.Kinds) > 0 {
+			kinds = kinds[:0]
+			for _, k := range e.Kinds {
+				kind, _ := atlas.ParseKind(k)
+				kinds = append(kinds, kind)
+			}
+		}
+		for _, k := range kinds {
+			if k == "" {
+				continue
+			}
+			out = append(out, atlas.Request{
+				Target:      atlas.Target{ProjectID: p.ID, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud},
+				SnapshotIDs: e.Snapshots,
+			})
+		}
+	}
+	return out
+}
+
+func (r *refresh) deliver(res atlas.Result) {
+	r.note(res.Err)
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := res.Request.Target
+	r.pending[t]--
+	if r.generation != c.generation {
+		return
+	}
+	ts := c.targets[t]
+	if ts == nil {
+		return
+	}
+	for _, g := range res.Gone {
+		c.warnOnce("gone\x00"+targetID(t)+"\x00"+string(g.Kind), "msg", "snapshot endpoint answered that it is gone", "project_id", t.ProjectID,
+			"project", ts.project.Name, "cluster", t.Cluster, "kind", g.Kind, "replacement", g.Replacement, "err", g.Err)
+	}
+	switch {
+	case atlas.ClusterNotFound(res.Err):
+		// Deleted since discovery (or never readable as this kind): its series go now, and its
+		// project is discovered again at the next refresh to tell which.
+		if _, known := c.notFound[t]; !known {
+			level.Info(c.logger).Log("msg", "cluster not found; dropping its series and discovering its project again", "project_id", t.ProjectID, "cluster", t.Cluster, "kind", t.Kind)
+			if ps := c.projects[t.ProjectID]; ps != nil {
+				ps.rediscover = true
+			}
+			c.notFound[t] = r.cycle
+		}
+		delete(c.targets, t)
+		return
+	case atlas.ProjectNotFound(res.Err):
+		level.Info(c.logger).Log("msg", "project not found; dropping its series and resolving the configured projects again", "project_id", t.ProjectID)
+		for tt := range c.targets {
+			if tt.ProjectID == t.ProjectID {
+				delete(c.targets, tt)
+			}
+		}
+		delete(c.projects, t.ProjectID)
+		c.rediscover = true
+		return
+	}
+	delete(c.notFound, t)
+	c.logChange("target\x00"+targetID(t), res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	ts.gone, ts.cache, ts.text = res.Gone, nil, nil
+	if res.Err != nil {
+		ts.ok = false
+		return
+	}
+	r.note(res.ScheduleErr)
+	c.logChange("schedule\x00"+targetID(t), res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	switch {
+	case res.Served.Kind != atlas.KindCloud || !r.settings.BackupSchedules:
+		ts.schedule, ts.scheduleAt = nil, time.Time{}
+	case res.Schedule != nil:
+		ts.schedule, ts.scheduleAt = res.Schedule, c.now()
+	}
+	snaps := res.Snapshots
+	sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].CreatedAt.After(snaps[j].CreatedAt) })
+	for _, s := range snaps {
+		if s.Status == atlas.StatusUnknown && !ts.unknownSeen[s.RawStatus] {
+			ts.unknownSeen[s.RawStatus] = true
+			level.Warn(c.logger).Log("msg", "snapshot has a status Atlas does not document", "status", s.RawStatus, "project_id", t.ProjectID, "cluster", t.Cluster, "snapshot_id", s.ID)
+		}
+	}
+	// A schedule that could not be read keeps its last value but fails the collection.
+	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, c.now()
+	ts.snapshots, ts.served = snaps, res.Served
+	if c.settings.SnapshotMetrics {
+		// Encode now, in the refresh, rather than in the next scrape.
+		ts.text, ts.textView = buildSnapshotText(ts), c.view
+	}
+}
