@@ -235,7 +235,9 @@ func TestScheduleCache(t *testing.T) {
 		t.Errorf("a refresh before any next snapshot read %d schedules", n)
 	}
 	// dedicated-01's next snapshot is due: its schedule, and only its, is read again.
-	e.srv.Update(func(es *atlastest.Estate) { es.Projects[0].Cluster("dedicated-01").NextSnapshot = next.Add(6 * time.Hour) })
+	e.srv.Update(func(es *atlastest.Estate) {
+		es.Projects[0].Cluster("dedicated-01").NextSnapshot = next.Add(6 * time.Hour)
+	})
 	e.clock.Advance(3 * time.Hour)
 	e.refresh(t)
 	if n := schedules(); n != 1 {
