@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,12 +20,12 @@ import (
 // Per-snapshot series are most of the output of a large estate (nine per snapshot: 900,000 for
 // 100,000 snapshots). Gathering them through a registry builds every sample as a protobuf
 // message at each scrape, which costs gigabytes and seconds there, so they bypass it, as
-// kube-state-metrics does: each target's samples are encoded as text (by expfmt) once per
-// refresh, and a scrape copies those bytes. Only the ages change between refreshes; they are
-// encoded at each scrape, one target at a time.
+// kube-state-metrics does: each target's label pairs are formatted as text (by expfmt) once per
+// refresh, and a scrape writes the sample lines from those bytes and the snapshots' values.
 
 type snapshotFamily struct {
 	name, help string
+	nameBytes  []byte
 	header     []byte // "# HELP …\n# TYPE … gauge\n"
 }
 
@@ -42,6 +43,7 @@ var (
 
 func newSnapshotFamily(name, help string) *snapshotFamily {
 	f := &snapshotFamily{name: namespace + "_" + name, help: help}
+	f.nameBytes = []byte(f.name)
 	var buf bytes.Buffer
 	mf := &dto.MetricFamily{Name: proto.String(f.name), Help: proto.String(help), Type: dto.MetricType_GAUGE.Enum(),
 		Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(0)}}}}
@@ -63,87 +65,163 @@ func SnapshotMetricNames() []string {
 	return out
 }
 
-// snapshotText is one target's encoded per-snapshot samples.
+// snapshotText is one target's per-snapshot label pairs, escaped and formatted by expfmt once
+// per refresh; a scrape assembles the sample lines from them. Caching whole lines instead would
+// hold most of the exposition in memory (about 1.5 KB per snapshot, 225 MB at 150,000).
 type snapshotText struct {
-	blocks    map[*snapshotFamily][]byte
 	snapshots []atlas.Snapshot
-	labels    [][]*dto.LabelPair // per snapshot: its target and snapshot_id labels
+	// `cluster="…"`, `kind="…"`, and `project="…",project_id="…"`: the target's label pairs
+	// in name order, split where the info family's own labels fall between them.
+	cluster, kind, project []byte
+	ids                    [][]byte      // per snapshot: `snapshot_id="…"`
+	infos                  []*infoLabels // per snapshot
 }
+
+// infoLabels are the labels of a snapshot's info sample that its target does not set.
+type infoLabels struct{ frequency, version, typ []byte }
+
+// statusLabels are `status="…"` per atlas.Statuses.
+var statusLabels = func() [][]byte {
+	out := make([][]byte, len(atlas.Statuses))
+	for i, st := range atlas.Statuses {
+		out[i] = labelText(labelPair("status", string(st)))
+	}
+	return out
+}()
 
 func labelPair(name, value string) *dto.LabelPair {
 	return &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)}
 }
 
-func gaugeSample(labels []*dto.LabelPair, v float64) *dto.Metric {
-	return &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: proto.Float64(v)}}
-}
-
-// encodeSamples encodes samples of family f as text, without the family's HELP and TYPE lines.
-func encodeSamples(f *snapshotFamily, samples []*dto.Metric) []byte {
-	if len(samples) == 0 {
-		return nil
-	}
+// labelText formats label pairs as the exposition format writes them between the braces.
+func labelText(pairs ...*dto.LabelPair) []byte {
 	var buf bytes.Buffer
-	mf := &dto.MetricFamily{Name: proto.String(f.name), Type: dto.MetricType_GAUGE.Enum(), Metric: samples}
+	mf := &dto.MetricFamily{Name: proto.String("x"), Type: dto.MetricType_GAUGE.Enum(),
+		Metric: []*dto.Metric{{Label: pairs, Gauge: &dto.Gauge{Value: proto.Float64(0)}}}}
 	if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
 		// Only an empty family or name fails, and neither can happen here.
 		panic(err)
 	}
 	b := buf.Bytes()
-	// Drop "# TYPE", and keep an exact-size copy: the buffer's spare capacity would otherwise
-	// stay allocated for as long as the block is cached.
-	return bytes.Clone(b[bytes.IndexByte(b, '\n')+1:])
+	return bytes.Clone(b[bytes.IndexByte(b, '{')+1 : bytes.LastIndexByte(b, '}')])
 }
 
-// buildSnapshotText encodes a target's per-snapshot samples, all but the ages. Label pairs
-// are shared between samples and listed in name order, as the exposition format prefers.
+// buildSnapshotText formats a target's label pairs. Info labels repeat across snapshots (a few
+// frequencies, types and versions), so each distinct set is formatted and kept once.
 func buildSnapshotText(ts *targetState) *snapshotText {
 	p, t := ts.project, ts.served
-	cluster, kind, project, projectID := labelPair("cluster", t.Cluster), labelPair("kind", string(t.Kind)), labelPair("project", p.Name), labelPair("project_id", p.ID)
-	statuses := make([]*dto.LabelPair, len(atlas.Statuses))
-	for i, st := range atlas.Statuses {
-		statuses[i] = labelPair("status", string(st))
-	}
 	n := len(ts.snapshots)
-	st := &snapshotText{blocks: map[*snapshotFamily][]byte{}, snapshots: ts.snapshots, labels: make([][]*dto.LabelPair, n)}
-	status, created, expires, size, info := make([]*dto.Metric, 0, 4*n), make([]*dto.Metric, 0, n), make([]*dto.Metric, 0, n), make([]*dto.Metric, 0, n), make([]*dto.Metric, 0, n)
+	st := &snapshotText{
+		snapshots: ts.snapshots,
+		cluster:   labelText(labelPair("cluster", t.Cluster)), kind: labelText(labelPair("kind", string(t.Kind))),
+		project: labelText(labelPair("project", p.Name), labelPair("project_id", p.ID)),
+		ids:     make([][]byte, n), infos: make([]*infoLabels, n),
+	}
+	interned := map[[3]string]*infoLabels{}
 	for i := range ts.snapshots {
 		s := &ts.snapshots[i]
-		id := labelPair("snapshot_id", s.ID)
-		lv := []*dto.LabelPair{cluster, kind, project, projectID, id}
-		st.labels[i] = lv
-		for j, sl := range statuses {
-			status = append(status, gaugeSample([]*dto.LabelPair{cluster, kind, project, projectID, id, sl}, b2f(s.Status == atlas.Statuses[j])))
+		st.ids[i] = labelText(labelPair("snapshot_id", s.ID))
+		key := [3]string{s.Frequency, s.MongoDBVersion, s.Type}
+		il := interned[key]
+		if il == nil {
+			il = &infoLabels{labelText(labelPair("frequency", s.Frequency)), labelText(labelPair("mongodb_version", s.MongoDBVersion)), labelText(labelPair("type", s.Type))}
+			interned[key] = il
 		}
-		if !s.CreatedAt.IsZero() {
-			created = append(created, gaugeSample(lv, unix(s.CreatedAt)))
-		}
-		if !s.ExpiresAt.IsZero() {
-			expires = append(expires, gaugeSample(lv, unix(s.ExpiresAt)))
-		}
-		if s.HasSize {
-			size = append(size, gaugeSample(lv, float64(s.SizeBytes)))
-		}
-		info = append(info, gaugeSample([]*dto.LabelPair{cluster, labelPair("frequency", s.Frequency), kind, labelPair("mongodb_version", s.MongoDBVersion),
-			project, projectID, id, labelPair("type", s.Type)}, 1))
+		st.infos[i] = il
 	}
-	st.blocks[familyStatus] = encodeSamples(familyStatus, status)
-	st.blocks[familyCreated] = encodeSamples(familyCreated, created)
-	st.blocks[familyExpires] = encodeSamples(familyExpires, expires)
-	st.blocks[familySize] = encodeSamples(familySize, size)
-	st.blocks[familyInfo] = encodeSamples(familyInfo, info)
 	return st
 }
 
-// ages encodes the ages of a target's snapshots at now.
-func (st *snapshotText) ages(now time.Time) []byte {
-	samples := make([]*dto.Metric, 0, len(st.snapshots))
-	for i, s := range st.snapshots {
-		if !s.CreatedAt.IsZero() {
-			samples = append(samples, gaugeSample(st.labels[i], float64(now.Unix()-s.CreatedAt.Unix())))
+// lineWriter assembles sample lines into a buffer it hands to w in large writes.
+type lineWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+// sample writes `name{pairs…} value`; pairs are label texts in name order.
+func (lw *lineWriter) sample(name []byte, v float64, pairs ...[]byte) {
+	b := append(lw.buf, name...)
+	b = append(b, '{')
+	for i, p := range pairs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, p...)
+	}
+	b = append(b, '}', ' ')
+	b = appendValue(b, v)
+	lw.buf = append(b, '\n')
+	if len(lw.buf) >= 64<<10 {
+		lw.flush()
+	}
+}
+
+func (lw *lineWriter) flush() {
+	if lw.err == nil && len(lw.buf) > 0 {
+		_, lw.err = lw.w.Write(lw.buf)
+	}
+	lw.buf = lw.buf[:0]
+}
+
+// appendValue formats v as expfmt does for the values these families hold.
+func appendValue(b []byte, v float64) []byte {
+	switch v {
+	case 0:
+		return append(b, '0')
+	case 1:
+		return append(b, '1')
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// write writes the samples of family f of one target; now is the scrape's time, for ages.
+func (st *snapshotText) write(lw *lineWriter, f *snapshotFamily, now time.Time) {
+	name := f.nameBytes
+	for i := range st.snapshots {
+		s := &st.snapshots[i]
+		id := st.ids[i]
+		switch f {
+		case familyStatus:
+			for j, sl := range statusLabels {
+				lw.sample(name, b2f(s.Status == atlas.Statuses[j]), st.cluster, st.kind, st.project, id, sl)
+			}
+		case familyCreated:
+			if !s.CreatedAt.IsZero() {
+				lw.sample(name, unix(s.CreatedAt), st.cluster, st.kind, st.project, id)
+			}
+		case familyAge:
+			if !s.CreatedAt.IsZero() {
+				lw.sample(name, float64(now.Unix()-s.CreatedAt.Unix()), st.cluster, st.kind, st.project, id)
+			}
+		case familyExpires:
+			if !s.ExpiresAt.IsZero() {
+				lw.sample(name, unix(s.ExpiresAt), st.cluster, st.kind, st.project, id)
+			}
+		case familySize:
+			if s.HasSize {
+				lw.sample(name, float64(s.SizeBytes), st.cluster, st.kind, st.project, id)
+			}
+		case familyInfo:
+			il := st.infos[i]
+			lw.sample(name, 1, st.cluster, il.frequency, st.kind, il.version, st.project, id, il.typ)
 		}
 	}
-	return encodeSamples(familyAge, samples)
+}
+
+// has reports whether the target has any sample of family f.
+func (st *snapshotText) has(f *snapshotFamily) bool {
+	for i := range st.snapshots {
+		s := &st.snapshots[i]
+		switch {
+		case f == familyStatus, f == familyInfo,
+			(f == familyCreated || f == familyAge) && !s.CreatedAt.IsZero(),
+			f == familyExpires && !s.ExpiresAt.IsZero(),
+			f == familySize && s.HasSize:
+			return true
+		}
+	}
+	return false
 }
 
 // WriteSnapshotMetrics writes the per-snapshot families in the text exposition format (0.0.4),
@@ -169,30 +247,22 @@ func (c *Collector) WriteSnapshotMetrics(w io.Writer) error {
 	c.mu.Unlock()
 	// The texts are never changed once built (a refresh replaces them), so they are written
 	// without holding the lock.
+	lw := &lineWriter{w: w, buf: make([]byte, 0, 72<<10)}
 	for _, f := range snapshotFamilies {
 		wroteHeader := false
 		for _, st := range texts {
-			var block []byte
-			if f == familyAge {
-				block = st.ages(now)
-			} else {
-				block = st.blocks[f]
-			}
-			if len(block) == 0 {
+			if !st.has(f) {
 				continue
 			}
 			if !wroteHeader {
-				if _, err := w.Write(f.header); err != nil {
-					return err
-				}
+				lw.buf = append(lw.buf, f.header...)
 				wroteHeader = true
 			}
-			if _, err := w.Write(block); err != nil {
-				return err
-			}
+			st.write(lw, f, now)
 		}
 	}
-	return nil
+	lw.flush()
+	return lw.err
 }
 
 // WriteText writes everything /metrics serves in the text exposition format: the families of

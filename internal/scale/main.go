@@ -63,13 +63,27 @@ type Report struct {
 	RenderBytes    int
 	RenderLines    int
 	SecondRefresh  int // requests made by a scrape within min_refresh_interval
+	// Steady is what the refresh after min_refresh_interval sent (no discovery due, schedules
+	// not due), against Floor: one request per snapshot page per target, what reading the
+	// snapshots alone needs.
+	Steady         int
+	SteadyRequests map[string]int
+	Floor          int
 }
 
 // kinds used by the harness: dedicated clusters and Flex clusters, alternating.
 var kinds = []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}
 
+// clock is the collector's clock: real time plus an offset the harness advances to make the
+// next refresh due without waiting for it.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
 // rig is the fake Atlas with p's estate, and the real client and collector reading it.
 type rig struct {
+	clock  clock
 	est    *atlastest.Estate
 	fake   *atlastest.Server
 	client *atlas.Client
@@ -99,7 +113,7 @@ func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 	r.client = client
 	s.Projects, s.SnapshotMetrics, s.BackupSchedules = []config.Project{{DiscoverAllProjects: true}}, p.SnapshotMetrics, p.Schedules
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.coll = collector.New(r.ctx, log.NewNopLogger(), atlas.NewFetcher(client), s, time.Now)
+	r.coll = collector.New(r.ctx, log.NewNopLogger(), atlas.NewFetcher(client), s, r.clock.now)
 	r.reg = prometheus.NewRegistry()
 	r.reg.MustRegister(r.coll)
 	return r, nil
@@ -112,7 +126,8 @@ func (r *rig) close() {
 }
 
 func run(p Params) (*Report, error) {
-	rg, err := newRig(p, atlas.Config{Timeout: time.Minute}, collector.Settings{MinRefreshInterval: time.Hour, RefreshTimeout: 10 * time.Minute})
+	rg, err := newRig(p, atlas.Config{Timeout: time.Minute}, collector.Settings{MinRefreshInterval: time.Hour, RefreshTimeout: 10 * time.Minute,
+		DiscoveryInterval: 24 * time.Hour})
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +154,12 @@ func run(p Params) (*Report, error) {
 	before := fake.Count("")
 	coll.Refresh(ctx)
 	r.SecondRefresh = fake.Count("") - before
+
+	// The steady state: the next refresh, once min_refresh_interval has passed.
+	fake.Reset()
+	rg.clock.advance(time.Hour)
+	coll.Refresh(ctx)
+	r.Steady, r.SteadyRequests, r.Floor = fake.Count(""), fake.Counts(), floorRequests(est, p)
 
 	// The first render after a refresh also encodes the new data; later ones reuse it.
 	for i, cpu := range []*time.Duration{&r.FirstRenderCPU, &r.RenderCPU} {
@@ -167,17 +188,35 @@ func minimumRequests(est *atlastest.Estate, p Params) int {
 	n := 1 + int(math.Ceil(float64(len(est.Projects))/float64(perPage))) + 3*len(est.Projects)
 	for _, proj := range est.Projects {
 		for _, c := range proj.Clusters {
-			pages := max(1, int(math.Ceil(float64(len(c.Snapshots))/float64(perPage))))
-			if c.Sharded {
-				pages = 1 // the sharded listing has no paging parameters
-			}
+			n += snapshotPages(c, p)
 			if p.Schedules && c.Kind == atlastest.Dedicated {
-				pages++
+				n++
 			}
-			n += pages
 		}
 	}
 	return n
+}
+
+// floorRequests is what reading every target's snapshots costs: one request per page.
+func floorRequests(est *atlastest.Estate, p Params) int {
+	n := 0
+	for _, proj := range est.Projects {
+		for _, c := range proj.Clusters {
+			n += snapshotPages(c, p)
+		}
+	}
+	return n
+}
+
+func snapshotPages(c *atlastest.Cluster, p Params) int {
+	if c.Sharded {
+		return 1 // the sharded listing has no paging parameters
+	}
+	perPage := 500
+	if p.PageCap > 0 && p.PageCap < perPage {
+		perPage = p.PageCap
+	}
+	return max(1, int(math.Ceil(float64(len(c.Snapshots))/float64(perPage))))
 }
 
 type countingWriter struct{ n, lines int }
@@ -347,18 +386,27 @@ func (r *Report) print(w io.Writer) {
 		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, p.Schedules, max(1, p.Scrapers))
 	fmt.Fprintf(w, "refresh wall time: %s (ideal %s, ratio %.3f)\n", r.Wall.Round(time.Millisecond), r.Ideal, float64(r.Wall)/float64(r.Ideal))
 	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d\n", r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight)
-	ops := make([]string, 0, len(r.Requests))
-	for op := range r.Requests {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	for _, op := range ops {
+	for _, op := range sortedKeys(r.Requests) {
 		fmt.Fprintf(w, "  %-48s %d\n", op, r.Requests[op])
 	}
 	fmt.Fprintf(w, "requests by a second scrape within min_refresh_interval: %d\n", r.SecondRefresh)
+	fmt.Fprintf(w, "steady state (the refresh after min_refresh_interval): %d requests (floor %d: one per snapshot page per target; ratio %.3f)\n",
+		r.Steady, r.Floor, float64(r.Steady)/float64(r.Floor))
+	for _, op := range sortedKeys(r.SteadyRequests) {
+		fmt.Fprintf(w, "  %-48s %d\n", op, r.SteadyRequests[op])
+	}
 	fmt.Fprintf(w, "/metrics: %d bytes (%d lines); rendered in %s CPU, the first time after a refresh in %s CPU\n",
 		r.RenderBytes, r.RenderLines, r.RenderCPU.Round(time.Millisecond), r.FirstRenderCPU.Round(time.Millisecond))
 	fmt.Fprintf(w, "peak heap: %.1f MiB; peak RSS: %.1f MiB\n", float64(r.HeapPeak)/(1<<20), float64(r.RSSPeakKiB)/1024)
+}
+
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func main() {
@@ -375,7 +423,17 @@ func main() {
 	flag.BoolVar(&p.Schedules, "backup-schedules", true, "read Cloud Backup schedules")
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
+	rss := flag.Int("rss", 0, "instead: build and run the exporter binary against the fake, and report its own RSS after the first refresh and after this many scrapes")
 	flag.Parse()
+	if *rss > 0 {
+		r, err := measureRSS(p, *rss)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		r.print(os.Stdout)
+		return
+	}
 	if *soakFor > 0 {
 		r, err := soak(p, *soakFor)
 		if err != nil {

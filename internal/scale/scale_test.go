@@ -31,6 +31,11 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 			if r.SecondRefresh != 0 {
 				t.Errorf("a scrape of fresh data sent %d requests", r.SecondRefresh)
 			}
+			// The steady state: the snapshot pages, and one page of the all-projects cluster
+			// listing (up to 500 projects a page) that finds nothing new.
+			if want := r.Floor + 1; r.Steady != want {
+				t.Errorf("the refresh after min_refresh_interval sent %d requests, want %d (floor %d + 1): %v", r.Steady, want, r.Floor, r.SteadyRequests)
+			}
 		})
 	}
 }
