@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/icholy/digest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
@@ -23,23 +22,6 @@ type authenticator interface {
 	// whether new ones could make a retry succeed.
 	reauthenticate() bool
 }
-
-// digestAuth uses github.com/icholy/digest, which caches the server's challenge and reuses it
-// with an incremented nonce count: one round trip per call while the nonce is valid, and a
-// fresh challenge when Atlas answers stale=true. (The official tools use a transport that
-// pays a challenge round trip on every call; see the README's measurements.)
-type digestAuth struct{ t *digest.Transport }
-
-func newDigest(k APIKey, next http.RoundTripper, noReuse bool) *digestAuth {
-	return &digestAuth{t: &digest.Transport{Username: k.PublicKey, Password: k.PrivateKey, Transport: next, NoReuse: noReuse}}
-}
-
-func (d *digestAuth) RoundTrip(r *http.Request) (*http.Response, error) { return d.t.RoundTrip(r) }
-func (d *digestAuth) CloseIdleConnections()                             { d.t.CloseIdleConnections() }
-
-// reauthenticate says no: the transport already answered a stale nonce with a fresh
-// challenge, so a 401 here means the key itself was refused.
-func (d *digestAuth) reauthenticate() bool { return false }
 
 // oauthAuth gets service-account tokens with the client-credentials grant
 // (golang.org/x/oauth2/clientcredentials) and reuses each until shortly before it expires. A

@@ -25,53 +25,6 @@ func roundTrips(t *testing.T, srv *atlastest.Server, c *Client, n int) float64 {
 	return float64(srv.Count("")) / float64(n)
 }
 
-func TestDigestRoundTrips(t *testing.T) {
-	cases := []struct {
-		name      string
-		nonceUses int
-		noReuse   bool
-		want      float64
-	}{
-		// The fake lets a nonce serve many calls: the cached challenge makes one round trip per
-		// call, after the first call's challenge.
-		{"challenge reuse", 0, false, 1.01},
-		// A transport that asks for a new challenge every time (what the official tools do).
-		{"fresh challenge per call", 0, true, 2},
-		// Atlas answers stale=true every 10th use: the client re-authenticates and goes on.
-		{"stale nonce every 10 uses", 10, false, 1.1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := newFake(t, atlastest.Options{NonceUses: tc.nonceUses})
-			c, _ := newTestClient(t, srv, withDigest, func(c *Config) { c.DigestNoReuse = tc.noReuse })
-			if got := roundTrips(t, srv, c, 100); got != tc.want {
-				t.Errorf("%.2f round trips per call, want %.2f", got, tc.want)
-			}
-			for _, r := range srv.Requests() {
-				if r.Status != 200 && r.Status != 401 {
-					t.Errorf("unexpected %+v", r)
-				}
-			}
-		})
-	}
-}
-
-func TestDigestRejectsWrongKey(t *testing.T) {
-	srv := newFake(t, atlastest.Options{})
-	c, _ := newTestClient(t, srv, func(c *Config) { c.APIKey, c.ServiceAccount = &APIKey{testPublic, "wrong-private-key"}, nil })
-	_, err := c.Projects(t.Context())
-	var ae *Error
-	if !errors.As(err, &ae) || !ae.Unauthorized() {
-		t.Fatalf("got %v", err)
-	}
-	if want := "atlas: listGroups GET /api/atlas/v2/groups: HTTP 401 UNAUTHORIZED: You are not authorized for this resource."; err.Error() != want {
-		t.Errorf("got %q\nwant %q", err, want)
-	}
-	if srv.Count("listGroups") != 2 {
-		t.Errorf("%d requests, want 2 (challenge + one attempt)", srv.Count("listGroups"))
-	}
-}
-
 func TestOAuthTokenReused(t *testing.T) {
 	srv := newFake(t, atlastest.Options{})
 	c, _ := newTestClient(t, srv)

@@ -72,9 +72,6 @@ type Config struct {
 	Observer        Observer
 	// Transport is the underlying transport; default a clone of http.DefaultTransport.
 	Transport http.RoundTripper
-	// DigestNoReuse makes digest auth ask for a fresh challenge on every call, as the official
-	// tools do. Only for measurement.
-	DigestNoReuse bool
 }
 
 // ServiceAccount holds OAuth2 client credentials.
@@ -178,7 +175,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ServiceAccount != nil {
 		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.Timeout, cfg.UserAgent)
 	} else {
-		c.auth = newDigest(*cfg.APIKey, c.wire, cfg.DigestNoReuse)
+		c.auth = newDigest(*cfg.APIKey, c.wire)
 	}
 	c.http = &http.Client{
 		Transport: newGate(cfg.MaxConcurrency, c.auth),

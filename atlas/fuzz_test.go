@@ -106,7 +106,7 @@ func FuzzWWWAuthenticate(f *testing.F) {
 		if !utf8.ValidString(challenge) || strings.ContainsAny(challenge, "\r\n") {
 			return
 		}
-		d := newDigest(APIKey{PublicKey: testPublic, PrivateKey: testPrivate}, &scriptedTransport{challenge: challenge}, false)
+		d := newDigest(APIKey{PublicKey: testPublic, PrivateKey: testPrivate}, &scriptedTransport{challenge: challenge})
 		req, err := http.NewRequest(http.MethodGet, "https://cloud.mongodb.com/api/atlas/v2/groups", nil)
 		if err != nil {
 			t.Fatal(err)

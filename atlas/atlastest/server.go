@@ -43,9 +43,10 @@ type Options struct {
 	TokenTTL               time.Duration // default 1h
 	NonceTTL               time.Duration // default 5m
 	// NonceUses is how many requests one nonce authenticates before Atlas answers stale=true;
-	// 0 means unlimited until NonceTTL (challenge reuse allowed), 1 means a fresh challenge
-	// for every call.
+	// 0 means unlimited until NonceTTL (challenge reuse allowed).
 	NonceUses int
+	// NoncePolicy is how the fake checks digest nonce counts (Atlas documents none).
+	NoncePolicy NoncePolicy
 	// PageCap is the most items per page the fake returns, whatever itemsPerPage asked.
 	PageCap int
 	Sunset  map[string]SunsetMode
@@ -54,6 +55,22 @@ type Options struct {
 	// Now is the fake's clock, for token and nonce expiry; default time.Now.
 	Now func() time.Time
 }
+
+// NoncePolicy is what a server checks of the counts sent with one digest nonce.
+type NoncePolicy int
+
+// The policies digest servers are seen to apply. A count refused as a replay is answered with a
+// fresh challenge and stale=false (the request looks forged); a used-up or expired nonce with
+// stale=true (the key was right, only the nonce is old).
+const (
+	// ReplayCheck refuses a count already seen for the nonce, and nothing else (RFC 7616).
+	ReplayCheck NoncePolicy = iota
+	// IncreasingCount refuses a count not above the last one seen for the nonce, so of two
+	// requests that overtake each other on the way, the later count arriving first wins.
+	IncreasingCount
+	// OneUse lets a nonce authenticate one request; the next is answered stale=true.
+	OneUse
+)
 
 // Fault changes the answer of matching requests.
 type Fault struct {
@@ -83,6 +100,7 @@ type Server struct {
 	faults   map[[2]string]*Fault
 	tokens   map[string]time.Time
 	nonces   map[string]*nonce
+	issued   int // challenges (nonces) issued since the last Reset
 	requests []Request
 	counts   map[string]int
 	inflight int
@@ -96,6 +114,7 @@ type nonce struct {
 	expires time.Time
 	uses    int
 	seen    map[int]bool
+	last    int // highest count accepted
 }
 
 // NewServer starts a fake Atlas on a loopback port.
@@ -197,6 +216,14 @@ func (s *Server) IssuedSecrets() []string {
 	return append([]string(nil), s.secrets...)
 }
 
+// NoncesIssued returns how many digest challenges, each with a new nonce, the fake sent since
+// the last Reset.
+func (s *Server) NoncesIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued
+}
+
 // Count returns how many requests of operation op were received ("" for all).
 func (s *Server) Count(op string) int {
 	s.mu.Lock()
@@ -229,7 +256,7 @@ func (s *Server) MaxInFlight() int {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests, s.counts, s.maxIn = nil, map[string]int{}, 0
+	s.requests, s.counts, s.maxIn, s.issued = nil, map[string]int{}, 0, 0
 	s.gen++
 }
 
@@ -390,19 +417,25 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 			s.challenge(w, false, now)
 			return "digest", 401
 		}
+		uses := s.opts.NonceUses
+		if s.opts.NoncePolicy == OneUse {
+			uses = 1
+		}
 		n, ok := s.nonces[cred.Nonce]
-		if !ok || now.After(n.expires) || (s.opts.NonceUses > 0 && n.uses >= s.opts.NonceUses) {
+		if !ok || now.After(n.expires) || (uses > 0 && n.uses >= uses) {
 			delete(s.nonces, cred.Nonce)
 			s.challenge(w, true, now)
 			return "digest", 401
 		}
 		want, err := digest.Digest(&digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: "MD5", QOP: []string{"auth"}},
 			digest.Options{Method: r.Method, URI: cred.URI, Count: cred.Nc, Cnonce: cred.Cnonce, Username: s.opts.PublicKey, Password: s.opts.PrivateKey})
-		if err != nil || want.Response != cred.Response || cred.URI != r.URL.RequestURI() || n.seen[cred.Nc] {
+		replay := n.seen[cred.Nc] || (s.opts.NoncePolicy == IncreasingCount && cred.Nc <= n.last)
+		if err != nil || want.Response != cred.Response || cred.URI != r.URL.RequestURI() || replay {
 			s.challenge(w, false, now)
 			return "digest", 401
 		}
 		n.seen[cred.Nc] = true
+		n.last = max(n.last, cred.Nc)
 		n.uses++
 		return "digest", 0
 	default:
@@ -414,6 +447,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 func (s *Server) challenge(w http.ResponseWriter, stale bool, now time.Time) {
 	n := base64.RawURLEncoding.EncodeToString([]byte(randomHex(16)))
 	s.nonces[n] = &nonce{expires: now.Add(s.opts.NonceTTL), seen: map[int]bool{}}
+	s.issued++
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", domain="", nonce="%s", algorithm=MD5, qop="auth", stale=%t`, realm, n, stale))
 	writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")
 }

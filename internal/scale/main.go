@@ -39,9 +39,10 @@ type Params struct {
 	Projects, Clusters, Snapshots int
 	Latency                       time.Duration
 	Concurrency                   int
-	Digest                        bool // API key instead of a service account
-	NonceUses                     int  // digest: uses per nonce before stale=true (0: unlimited)
-	PageCap                       int  // items per page the fake returns at most (0: as asked)
+	Digest                        bool                  // API key instead of a service account
+	NonceUses                     int                   // digest: uses per nonce before stale=true (0: unlimited)
+	NoncePolicy                   atlastest.NoncePolicy // digest: how the fake checks nonce counts
+	PageCap                       int                   // items per page the fake returns at most (0: as asked)
 	SnapshotMetrics               bool
 	Schedules                     bool // read Cloud Backup schedules (backup_schedules)
 	Scrapers                      int  // concurrent scrapes that trigger the refresh
@@ -53,6 +54,8 @@ type Report struct {
 	Requests       map[string]int
 	Total          int
 	Minimum        int // discovery + one per snapshot page per target + auth round trips
+	Nonces         int // digest: challenges the fake sent, one per unsigned or refused request
+	Refused        int // digest: signed requests the fake refused
 	Wall           time.Duration
 	Ideal          time.Duration
 	MaxInFlight    int
@@ -98,7 +101,7 @@ type rig struct {
 func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})}
 	r.fake = atlastest.NewServer(atlastest.Options{Estate: r.est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
-		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
+		NoncePolicy: p.NoncePolicy, ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
 	cc.BaseURL, cc.MaxConcurrency = r.fake.URL, p.Concurrency
 	if p.Digest {
 		cc.APIKey = &atlas.APIKey{PublicKey: "scale", PrivateKey: "scale-private"}
@@ -147,7 +150,12 @@ func run(p Params) (*Report, error) {
 	wg.Wait()
 	wall := time.Since(start)
 
-	r := &Report{Params: p, Requests: fake.Counts(), Total: fake.Count(""), Wall: wall, MaxInFlight: fake.MaxInFlight()}
+	r := &Report{Params: p, Requests: fake.Counts(), Total: fake.Count(""), Wall: wall, MaxInFlight: fake.MaxInFlight(), Nonces: fake.NoncesIssued()}
+	for _, q := range fake.Requests() {
+		if q.Auth == "digest" && q.Status == http.StatusUnauthorized {
+			r.Refused++
+		}
+	}
 	r.Minimum = minimumRequests(est, p)
 	r.Ideal = time.Duration(math.Ceil(float64(r.Minimum)/float64(p.Concurrency))) * p.Latency
 
@@ -380,7 +388,7 @@ func (r *Report) print(w io.Writer) {
 	p := r.Params
 	auth := "service account"
 	if p.Digest {
-		auth = "digest"
+		auth = "digest, nonce policy " + policyNames[p.NoncePolicy]
 	}
 	fmt.Fprintf(w, "estate: %d projects x %d clusters x %d snapshots = %d clusters, %d snapshots; latency %s; concurrency %d; auth %s; snapshot_metrics %v; backup_schedules %v; %d scrapers\n",
 		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, p.Schedules, max(1, p.Scrapers))
@@ -388,6 +396,10 @@ func (r *Report) print(w io.Writer) {
 	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d\n", r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight)
 	for _, op := range sortedKeys(r.Requests) {
 		fmt.Fprintf(w, "  %-48s %d\n", op, r.Requests[op])
+	}
+	if p.Digest {
+		fmt.Fprintf(w, "digest: %d nonces issued, %d signed requests refused, %.3f requests per API call\n",
+			r.Nonces, r.Refused, float64(r.Total)/float64(r.Total-r.Nonces))
 	}
 	fmt.Fprintf(w, "requests by a second scrape within min_refresh_interval: %d\n", r.SecondRefresh)
 	fmt.Fprintf(w, "steady state (the refresh after min_refresh_interval): %d requests (floor %d: one per snapshot page per target; ratio %.3f)\n",
@@ -409,6 +421,11 @@ func sortedKeys(m map[string]int) []string {
 	return ks
 }
 
+// policyNames are the -digest-policy values.
+var policyNames = map[atlastest.NoncePolicy]string{
+	atlastest.ReplayCheck: "replay", atlastest.IncreasingCount: "increasing", atlastest.OneUse: "one-use",
+}
+
 func main() {
 	var p Params
 	flag.IntVar(&p.Projects, "projects", 200, "projects in the estate")
@@ -418,6 +435,15 @@ func main() {
 	flag.IntVar(&p.Concurrency, "concurrency", 16, "max_concurrency")
 	flag.BoolVar(&p.Digest, "digest", false, "use an API key (digest) instead of a service account")
 	flag.IntVar(&p.NonceUses, "nonce-uses", 0, "digest: requests per nonce before the fake answers stale=true (0: unlimited)")
+	flag.Func("digest-policy", "digest: how the fake checks nonce counts: replay (a count seen before is refused), increasing (a count not above the last one is refused), one-use (a nonce serves one request)", func(v string) error {
+		for pol, name := range policyNames {
+			if name == v {
+				p.NoncePolicy = pol
+				return nil
+			}
+		}
+		return fmt.Errorf("want replay, increasing or one-use")
+	})
 	flag.IntVar(&p.PageCap, "page-cap", 0, "most items per page the fake returns (0: as asked)")
 	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
 	flag.BoolVar(&p.Schedules, "backup-schedules", true, "read Cloud Backup schedules")

@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 )
 
 // The request-count and concurrency targets are exact, so they are asserted; times are only
@@ -15,6 +17,8 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 		{"service account, 10 concurrent scrapes", Params{Projects: 20, Clusters: 5, Snapshots: 30, Latency: 5 * time.Millisecond, Concurrency: 4, Scrapers: 10, Schedules: true}},
 		{"paged listings", Params{Projects: 4, Clusters: 4, Snapshots: 30, Latency: time.Millisecond, Concurrency: 3, PageCap: 7}},
 		{"digest with challenge reuse", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, Schedules: true}},
+		{"digest, counts increase per nonce", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, NoncePolicy: atlastest.IncreasingCount}},
+		{"digest, one use per nonce", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, NoncePolicy: atlastest.OneUse}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -22,8 +26,24 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Total != r.Minimum {
-				t.Errorf("%d requests, want the minimum %d: %v", r.Total, r.Minimum, r.Requests)
+			want := r.Minimum
+			switch {
+			case tc.p.NoncePolicy == atlastest.OneUse:
+				// A challenge per call; the client tries two second uses of a nonce, then stops.
+				want = 2 * (r.Minimum - 1)
+				if r.Nonces != r.Minimum-1 || r.Refused != 2 {
+					t.Errorf("%d nonces and %d refused requests, want %d and 2", r.Nonces, r.Refused, r.Minimum-1)
+				}
+			case tc.p.Digest:
+				// A challenge per session, and a session per call in flight at once (at least
+				// the project listing, which goes alone; at most max_concurrency).
+				want += r.Nonces - 1
+				if r.Nonces < 1 || r.Nonces > tc.p.Concurrency || r.Refused != 0 {
+					t.Errorf("%d nonces and %d refused requests, want 1 to %d and none", r.Nonces, r.Refused, tc.p.Concurrency)
+				}
+			}
+			if r.Total != want {
+				t.Errorf("%d requests, want %d (minimum %d): %v", r.Total, want, r.Minimum, r.Requests)
 			}
 			if r.MaxInFlight > tc.p.Concurrency {
 				t.Errorf("the fake saw %d requests in flight, more than max_concurrency %d", r.MaxInFlight, tc.p.Concurrency)
@@ -32,8 +52,13 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 				t.Errorf("a scrape of fresh data sent %d requests", r.SecondRefresh)
 			}
 			// The steady state: the snapshot pages, and one page of the all-projects cluster
-			// listing (up to 500 projects a page) that finds nothing new.
-			if want := r.Floor + 1; r.Steady != want {
+			// listing (up to 500 projects a page) that finds nothing new; with one use per
+			// nonce, a challenge for each.
+			want = r.Floor + 1
+			if tc.p.NoncePolicy == atlastest.OneUse {
+				want *= 2
+			}
+			if r.Steady != want {
 				t.Errorf("the refresh after min_refresh_interval sent %d requests, want %d (floor %d + 1): %v", r.Steady, want, r.Floor, r.SteadyRequests)
 			}
 		})
