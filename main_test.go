@@ -121,7 +121,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("good config: %v %s", err, out)
 	}
 	out, err = exec.Command(binary, "--config.check", "--config.file=config/testdata/bad-unknown-key.yml").CombinedOutput()
-	if err == nil || strings.TrimSpace(string(out)) != `config/testdata/bad-unknown-key.yml:3: unknown key "concurrency"` {
+	if err == nil || strings.TrimSpace(string(out)) != `config/testdata/bad-unknown-key.yml:3: atlas.concurrency: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout` {
 		t.Errorf("bad config: %v %s", err, out)
 	}
 	// The example is valid once its secret file exists.
@@ -204,10 +204,11 @@ func TestReload(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A bad configuration is refused over HTTP and the old one keeps running.
-	if err := os.WriteFile(cfgFile, []byte("atlas: {nope: 1}\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("atlas: {api_key: {public_key: p, private_key: k}, nope: 1}\nprojects: [{name: P}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := e.reload(t); code != 400 || body != "reload failed: "+cfgFile+`:1: unknown key "nope"`+"\n" {
+	if code, body := e.reload(t); code != 400 || body != "reload failed: "+cfgFile+
+		`:1: atlas.nope: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout`+"\n" {
 		t.Errorf("bad reload: %d %q", code, body)
 	}
 	if n := clusters(); n != 2 {
