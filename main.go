@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -55,12 +56,7 @@ func main() {
 
 	logger, slogger := newLoggers(*logLevel, *logFormat)
 	if *configCheck {
-		if _, err := config.Load(*configFile); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		fmt.Fprintf(os.Stderr, "%s is valid\n", *configFile)
-		return
+		os.Exit(checkConfig(os.Stderr, *configFile, *toolkitFlags.WebConfigFile))
 	}
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 
@@ -174,6 +170,28 @@ func main() {
 	p.client.Close()
 	mu.Unlock()
 	level.Info(logger).Log("msg", "stopped")
+}
+
+// checkConfig validates the configuration file and, when one is given, the web configuration
+// file as exporter-toolkit will read it; it reports every problem of both and returns the exit
+// code.
+func checkConfig(w io.Writer, file, webFile string) int {
+	code := 0
+	if _, err := config.Load(file); err != nil {
+		fmt.Fprintln(w, err)
+		code = 1
+	} else {
+		fmt.Fprintf(w, "%s is valid\n", file)
+	}
+	if webFile == "" {
+		return code
+	}
+	if err := web.Validate(webFile); err != nil {
+		fmt.Fprintf(w, "%s: invalid web configuration: %v\n", webFile, err)
+		return 1
+	}
+	fmt.Fprintf(w, "%s is valid\n", webFile)
+	return code
 }
 
 // newLoggers builds the one go-kit logger and the slog bridge exporter-toolkit needs, both

@@ -114,16 +114,47 @@ func writeConfig(t *testing.T, path, baseURL, projectsYAML string) {
 
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
+	check := func(args ...string) (int, string) {
+		t.Helper()
+		out, err := exec.Command(binary, append([]string{"--config.check"}, args...)...).CombinedOutput()
+		code := 0
+		if err != nil {
+			code = err.(*exec.ExitError).ExitCode()
+		}
+		return code, strings.TrimSpace(string(out))
+	}
 	good := filepath.Join(dir, "good.yml")
 	writeConfig(t, good, "https://cloud.mongodb.com", "  - id: 5f0000000000000000000001\n")
-	out, err := exec.Command(binary, "--config.check", "--config.file="+good).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != good+" is valid" {
-		t.Errorf("good config: %v %s", err, out)
+	if code, out := check("--config.file=" + good); code != 0 || out != good+" is valid" {
+		t.Errorf("good config: %d %s", code, out)
 	}
-	out, err = exec.Command(binary, "--config.check", "--config.file=config/testdata/bad-unknown-key.yml").CombinedOutput()
-	if err == nil || strings.TrimSpace(string(out)) != `config/testdata/bad-unknown-key.yml:3: unknown key "concurrency"` {
-		t.Errorf("bad config: %v %s", err, out)
+	const bad = "config/testdata/bad-unknown-key.yml"
+	badOut := bad + ":3: atlas.concurrency: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout"
+	if code, out := check("--config.file=" + bad); code != 1 || out != badOut {
+		t.Errorf("bad config: %d %s", code, out)
 	}
+
+	// --web.config.file is checked too, as exporter-toolkit will read it; both files' problems
+	// are reported.
+	web := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(web, []byte("basic_auth_users: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := check("--config.file="+good, "--web.config.file="+web); code != 0 || out != good+" is valid\n"+web+" is valid" {
+		t.Errorf("good web config: %d %s", code, out)
+	}
+	missing := filepath.Join(dir, "missing.yml")
+	if code, out := check("--config.file="+bad, "--web.config.file="+missing); code != 1 ||
+		out != badOut+"\n"+missing+": invalid web configuration: open "+missing+": no such file or directory" {
+		t.Errorf("missing web config: %d %s", code, out)
+	}
+	if err := os.WriteFile(web, []byte("tls_server_config: {cert_file: missing.crt, key_file: missing.key}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := check("--config.file="+good, "--web.config.file="+web); code != 1 || !strings.HasPrefix(out, good+" is valid\n"+web+": invalid web configuration: ") {
+		t.Errorf("bad web config: %d %s", code, out)
+	}
+
 	// The example is valid once its secret file exists.
 	example, err := os.ReadFile("config.example.yml")
 	if err != nil {
@@ -137,9 +168,8 @@ func TestConfigCheck(t *testing.T) {
 	if err := os.WriteFile(exampleFile, bytes.ReplaceAll(example, []byte("/run/secrets/atlas-client-secret"), []byte(secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err = exec.Command(binary, "--config.check", "--config.file="+exampleFile).CombinedOutput()
-	if err != nil {
-		t.Errorf("config.example.yml: %v %s", err, out)
+	if code, out := check("--config.file=" + exampleFile); code != 0 {
+		t.Errorf("config.example.yml: %d %s", code, out)
 	}
 }
 
@@ -204,10 +234,11 @@ func TestReload(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A bad configuration is refused over HTTP and the old one keeps running.
-	if err := os.WriteFile(cfgFile, []byte("atlas: {nope: 1}\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("atlas: {api_key: {public_key: p, private_key: k}, nope: 1}\nprojects: [{name: P}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := e.reload(t); code != 400 || body != "reload failed: "+cfgFile+`:1: unknown key "nope"`+"\n" {
+	if code, body := e.reload(t); code != 400 || body != "reload failed: "+cfgFile+
+		`:1: atlas.nope: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout`+"\n" {
 		t.Errorf("bad reload: %d %q", code, body)
 	}
 	if n := clusters(); n != 2 {

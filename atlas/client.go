@@ -23,6 +23,15 @@ import (
 // DefaultBaseURL is Atlas's commercial API host; Atlas for Government is https://cloud.mongodbgov.com.
 const DefaultBaseURL = "https://cloud.mongodb.com"
 
+// Defaults of Config's zero fields. They are the only copy: the config package fills absent
+// keys from them, so a file and a bare Config behave alike.
+const (
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxConcurrency  = 8
+	DefaultMaxBodyBytes    = 32 << 20
+	DefaultRateLimitFactor = 0.8
+)
+
 // Observer receives one event per HTTP request the client sends (including digest challenges
 // and token requests) and one per retry. Implementations must be safe for concurrent use.
 type Observer interface {
@@ -140,13 +149,13 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("atlas: exactly one of service account or API key is required")
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.MaxConcurrency <= 0 {
-		cfg.MaxConcurrency = 8
+		cfg.MaxConcurrency = DefaultMaxConcurrency
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 32 << 20
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "atlas_backup_exporter"
@@ -155,7 +164,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Retry = DefaultRetryPolicy
 	}
 	if cfg.RateLimitFactor <= 0 {
-		cfg.RateLimitFactor = 0.8
+		cfg.RateLimitFactor = DefaultRateLimitFactor
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}

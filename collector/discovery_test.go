@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
@@ -284,11 +282,12 @@ func TestScheduleCache(t *testing.T) {
 
 func mustRegexp(t *testing.T, s string) *config.Regexp {
 	t.Helper()
-	var r config.Regexp
-	if err := yaml.Unmarshal([]byte(strconv.Quote(s)), &r); err != nil {
+	raw := "atlas: {service_account: {client_id: a, client_secret: b}}\nprojects:\n  - {id: " + p1 + ", exclude: " + strconv.Quote(s) + "}\n"
+	c, err := config.Parse("test", []byte(raw), func(string) string { return "" })
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &r
+	return c.Projects[0].Exclude
 }
 
 // TestRefreshTimeoutFailsUnfinishedTargets: a target still being read when the refresh times
