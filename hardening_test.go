@@ -57,7 +57,7 @@ func TestSecretsNeverEmitted(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte(fmt.Sprintf("atlas:\n  base_url: %s\n  %s\nmin_refresh_interval: 0s\nprojects: [{discover_all_projects: true}]\n", srv.URL, creds)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			e := startExporter(t, "--config.file="+cfg, "--log.level=debug")
+			e := startExporter(t, "--config.file="+cfg, "--log.level=debug", "--web.enable-lifecycle")
 			var emitted strings.Builder
 			for _, path := range []string{"/metrics", "/", "/-/ready", "/-/healthy"} {
 				_, body := e.get(t, path)

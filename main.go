@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,7 +25,6 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
@@ -46,6 +44,10 @@ func main() {
 		timeoutOffset = kingpin.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time for rendering.").Default("500ms").Duration()
 		maxTimeout    = kingpin.Flag("scrape.max-timeout", "Longest a scrape waits for a refresh of Atlas data; also used when Prometheus sends no timeout.").Default("25s").Duration()
 		demo          = kingpin.Flag("demo", "Start an in-process fake Atlas with a generated estate and export it (no Atlas account needed; --config.file is ignored).").Bool()
+		lifecycle     = kingpin.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST /-/reload (SIGHUP always reloads).").Bool()
+		secretCheck   = kingpin.Flag("config.secret-check-interval", "How often to read the secret files (*_file) again and reload when one changed, as on a Kubernetes secret rotation; also done whenever Atlas refuses the credentials. 0 turns the periodic check off.").Default("30s").Duration()
+		readHeader    = kingpin.Flag("web.read-header-timeout", "Longest a client may take to send a request's headers.").Default("10s").Duration()
+		idleTimeout   = kingpin.Flag("web.idle-timeout", "Longest an idle keep-alive connection is kept open.").Default("1m").Duration()
 		logLevel      = kingpin.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = kingpin.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		toolkitFlags  = kingpinflag.AddFlags(kingpin.CommandLine, defaultAddress)
@@ -68,52 +70,23 @@ func main() {
 		defer fake.Close()
 		load = func() (*config.Config, error) { return demoConfig(fake.URL) }
 	}
-	cfg, err := load()
+	apiMetrics := collector.NewAPIMetrics()
+	refused := make(chan struct{}, 1)
+	rl, err := newReloader(load, refusalWatch{Observer: apiMetrics, kick: refused}, logger)
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
 		os.Exit(1)
 	}
-
-	apiMetrics := collector.NewAPIMetrics()
-	p, err := newPipeline(cfg, apiMetrics)
-	if err != nil {
-		level.Error(logger).Log("msg", "cannot create the Atlas client", "err", err)
-		os.Exit(1)
-	}
-	coll := collector.New(life, logger, p.fetcher, collector.SettingsFrom(cfg), time.Now)
+	coll := collector.New(life, logger, rl.fetcher, collector.SettingsFrom(rl.cfg), time.Now)
+	rl.coll = coll
 	// Refresh once at start, so /-/ready turns true without waiting for the first scrape.
 	go coll.Refresh(life)
-
-	var mu sync.Mutex // guards p across reloads
-	reload := func() error {
-		newCfg, err := load()
-		if err != nil {
-			level.Error(logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
-			return err
-		}
-		np, err := newPipeline(newCfg, apiMetrics)
-		if err != nil {
-			level.Error(logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
-			return err
-		}
-		mu.Lock()
-		old := p
-		p = np
-		mu.Unlock()
-		coll.Reconfigure(np.fetcher, collector.SettingsFrom(newCfg))
-		old.client.Close()
-		level.Info(logger).Log("msg", "configuration reloaded")
-		return nil
-	}
+	go rl.watchSecrets(life, *secretCheck, refused)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(coll, versioncollector.NewCollector(exporterName),
+	reg.MustRegister(coll, rl.success, rl.timestamp, versioncollector.NewCollector(exporterName),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	apiMetrics.Register(reg, func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return p.client.InFlight()
-	})
+	apiMetrics.Register(reg, rl.inFlight)
 
 	mux := http.NewServeMux()
 	mux.Handle(*metricsPath, handler.Metrics(reg, coll, logger, *timeoutOffset, *maxTimeout))
@@ -126,12 +99,16 @@ func main() {
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if !*lifecycle {
+			http.Error(w, "Lifecycle API is not enabled (--web.enable-lifecycle); send SIGHUP to reload.", http.StatusForbidden)
+			return
+		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reload(); err != nil {
+		if err := rl.reload("POST /-/reload"); err != nil {
 			http.Error(w, "reload failed: "+err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -155,8 +132,8 @@ func main() {
 		mux.Handle("/", landing)
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go handleSignals(logger, reload, func() {
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: *readHeader, IdleTimeout: *idleTimeout}
+	go handleSignals(logger, func() error { return rl.reload("SIGHUP") }, func() {
 		stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -166,9 +143,7 @@ func main() {
 		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
 		os.Exit(1)
 	}
-	mu.Lock()
-	p.client.Close()
-	mu.Unlock()
+	rl.close()
 	level.Info(logger).Log("msg", "stopped")
 }
 
@@ -216,23 +191,6 @@ func newLoggers(lvl, format string) (log.Logger, *slog.Logger) {
 	return logger, slog.New(sloggokit.NewGoKitHandler(logger, l.sl))
 }
 
-// pipeline is the Atlas client and the fetcher in front of it, rebuilt on each reload.
-type pipeline struct {
-	client  *atlas.Client
-	fetcher *atlas.Fetcher
-}
-
-func newPipeline(cfg *config.Config, obs atlas.Observer) (*pipeline, error) {
-	cc := cfg.ClientConfig()
-	cc.Observer = obs
-	cc.UserAgent = exporterName + "/" + version.Version
-	client, err := atlas.New(cc)
-	if err != nil {
-		return nil, err
-	}
-	return &pipeline{client: client, fetcher: atlas.NewFetcher(client)}, nil
-}
-
 func handleSignals(logger log.Logger, reload func() error, shutdown func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -274,6 +232,13 @@ projects:
   - name: project-001
     clusters: [tenant-03]
     kinds: [tenant]
+  # Legacy backup is never discovered: it must be named.
+  - name: project-001
+    clusters: [legacy-05]
+    kinds: [legacy]
+  # A cluster Atlas does not have: this shows atlas_backup_target_missing.
+  - name: project-001
+    clusters: [prod-db]
 `, baseURL, demoClientID, demoSecret)
 	return config.Parse("demo", []byte(raw), func(string) string { return "" })
 }

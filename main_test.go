@@ -204,8 +204,9 @@ func TestScrapeAgainstFakeAtlas(t *testing.T) {
 	if code, _ := e.get(t, "/-/healthy"); code != 200 {
 		t.Errorf("healthy: %d", code)
 	}
-	if code, _ := e.get(t, "/-/reload"); code != http.StatusMethodNotAllowed {
-		t.Errorf("GET /-/reload: %d", code)
+	// Reloading over HTTP needs --web.enable-lifecycle, as in Prometheus.
+	if code, body := e.reload(t); code != http.StatusForbidden || body != "Lifecycle API is not enabled (--web.enable-lifecycle); send SIGHUP to reload.\n" {
+		t.Errorf("POST /-/reload without --web.enable-lifecycle: %d %q", code, body)
 	}
 }
 
@@ -213,7 +214,10 @@ func TestReload(t *testing.T) {
 	srv := newFakeAtlas(t, atlastest.Options{})
 	cfgFile := filepath.Join(t.TempDir(), "c.yml")
 	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [dedicated-01]\n")
-	e := startExporter(t, "--config.file="+cfgFile)
+	e := startExporter(t, "--config.file="+cfgFile, "--web.enable-lifecycle")
+	if code, _ := e.get(t, "/-/reload"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %d", code)
+	}
 	clusters := func() int {
 		_, body := e.get(t, "/metrics")
 		return strings.Count(body, "atlas_backup_collect_success{")

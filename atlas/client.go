@@ -91,6 +91,7 @@ type APIKey struct{ PublicKey, PrivateKey string }
 
 // Client talks to one Atlas API host with one set of credentials.
 type Client struct {
+	source   source // the host and credentials, which NewFrom compares
 	base     *url.URL
 	http     *http.Client
 	auth     authenticator
@@ -180,6 +181,7 @@ func New(cfg Config) (*Client, error) {
 		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor),
 		sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000,
 	}
+	c.source = sourceOf(base, cfg)
 	c.wire = &observer{next: cfg.Transport, obs: cfg.Observer}
 	if cfg.ServiceAccount != nil {
 		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.Timeout, cfg.UserAgent)
@@ -546,6 +548,12 @@ var atlasLimits = map[endpointSet][2]float64{
 	setLegacyBackup:      {1200, 500},
 }
 
+// bucketRate is the client's share factor of the refill rate and capacity of set's bucket.
+func bucketRate(set endpointSet, factor float64) (rate.Limit, int) {
+	a := atlasLimits[set]
+	return rate.Limit(a[1] * factor / 60), max(1, int(a[0]*factor))
+}
+
 func newLimiters(factor float64) *limiters {
 	return &limiters{factor: factor, m: map[[2]string]*bucket{}}
 }
@@ -559,8 +567,7 @@ func (l *limiters) get(set endpointSet, project string) *bucket {
 	defer l.mu.Unlock()
 	b, ok := l.m[key]
 	if !ok {
-		a := atlasLimits[set]
-		b = &bucket{limiter: rate.NewLimiter(rate.Limit(a[1]*l.factor/60), max(1, int(a[0]*l.factor)))}
+		b = &bucket{limiter: rate.NewLimiter(bucketRate(set, l.factor))}
 		l.m[key] = b
 	}
 	return b

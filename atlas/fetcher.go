@@ -14,8 +14,9 @@ import (
 // (singleflight), follows a gone endpoint to its replacement, and fans a refresh out per target
 // so that one slow or failing cluster never holds back or hides the others.
 type Fetcher struct {
-	api API
-	sf  singleflight.Group
+	apiMu sync.RWMutex
+	api   API
+	sf    singleflight.Group
 
 	mu   sync.Mutex
 	gone map[Target][]*GoneError // targets whose endpoint answered gone, with the chain seen
@@ -28,6 +29,21 @@ func NewFetcher(api API) *Fetcher {
 
 var _ API = (*Fetcher)(nil)
 
+// Use makes the fetcher read through api from now on (calls under way finish on the old one),
+// keeping what it learnt of gone endpoints: api must reach the same Atlas host with the same
+// credentials.
+func (f *Fetcher) Use(api API) {
+	f.apiMu.Lock()
+	defer f.apiMu.Unlock()
+	f.api = api
+}
+
+func (f *Fetcher) client() API {
+	f.apiMu.RLock()
+	defer f.apiMu.RUnlock()
+	return f.api
+}
+
 func do[T any](f *Fetcher, key string, fn func() (T, error)) (T, error) {
 	v, err, _ := f.sf.Do(key, func() (any, error) { return fn() })
 	if err != nil {
@@ -39,28 +55,28 @@ func do[T any](f *Fetcher, key string, fn func() (T, error)) (T, error) {
 
 // Projects implements API.
 func (f *Fetcher) Projects(ctx context.Context) ([]Project, error) {
-	return do(f, "projects", func() ([]Project, error) { return f.api.Projects(ctx) })
+	return do(f, "projects", func() ([]Project, error) { return f.client().Projects(ctx) })
 }
 
 // ProjectByName implements API.
 func (f *Fetcher) ProjectByName(ctx context.Context, name string) (Project, error) {
-	return do(f, "byName\x00"+name, func() (Project, error) { return f.api.ProjectByName(ctx, name) })
+	return do(f, "byName\x00"+name, func() (Project, error) { return f.client().ProjectByName(ctx, name) })
 }
 
 // Clusters implements API.
 func (f *Fetcher) Clusters(ctx context.Context, projectID string) (ClusterList, error) {
-	return do(f, "clusters\x00"+projectID, func() (ClusterList, error) { return f.api.Clusters(ctx, projectID) })
+	return do(f, "clusters\x00"+projectID, func() (ClusterList, error) { return f.client().Clusters(ctx, projectID) })
 }
 
 // ClusterNames implements API.
 func (f *Fetcher) ClusterNames(ctx context.Context) ([]ProjectClusters, error) {
-	return do(f, "clusterNames", func() ([]ProjectClusters, error) { return f.api.ClusterNames(ctx) })
+	return do(f, "clusterNames", func() ([]ProjectClusters, error) { return f.client().ClusterNames(ctx) })
 }
 
 // RequestsSent returns the HTTP requests the decorated client has sent so far, or 0 when it
 // does not count them.
 func (f *Fetcher) RequestsSent() uint64 {
-	if c, ok := f.api.(interface{ RequestsSent() uint64 }); ok {
+	if c, ok := f.client().(interface{ RequestsSent() uint64 }); ok {
 		return c.RequestsSent()
 	}
 	return 0
@@ -76,17 +92,17 @@ func targetKey(op string, t Target) string {
 
 // Snapshots implements API.
 func (f *Fetcher) Snapshots(ctx context.Context, t Target) ([]Snapshot, error) {
-	return do(f, targetKey("list", t), func() ([]Snapshot, error) { return f.api.Snapshots(ctx, t) })
+	return do(f, targetKey("list", t), func() ([]Snapshot, error) { return f.client().Snapshots(ctx, t) })
 }
 
 // Snapshot implements API.
 func (f *Fetcher) Snapshot(ctx context.Context, t Target, id string) (Snapshot, error) {
-	return do(f, targetKey("get", t)+"\x00"+id, func() (Snapshot, error) { return f.api.Snapshot(ctx, t, id) })
+	return do(f, targetKey("get", t)+"\x00"+id, func() (Snapshot, error) { return f.client().Snapshot(ctx, t, id) })
 }
 
 // Schedule implements API.
 func (f *Fetcher) Schedule(ctx context.Context, t Target) (Schedule, error) {
-	return do(f, targetKey("schedule", t), func() (Schedule, error) { return f.api.Schedule(ctx, t) })
+	return do(f, targetKey("schedule", t), func() (Schedule, error) { return f.client().Schedule(ctx, t) })
 }
 
 // Request is one target to read: its whole snapshot list, or, where SnapshotIDs is set, just

@@ -304,3 +304,42 @@ func TestSafeConfigKeepsOldOnBadReload(t *testing.T) {
 		t.Error("a bad reload replaced the running config")
 	}
 }
+
+// TestEqual: a change of any key makes the configuration differ, so that a reload that changes
+// nothing can be told from one that does; every key of Config is covered.
+func TestEqual(t *testing.T) {
+	const base = "atlas:\n  service_account: {client_id: id, client_secret: s3cr3t}\nprojects:\n  - {id: 5f0000000000000000000001}\n"
+	parse := func(raw string) *Config {
+		t.Helper()
+		c, err := Parse("x.yml", []byte(raw), noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := parse(base)
+	if !a.Equal(parse(base)) {
+		t.Fatal("the same file differs from itself")
+	}
+	changes := map[string]string{
+		"atlas":                "atlas:\n  service_account: {client_id: id, client_secret: other}\nprojects:\n  - {id: 5f0000000000000000000001}\n",
+		"min_refresh_interval": base + "min_refresh_interval: 1m\n",
+		"refresh_timeout":      base + "refresh_timeout: 1m\n",
+		"discovery_interval":   base + "discovery_interval: 2h\n",
+		"snapshot_metrics":     base + "snapshot_metrics: false\n",
+		"backup_schedules":     base + "backup_schedules: false\n",
+		"projects":             strings.Replace(base, "{id: 5f0000000000000000000001}", "{id: 5f0000000000000000000001, exclude: x}", 1),
+	}
+	for key, raw := range changes {
+		if a.Equal(parse(raw)) {
+			t.Errorf("a change of %s is not seen", key)
+		}
+	}
+	typ := reflect.TypeOf(Config{})
+	for i := range typ.NumField() {
+		key := strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0]
+		if _, ok := changes[key]; !ok {
+			t.Errorf("Config.%s (%s) is not covered here: add it to Equal and to this test", typ.Field(i).Name, key)
+		}
+	}
+}

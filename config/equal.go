@@ -1,6 +1,9 @@
 package config
 
-import "slices"
+import (
+	"reflect"
+	"slices"
+)
 
 // Equal reports whether p and o select the same targets the same way.
 func (p Project) Equal(o Project) bool {
@@ -16,4 +19,16 @@ func (r *Regexp) source() string {
 		return ""
 	}
 	return r.original
+}
+
+// Equal reports whether c and o configure the exporter the same way, secrets (as resolved from
+// their files or the environment) included.
+func (c *Config) Equal(o *Config) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	return reflect.DeepEqual(c.Atlas, o.Atlas) && c.MinRefreshInterval == o.MinRefreshInterval &&
+		c.RefreshTimeout == o.RefreshTimeout && c.DiscoveryInterval == o.DiscoveryInterval &&
+		c.SnapshotMetricsEnabled() == o.SnapshotMetricsEnabled() && c.BackupSchedulesEnabled() == o.BackupSchedulesEnabled() &&
+		slices.EqualFunc(c.Projects, o.Projects, Project.Equal)
 }

@@ -1,0 +1,54 @@
+package atlas
+
+import "net/url"
+
+// source is what makes two clients talk to the same Atlas as the same caller.
+type source struct {
+	base           string
+	serviceAccount ServiceAccount
+	apiKey         APIKey
+}
+
+func sourceOf(base *url.URL, cfg Config) source {
+	s := source{base: base.String()}
+	if cfg.ServiceAccount != nil {
+		s.serviceAccount = *cfg.ServiceAccount
+	}
+	if cfg.APIKey != nil {
+		s.apiKey = *cfg.APIKey
+	}
+	return s
+}
+
+// NewFrom returns a client for cfg. When cfg names the same host and credentials as prev, the
+// new client keeps prev's token (or digest nonces), rate limiters, connections and request
+// counts, so that a reload that changes only timeouts or concurrency costs Atlas nothing, and
+// reused is true; prev must then not be closed while the new client is in use.
+func NewFrom(prev *Client, cfg Config) (c *Client, reused bool, err error) {
+	c, err = New(cfg)
+	if err != nil || prev == nil || c.source != prev.source {
+		return c, false, err
+	}
+	c.wire, c.auth, c.limits = prev.wire, prev.auth, prev.limits
+	c.limits.setFactor(cfg.RateLimitFactor)
+	c.http.Transport = newGate(cfg.MaxConcurrency, prev.auth)
+	return c, true, nil
+}
+
+// setFactor rescales every bucket to a new share of Atlas's limits, keeping the tokens spent.
+func (l *limiters) setFactor(f float64) {
+	if f <= 0 {
+		f = DefaultRateLimitFactor
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f == l.factor {
+		return
+	}
+	l.factor = f
+	for key, b := range l.m {
+		limit, burst := bucketRate(endpointSet(key[0]), f)
+		b.limiter.SetLimit(limit)
+		b.limiter.SetBurst(burst)
+	}
+}

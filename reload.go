@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+// reloader is the exporter's one reload path: SIGHUP, POST /-/reload (with
+// --web.enable-lifecycle) and a changed secret file all go through it, one at a time. A reload
+// whose configuration is unchanged changes nothing; one that keeps the host and credentials
+// keeps the Atlas client's token, rate limiters and connections, and the collector's data.
+type reloader struct {
+	load   func() (*config.Config, error)
+	logger log.Logger
+	obs    atlas.Observer
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	client  *atlas.Client
+	fetcher *atlas.Fetcher
+	coll    *collector.Collector
+
+	success, timestamp prometheus.Gauge
+}
+
+func newReloader(load func() (*config.Config, error), obs atlas.Observer, logger log.Logger) (*reloader, error) {
+	r := &reloader{
+		load: load, logger: logger, obs: obs,
+		success: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "atlas_backup", Subsystem: "exporter", Name: "config_last_reload_successful",
+			Help: "1 if the last load of the configuration succeeded (at start or reload), 0 if it failed and the previous one still runs.",
+		}),
+		timestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "atlas_backup", Subsystem: "exporter", Name: "config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration was last loaded successfully.",
+		}),
+	}
+	cfg, err := load()
+	if err != nil {
+		return nil, err
+	}
+	if r.client, err = atlas.New(clientConfig(cfg, obs)); err != nil {
+		return nil, err
+	}
+	r.cfg, r.fetcher = cfg, atlas.NewFetcher(r.client)
+	r.success.Set(1)
+	r.timestamp.SetToCurrentTime()
+	return r, nil
+}
+
+// clientConfig is the Atlas client's configuration for cfg.
+func clientConfig(cfg *config.Config, obs atlas.Observer) atlas.Config {
+	cc := cfg.ClientConfig()
+	cc.Observer = obs
+	cc.UserAgent = exporterName + "/" + version.Version
+	return cc
+}
+
+// reload loads the configuration again and applies what changed; reason says what asked.
+func (r *reloader) reload(reason string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := r.load()
+	if err != nil {
+		r.success.Set(0)
+		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "reason", reason, "err", err)
+		return err
+	}
+	if cfg.Equal(r.cfg) {
+		r.success.Set(1)
+		r.timestamp.SetToCurrentTime()
+		level.Info(r.logger).Log("msg", "configuration unchanged", "reason", reason)
+		return nil
+	}
+	old, client, reused := r.client, r.client, true
+	if !reflect.DeepEqual(cfg.Atlas, r.cfg.Atlas) {
+		if client, reused, err = atlas.NewFrom(old, clientConfig(cfg, r.obs)); err != nil {
+			r.success.Set(0)
+			level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "reason", reason, "err", err)
+			return err
+		}
+	}
+	if reused {
+		r.fetcher.Use(client)
+	} else {
+		r.fetcher = atlas.NewFetcher(client)
+	}
+	r.cfg, r.client = cfg, client
+	r.coll.Reconfigure(r.fetcher, collector.SettingsFrom(cfg))
+	if !reused {
+		old.Close()
+	}
+	r.success.Set(1)
+	r.timestamp.SetToCurrentTime()
+	level.Info(r.logger).Log("msg", "configuration reloaded", "reason", reason, "atlas_session_kept", reused)
+	return nil
+}
+
+// inFlight is the running client's requests in flight.
+func (r *reloader) inFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.client.InFlight()
+}
+
+func (r *reloader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.client.Close()
+}
+
+// watchSecrets reads the running configuration's secret files every interval (0: never), and
+// once whenever kick fires (Atlas refused the credentials), and reloads when one no longer
+// holds the secret in use: a rotated Kubernetes secret takes effect without a SIGHUP.
+func (r *reloader) watchSecrets(ctx context.Context, interval time.Duration, kick <-chan struct{}) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		reason := "secret file changed"
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		case <-kick:
+			reason = "secret file changed after Atlas refused the credentials"
+		}
+		if key := r.changedSecret(); key != "" {
+			level.Info(r.logger).Log("msg", "secret file changed; reloading", "key", key)
+			_ = r.reload(reason)
+		}
+	}
+}
+
+// changedSecret names the key of a secret file whose content differs from the secret in use,
+// or returns "".
+func (r *reloader) changedSecret() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	differs := func(file string, inUse config.Secret) bool {
+		raw, err := os.ReadFile(file)
+		// An unreadable file is left to the next reload to report.
+		return err == nil && config.Secret(strings.TrimSpace(string(raw))) != inUse
+	}
+	a := r.cfg.Atlas
+	switch {
+	case a.ServiceAccount != nil && a.ServiceAccount.ClientSecretFile != "" && differs(a.ServiceAccount.ClientSecretFile, a.ServiceAccount.ClientSecret):
+		return "atlas.service_account.client_secret_file"
+	case a.APIKey != nil && a.APIKey.PrivateKeyFile != "" && differs(a.APIKey.PrivateKeyFile, a.APIKey.PrivateKey):
+		return "atlas.api_key.private_key_file"
+	}
+	return ""
+}
+
+// refusalWatch passes every request event on, and kicks the secret watcher when Atlas (or its
+// token endpoint) refuses the credentials.
+type refusalWatch struct {
+	atlas.Observer
+	kick chan struct{}
+}
+
+func (w refusalWatch) ObserveRequest(e atlas.RequestEvent) {
+	w.Observer.ObserveRequest(e)
+	if e.Code == "401" {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
