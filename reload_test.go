@@ -189,4 +189,6 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	}
 }
 
-func isReset(err error) bool { return err != nil && strings.Contains(err.Error(), syscall.ECONNRESET.Error()) }
+func isReset(err error) bool {
+	return err != nil && strings.Contains(err.Error(), syscall.ECONNRESET.Error())
+}

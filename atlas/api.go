@@ -174,9 +174,16 @@ func normaliseAll[W normaliser](ws []W, t Target, err error) ([]Snapshot, error)
 	if err != nil {
 		return nil, classify(t.Kind, err)
 	}
-	out := make([]Snapshot, len(ws))
-	for i, w := range ws {
-		out[i] = w.normalise(t.Kind, t)
+	out := make([]Snapshot, 0, len(ws))
+	seen := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		// One id twice (pages that shifted while they were read, or a broken answer) would be
+		// two series of one snapshot: the first copy is kept.
+		s := w.normalise(t.Kind, t)
+		if !seen[s.ID] {
+			seen[s.ID] = true
+			out = append(out, s)
+		}
 	}
 	return out, nil
 }

@@ -28,14 +28,15 @@ type authenticator interface {
 // token request runs under the context of the call that needs it, so a scrape's deadline or
 // the exporter's shutdown cancels it; concurrent calls share one request.
 type oauthAuth struct {
-	conf  *clientcredentials.Config
-	hc    *http.Client
-	next  http.RoundTripper
-	early time.Duration
-	sf    singleflight.Group
+	conf *clientcredentials.Config
+	hc   *http.Client
+	next http.RoundTripper
+	sf   singleflight.Group
+	now  func() time.Time
 
 	mu      sync.Mutex
 	tok     *oauth2.Token
+	renewAt time.Time // zero: the token does not expire
 	resetAt time.Time
 }
 
@@ -45,7 +46,8 @@ type oauthAuth struct {
 const minTokenAge = 5 * time.Minute
 
 // tokenEarlyExpiry renews a token this long before Atlas says it expires, which also absorbs
-// clock skew between Atlas and this host.
+// clock skew between Atlas and this host; a token that lives less than twice as long is
+// renewed at half its life instead, or it would never be used twice.
 const tokenEarlyExpiry = 5 * time.Minute
 
 func newOAuth(base *url.URL, sa ServiceAccount, next http.RoundTripper, timeout time.Duration, ua string) *oauthAuth {
@@ -56,18 +58,23 @@ func newOAuth(base *url.URL, sa ServiceAccount, next http.RoundTripper, timeout 
 			ClientID: sa.ClientID, ClientSecret: sa.ClientSecret, TokenURL: tokenURL.String(),
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
-		hc:    &http.Client{Transport: uaTransport{ua: ua, next: tokenOp{next}}, Timeout: timeout},
-		next:  next,
-		early: tokenEarlyExpiry,
+		hc: &http.Client{
+			Transport: uaTransport{ua: ua, next: tokenOp{next}}, Timeout: timeout,
+			// A redirect would carry the client secret (Basic auth, re-sent by a 307) to
+			// whatever host it names, as for the API calls.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		next: next,
+		now:  time.Now,
 	}
 }
 
-// token returns a token valid for at least the early-expiry margin, fetching one if needed.
+// token returns the cached token until its renewal time, fetching one if needed.
 func (a *oauthAuth) token(ctx context.Context) (*oauth2.Token, error) {
 	a.mu.Lock()
-	tok := a.tok
+	tok, renewAt := a.tok, a.renewAt
 	a.mu.Unlock()
-	if tok != nil && (tok.Expiry.IsZero() || time.Until(tok.Expiry) > a.early) {
+	if tok != nil && (renewAt.IsZero() || a.now().Before(renewAt)) {
 		return tok, nil
 	}
 	ch := a.sf.DoChan("token", func() (any, error) {
@@ -76,7 +83,7 @@ func (a *oauthAuth) token(ctx context.Context) (*oauth2.Token, error) {
 			return nil, err
 		}
 		a.mu.Lock()
-		a.tok = t
+		a.tok, a.renewAt = t, a.renewal(t)
 		a.mu.Unlock()
 		return t, nil
 	})
@@ -89,6 +96,17 @@ func (a *oauthAuth) token(ctx context.Context) (*oauth2.Token, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// renewal is when a token fetched now is to be replaced: tokenEarlyExpiry before it expires,
+// or at half its life if that is sooner.
+func (a *oauthAuth) renewal(t *oauth2.Token) time.Time {
+	if t.Expiry.IsZero() {
+		return time.Time{}
+	}
+	// The library set Expiry from expires_in by time.Now: measure the life on that clock.
+	life := time.Until(t.Expiry)
+	return a.now().Add(life - min(tokenEarlyExpiry, life/2))
 }
 
 func (a *oauthAuth) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -115,10 +133,10 @@ func (a *oauthAuth) CloseIdleConnections() {
 func (a *oauthAuth) reauthenticate() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if time.Since(a.resetAt) < minTokenAge {
+	if a.now().Sub(a.resetAt) < minTokenAge {
 		return false
 	}
-	a.tok, a.resetAt = nil, time.Now()
+	a.tok, a.resetAt = nil, a.now()
 	return true
 }
 

@@ -39,14 +39,44 @@ func TestOAuthTokenReused(t *testing.T) {
 	}
 }
 
-func TestOAuthTokenRenewedBeforeExpiry(t *testing.T) {
-	// Tokens that live less than the renewal margin are renewed on every call.
-	srv := newFake(t, atlastest.Options{TokenTTL: tokenEarlyExpiry - time.Second})
-	c, _ := newTestClient(t, srv)
-	roundTrips(t, srv, c, 5)
-	if n := srv.Count("oauthToken"); n != 5 {
-		t.Errorf("%d token requests for 5 calls, want 5", n)
+func TestOAuthTokenRenewal(t *testing.T) {
+	// A token is renewed 5 minutes before it expires, or at half its life if that is sooner:
+	// one that lives 5 minutes or less is still used more than once.
+	cases := []struct {
+		ttl, step time.Duration // token lifetime; time between calls
+		calls     int
+		tokens    int
+	}{
+		{time.Hour, time.Minute, 60, 2},              // renewed at 55 min
+		{10 * time.Minute, time.Minute, 12, 3},       // at 5 and 10 min
+		{5 * time.Minute, time.Minute, 10, 4},        // every 2.5 min: at 0, 3, 6, 9
+		{4 * time.Minute, time.Minute, 10, 5},        // every 2 min
+		{time.Second, 100 * time.Millisecond, 10, 2}, // every 500 ms
 	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("ttl %s", tc.ttl), func(t *testing.T) {
+			clock := &recordingSleeper{clock: testNow}
+			srv := newFake(t, atlastest.Options{TokenTTL: tc.ttl, Now: clock.now})
+			c, _ := newTestClient(t, srv)
+			c.auth.(*oauthAuth).now = clock.now
+			for i := range tc.calls {
+				if _, err := c.Projects(t.Context()); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+				clock.advance(tc.step)
+			}
+			want := map[string]int{"oauthToken": tc.tokens, "listGroups": tc.calls}
+			if got := srv.Counts(); !reflect.DeepEqual(got, want) {
+				t.Errorf("requests %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func (r *recordingSleeper) advance(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clock = r.clock.Add(d)
 }
 
 func TestOAuthCredentialsRevokedAndRestored(t *testing.T) {

@@ -33,8 +33,8 @@ func BenchmarkDecodeCloudPage500(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		var p page[wireCloudSnapshot]
-		if err := json.Unmarshal(raw, &p); err != nil {
+		p, err := decodePage[wireCloudSnapshot](raw, MaxListItems)
+		if err != nil {
 			b.Fatal(err)
 		}
 		snaps, err := normaliseAll(p.Results, t, nil)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -75,6 +74,9 @@ type Config struct {
 	MaxBodyBytes   int64         // response size cap; default 32 MiB
 	UserAgent      string        // default "atlas_backup_exporter"
 	Retry          RetryPolicy
+	// MaxBufferedBytes bounds the response bodies held at once across concurrent calls;
+	// default 2 × MaxBodyBytes, and never below MaxBodyBytes + MaxConcurrency × 1 MiB.
+	MaxBufferedBytes int64
 	// RateLimitFactor scales the client-side limiter against Atlas's published limits; default
 	// 0.8 (keep a fifth of every bucket for other tools).
 	RateLimitFactor float64
@@ -102,10 +104,12 @@ type Client struct {
 	ua       string
 	timeout  time.Duration
 	limits   *limiters
+	bodies   *bodyBudget
 	sleep    func(context.Context, time.Duration) error // injected in tests
 	jitter   func(time.Duration) time.Duration          // injected in tests
 	now      func() time.Time
 	maxPages int
+	maxItems int
 }
 
 type nopObserver struct{}
@@ -158,6 +162,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.MaxBufferedBytes <= 0 {
+		cfg.MaxBufferedBytes = 2 * cfg.MaxBodyBytes
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "atlas_backup_exporter"
 	}
@@ -178,8 +185,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		base: base, obs: cfg.Observer, retry: cfg.Retry, maxBody: cfg.MaxBodyBytes, ua: cfg.UserAgent,
-		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor),
-		sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000,
+		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor), bodies: newBodyBudget(cfg.MaxBufferedBytes, cfg.MaxBodyBytes, cfg.MaxConcurrency),
+		sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000, maxItems: MaxListItems,
 	}
 	c.source = sourceOf(base, cfg)
 	c.wire = &observer{next: cfg.Transport, obs: cfg.Observer}
@@ -236,14 +243,6 @@ func (sc scope) fail(op operation, path string, status int, err error) *Error {
 	return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: path, StatusCode: status, Err: err}
 }
 
-// decode unmarshals a successful answer of op into v.
-func (sc scope) decode(op operation, path string, body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return sc.fail(op, path, http.StatusOK, fmt.Errorf("decoding response: %v", err))
-	}
-	return nil
-}
-
 type opKey struct{}
 
 func withOperation(ctx context.Context, op string) context.Context {
@@ -257,36 +256,36 @@ func operationOf(ctx context.Context) string {
 	return "unknown"
 }
 
-// get performs one GET with rate limiting and retries and returns the response body.
-func (c *Client) get(ctx context.Context, op operation, sc scope, path string, q url.Values) ([]byte, error) {
-	// path is already escaped (names go through esc): keep it as sent, and give Path its
-	// unescaped form.
+// apiURL is the URL of path (already escaped: names go through esc) with query q.
+func (c *Client) apiURL(path string, q url.Values) *url.URL {
+	// Keep the path as sent, and give Path its unescaped form.
 	u := *c.base
 	u.RawPath = apiPrefix + path
 	u.Path, _ = url.PathUnescape(u.RawPath)
 	u.RawQuery = q.Encode()
-	return c.getURL(ctx, op, sc, &u)
+	return &u
 }
 
-func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL) ([]byte, error) {
+// get performs one GET with rate limiting and retries and passes the answer to decode.
+func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) error {
 	bucket := c.limits.get(op.Set, sc.ProjectID)
 	var last *Error
 	reauthed := false
 	for attempt := 1; ; attempt++ {
 		if err := c.wait(ctx, bucket); err != nil {
 			if last != nil {
-				return nil, last
+				return last
 			}
-			return nil, sc.fail(op, u.EscapedPath(), 0, err)
+			return sc.fail(op, u.EscapedPath(), 0, err)
 		}
-		body, retryAfter, reason, apiErr := c.once(ctx, op, sc, u)
+		retryAfter, reason, apiErr := c.once(ctx, op, sc, u, decode)
 		if apiErr == nil {
-			return body, nil
+			return nil
 		}
 		last = apiErr
 		if reason == "token_rejected" {
 			if reauthed {
-				return nil, apiErr
+				return apiErr
 			}
 			reauthed = true
 			c.obs.ObserveRetry(op.Name, reason)
@@ -296,10 +295,10 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 		if reason == "rate_limited" {
 			// Atlas's bucket for this endpoint set is empty: hold back every call that would
 			// draw from it, not just this one.
-			bucket.pause(c.now().Add(max(retryAfter, c.retry.BaseDelay)))
+			bucket.pause(ctx, c.now().Add(max(retryAfter, c.retry.BaseDelay)))
 		}
 		if reason == "" || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
-			return nil, apiErr
+			return apiErr
 		}
 		d := c.retry.BaseDelay << (attempt - 1)
 		if d > c.retry.MaxDelay || d <= 0 {
@@ -311,24 +310,24 @@ func (c *Client) getURL(ctx context.Context, op operation, sc scope, u *url.URL)
 		}
 		if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {
 			// Waiting would outlive the caller: give up now with what Atlas said.
-			return nil, apiErr
+			return apiErr
 		}
 		c.obs.ObserveRetry(op.Name, reason)
 		if err := c.sleep(ctx, d); err != nil {
-			return nil, apiErr
+			return apiErr
 		}
 	}
 }
 
-// once sends one request. It returns the body on success, or an error with the retry reason
-// ("" when the error must not be retried) and any Retry-After delay.
-func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) ([]byte, time.Duration, string, *Error) {
+// once sends one request and passes a successful answer to decode. On failure it returns the
+// error with the retry reason ("" when the error must not be retried) and any Retry-After delay.
+func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
 	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
 	rctx, cancel := context.WithTimeout(withOperation(ctx, op.Name), c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, 0, "", fail(0, err)
+		return 0, "", fail(0, err)
 	}
 	req.Header.Set("Accept", op.accept())
 	req.Header.Set("User-Agent", c.ua)
@@ -337,44 +336,52 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL) (
 		err = redactURLError(err)
 		switch {
 		case ctx.Err() != nil:
-			return nil, 0, "", fail(0, ctx.Err())
+			return 0, "", fail(0, ctx.Err())
 		case errors.Is(err, ErrToken):
-			return nil, 0, "", fail(0, err)
+			return 0, "", fail(0, err)
 		case errors.Is(err, context.DeadlineExceeded):
-			return nil, 0, "timeout", fail(0, fmt.Errorf("request timed out after %s", c.timeout))
+			return 0, "timeout", fail(0, fmt.Errorf("request timed out after %s", c.timeout))
 		case isTLSConfigError(err):
 			// A certificate Atlas's host does not prove will not prove itself on a retry.
-			return nil, 0, "", fail(0, err)
+			return 0, "", fail(0, err)
 		}
-		return nil, 0, "network", fail(0, err)
+		return 0, "network", fail(0, err)
 	}
 	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if readErr == nil && int64(len(body)) > c.maxBody {
-		return nil, 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
+	// The body's reservation is held until it is decoded, since both copies live until then.
+	body, release, readErr := c.bodies.read(rctx, resp.Body, resp.ContentLength)
+	defer release()
+	if errors.Is(readErr, errBodyTooBig) {
+		return 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if readErr != nil {
 			if ctx.Err() != nil {
-				return nil, 0, "", fail(0, ctx.Err())
+				return 0, "", fail(0, ctx.Err())
 			}
 			// A body cut off mid-stream is a network fault worth another try.
-			return nil, 0, "network", fail(resp.StatusCode, fmt.Errorf("reading response: %v", redactURLError(readErr)))
+			return 0, "network", fail(resp.StatusCode, fmt.Errorf("reading response: %v", redactURLError(readErr)))
 		}
-		return body, 0, "", nil
+		if err := decode(body); err != nil {
+			if errors.Is(err, errTooManyItems) {
+				return 0, "", fail(resp.StatusCode, fmt.Errorf("more than %d items in one listing; stopped reading it", c.maxItems))
+			}
+			return 0, "", fail(resp.StatusCode, fmt.Errorf("decoding response: %v", err))
+		}
+		return 0, "", nil
 	}
 	e := fail(resp.StatusCode, nil)
 	decodeErrorBody(e, body)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized && c.auth.reauthenticate():
 		// The token was revoked, or expired early by Atlas's clock: one more try with a new one.
-		return nil, 0, "token_rejected", e
+		return 0, "token_rejected", e
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return nil, retryAfter(resp.Header, c.now()), "rate_limited", e
+		return retryAfter(resp.Header, c.now()), "rate_limited", e
 	case resp.StatusCode >= 500:
-		return nil, retryAfter(resp.Header, c.now()), "server_error", e
+		return retryAfter(resp.Header, c.now()), "server_error", e
 	}
-	return nil, 0, "", e
+	return 0, "", e
 }
 
 func isTLSConfigError(err error) bool {
@@ -408,20 +415,31 @@ func redactURLError(err error) error {
 	return err
 }
 
-// retryAfter parses Retry-After as seconds or an HTTP date.
+// maxRetryAfter caps the wait a Retry-After may ask for. Atlas's buckets refill every
+// minute; a larger value is broken or hostile (one of 1e9 seconds would pause a bucket for 31
+// years), and a call with a deadline is held no longer than that anyway.
+const maxRetryAfter = 5 * time.Minute
+
+// retryAfter parses Retry-After as seconds or an HTTP date, at most maxRetryAfter.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	// A number past uint64 parses as the largest one, with ErrRange: still "very long".
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		return time.Duration(min(s, uint64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }
+
+// MaxListItems is the most items one listing may hold, far above the snapshots Atlas keeps for
+// one cluster: a listing that never ends stops there with an error instead of growing memory
+// without bound.
+const MaxListItems = 100000
 
 // list reads every page of a list operation, following links[rel=next].
 func list[T any](ctx context.Context, c *Client, op operation, sc scope, path string, extra url.Values) ([]T, error) {
@@ -435,14 +453,15 @@ func list[T any](ctx context.Context, c *Client, op operation, sc scope, path st
 		q.Set("includeCount", "false")
 	}
 	var out []T
-	body, err := c.get(ctx, op, sc, path, q)
+	u := c.apiURL(path, q)
 	seen := map[string]bool{}
 	for pages := 1; ; pages++ {
-		if err != nil {
-			return nil, err
-		}
 		var p page[T]
-		if err := sc.decode(op, apiPrefix+path, body, &p); err != nil {
+		err := c.get(ctx, op, sc, u, func(body []byte) (err error) {
+			p, err = decodePage[T](body, c.maxItems-len(out))
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, p.Results...)
@@ -455,7 +474,7 @@ func list[T any](ctx context.Context, c *Client, op operation, sc scope, path st
 			return nil, sc.fail(op, apiPrefix+path, http.StatusOK, fmt.Errorf("bad next link %q", truncate(next, 200)))
 		}
 		seen[nu.String()] = true
-		body, err = c.getURL(ctx, op, sc, nu)
+		u = nu
 	}
 }
 
@@ -485,22 +504,27 @@ func (c *Client) sameHost(href string) (*url.URL, error) {
 
 func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path string) (T, error) {
 	var v T
-	body, err := c.get(ctx, op, sc, path, nil)
-	if err != nil {
-		return v, err
-	}
-	err = sc.decode(op, apiPrefix+path, body, &v)
+	err := c.get(ctx, op, sc, c.apiURL(path, nil), func(body []byte) error { return json.Unmarshal(body, &v) })
 	return v, err
 }
 
+// errPaused is a call not sent because Atlas paused its bucket past the call's deadline. It
+// names no duration: a countdown would read differently at every refresh, and be logged anew.
+var errPaused = errors.New("not sent: Atlas rate-limited this endpoint set for longer than the call may wait")
+
 // wait blocks until b may send: past any pause Atlas asked for, then through the token bucket.
 func (c *Client) wait(ctx context.Context, b *bucket) error {
-	if d := b.pausedUntil().Sub(c.now()); d > 0 {
-		if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {
-			return fmt.Errorf("rate limited by Atlas for another %s", d.Round(time.Second))
+	until, holder := b.paused()
+	if d := until.Sub(c.now()); d > 0 {
+		if dl, ok := ctx.Deadline(); ok && !until.Before(dl) {
+			return errPaused
 		}
-		if err := c.sleep(ctx, d); err != nil {
-			return err
+		// The pause also ends when the call that received it ends.
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(holder, cancel)()
+		if err := c.sleep(sctx, d); err != nil && ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 	return b.limiter.Wait(ctx)
@@ -511,20 +535,31 @@ type bucket struct {
 	limiter *rate.Limiter
 	mu      sync.Mutex
 	until   time.Time
+	// holder is the context of the call that received the pause. The pause ends with it, at
+	// the latest at its deadline, so no pause outlives the refresh that received it: the next
+	// refresh asks Atlas again, whatever Retry-After said.
+	holder context.Context
 }
 
-func (b *bucket) pause(until time.Time) {
+func (b *bucket) pause(ctx context.Context, until time.Time) {
+	if dl, ok := ctx.Deadline(); ok && until.After(dl) {
+		until = dl
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if until.After(b.until) {
-		b.until = until
+	if b.holder == nil || b.holder.Err() != nil || until.After(b.until) {
+		b.until, b.holder = until, ctx
 	}
 }
 
-func (b *bucket) pausedUntil() time.Time {
+// paused returns the end of the current pause (zero when none) and the context it ends with.
+func (b *bucket) paused() (time.Time, context.Context) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.until
+	if b.holder == nil || b.holder.Err() != nil {
+		return time.Time{}, nil
+	}
+	return b.until, b.holder
 }
 
 // limiters holds one bucket per (endpoint set, project).

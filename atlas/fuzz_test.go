@@ -3,8 +3,10 @@ package atlas
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,24 +25,33 @@ func FuzzDecodeSnapshots(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tg := Target{ProjectID: pid, Cluster: "c", Kind: KindCloud}
 		check := func(snaps []Snapshot, err error) {
+			ids := map[string]bool{}
 			for _, s := range snaps {
-				if s.Status == "" || s.Cluster != "c" {
-					t.Fatalf("bad snapshot %+v", s)
+				if s.Status == "" || s.Cluster != "c" || ids[s.ID] {
+					t.Fatalf("bad or repeated snapshot %+v", s)
 				}
+				ids[s.ID] = true
 			}
 		}
-		var cloud page[wireCloudSnapshot]
-		if json.Unmarshal(body, &cloud) == nil {
+		cloud, err := decodePage[wireCloudSnapshot](body, MaxListItems)
+		if err == nil {
 			check(normaliseAll(cloud.Results, tg, nil))
 			_ = nextLink(cloud.Links)
+			// Decoded one result at a time, the page is the same, and one result fewer is refused.
+			n := len(cloud.Results)
+			slow, err := decodePageByItem[wireCloudSnapshot](body, n)
+			if err != nil || len(slow.Results) != n || (n > 0 && !reflect.DeepEqual(slow.Results, cloud.Results)) || !reflect.DeepEqual(slow.Links, cloud.Links) {
+				t.Fatalf("decoded one at a time: %+v, %v\nwant %+v", slow, err, cloud)
+			}
+			if _, err := decodePageByItem[wireCloudSnapshot](body, n-1); n > 0 && !errors.Is(err, errTooManyItems) {
+				t.Fatalf("%d results with a limit of %d: %v", n, n-1, err)
+			}
 		}
-		var flex page[wireFlexSnapshot]
-		if json.Unmarshal(body, &flex) == nil {
+		if flex, err := decodePage[wireFlexSnapshot](body, MaxListItems); err == nil {
 			tg.Kind = KindFlex
 			check(normaliseAll(flex.Results, tg, nil))
 		}
-		var legacy page[wireLegacySnapshot]
-		if json.Unmarshal(body, &legacy) == nil {
+		if legacy, err := decodePage[wireLegacySnapshot](body, MaxListItems); err == nil {
 			tg.Kind = KindLegacy
 			check(normaliseAll(legacy.Results, tg, nil))
 		}
@@ -51,8 +62,7 @@ func FuzzDecodeSnapshots(f *testing.F) {
 				t.Fatalf("schedule interval %v, %v", d, ok)
 			}
 		}
-		var clusters page[wireCluster]
-		if json.Unmarshal(body, &clusters) == nil {
+		if clusters, err := decodePage[wireCluster](body, MaxListItems); err == nil {
 			for _, w := range clusters.Results {
 				_ = w.classify(pid)
 			}

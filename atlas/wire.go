@@ -1,7 +1,9 @@
 package atlas
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -17,6 +19,63 @@ type link struct {
 type page[T any] struct {
 	Results []T    `json:"results"`
 	Links   []link `json:"links"`
+}
+
+// errTooManyItems is a page with more results than its listing may still take.
+var errTooManyItems = errors.New("too many items")
+
+// decodePage decodes a page of at most limit results, or fails with errTooManyItems. Every
+// result but the last is followed by a comma, so a body with fewer commas than the limit is
+// decoded in one go (Atlas's pages have a few thousand); any other is decoded one result at a
+// time, since a single page of MaxBodyBytes holding "{}" or "1" millions of times would
+// otherwise become millions of structs before any check.
+func decodePage[T any](body []byte, limit int) (page[T], error) {
+	if bytes.Count(body, []byte{','}) < limit {
+		var p page[T]
+		err := json.Unmarshal(body, &p)
+		return p, err
+	}
+	return decodePageByItem[T](body, limit)
+}
+
+// decodePageByItem is decodePage for bodies that might hold more than limit results.
+func decodePageByItem[T any](body []byte, limit int) (page[T], error) {
+	var w struct {
+		Results limitedItems[T] `json:"results"`
+		Links   []link          `json:"links"`
+	}
+	w.Results.limit = limit
+	err := json.Unmarshal(body, &w)
+	return page[T]{Results: w.Results.items, Links: w.Links}, err
+}
+
+// limitedItems decodes a JSON array one element at a time and stops past limit.
+type limitedItems[T any] struct {
+	items []T
+	limit int
+}
+
+func (l *limitedItems[T]) UnmarshalJSON(b []byte) error {
+	l.items = nil
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil || tok == nil { // null: no results
+		return err
+	}
+	if tok != json.Delim('[') {
+		return errors.New("results is not an array")
+	}
+	for dec.More() {
+		if len(l.items) >= l.limit {
+			return errTooManyItems
+		}
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		l.items = append(l.items, v)
+	}
+	return nil
 }
 
 // DiskBackupReplicaSet / DiskBackupShardedClusterSnapshot / ServerlessBackupSnapshot.

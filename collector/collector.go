@@ -252,8 +252,9 @@ func (c *Collector) start() chan struct{} {
 	r.plan()
 	rctx, cancel := context.WithTimeout(c.life, c.settings.RefreshTimeout)
 	go func() {
-		defer cancel()
 		r.run(rctx)
+		// Whatever the refresh left waiting (a pause of a rate-limited bucket) ends with it.
+		cancel()
 		c.finish(r, done)
 	}()
 	return done

@@ -33,6 +33,10 @@ func TestFaultsOnOneTarget(t *testing.T) {
 		logged   string // the error, logged exactly once
 	}{
 		{"429 with Retry-After", atlastest.Fault{Status: 429, RetryAfter: "1"}, nil, 4, "HTTP 429 RATE_LIMITED_TOKEN_BUCKET"},
+		// A bogus Retry-After pauses the bucket for the rest of that refresh only: every refresh
+		// asks again, and the error does not count down.
+		{"429 with Retry-After of 31 years", atlastest.Fault{Status: 429, RetryAfter: "1000000000"}, nil, 4, "HTTP 429 RATE_LIMITED_TOKEN_BUCKET"},
+		{"429 with Retry-After in 2099", atlastest.Fault{Status: 429, RetryAfter: "Thu, 01 Jan 2099 00:00:00 GMT"}, nil, 4, "HTTP 429 RATE_LIMITED_TOKEN_BUCKET"},
 		{"429 without Retry-After, retried", atlastest.Fault{Status: 429},
 			func(c *atlas.Config) {
 				c.Retry = atlas.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}
@@ -120,6 +124,21 @@ func TestOddButValidAnswers(t *testing.T) {
 	// Each unknown status value is logged once, however many snapshots and refreshes carry it.
 	if n := strings.Count(e.logs.String(), `msg="snapshot has a status Atlas does not document" status=EXPLODED`); n != 1 {
 		t.Errorf("unknown status logged %d times:\n%s", n, e.logs)
+	}
+	testenv.CheckMetrics(t, out)
+}
+
+// TestDuplicateSnapshotIDs: a listing that carries every snapshot twice is counted once, with
+// one series per snapshot.
+func TestDuplicateSnapshotIDs(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, oneProject())
+	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Duplicates: true})
+	e.refresh(t)
+	out := e.exposition(t)
+	expectLines(t, out, flexSuccess+" 1", flexCount)
+	series := `atlas_backup_snapshot_created_timestamp_seconds{cluster="flex-02",`
+	if n := strings.Count(out, series); n != 3 {
+		t.Errorf("%d snapshot series for flex-02, want 3:\n%s", n, out)
 	}
 	testenv.CheckMetrics(t, out)
 }

@@ -2,8 +2,10 @@ package atlastest
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -302,26 +304,61 @@ func (s *Server) paginate(r *http.Request, items []any, paged bool) obj {
 	}
 	start := min((pageNum-1)*per, len(items))
 	end := min(start+per, len(items))
-	link := func(n int) string {
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
-		qq := url.Values{}
-		for k, v := range q {
-			qq[k] = v
-		}
-		if paged {
-			qq.Set("pageNum", strconv.Itoa(n))
-			qq.Set("itemsPerPage", strconv.Itoa(per))
-		}
-		u.RawQuery = qq.Encode()
-		return u.String()
-	}
-	links := []any{obj{"rel": "self", "href": link(pageNum)}}
+	links := []any{obj{"rel": "self", "href": pageLink(r, pageNum, per, paged)}}
 	if end < len(items) {
-		links = append(links, obj{"rel": "next", "href": link(pageNum + 1)})
+		links = append(links, obj{"rel": "next", "href": pageLink(r, pageNum+1, per, paged)})
 	}
 	out := obj{"results": items[start:end], "links": links}
 	if q.Get("includeCount") != "false" {
 		out["totalCount"] = len(items)
 	}
 	return out
+}
+
+// pageLink is the link to page n of r's listing, per items a page.
+func pageLink(r *http.Request, n, per int, paged bool) string {
+	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+	q := r.URL.Query()
+	if paged {
+		q.Set("pageNum", strconv.Itoa(n))
+		q.Set("itemsPerPage", strconv.Itoa(per))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// reshape gives a listing page the hostile shape f asks for; other answers pass unchanged.
+func reshape(r *http.Request, body any, f Fault) any {
+	page, ok := body.(obj)
+	items, isList := page["results"].([]any)
+	if !ok || !isList || (!f.Endless && !f.Duplicates) {
+		return body
+	}
+	if f.Endless {
+		pageNum, _ := strconv.Atoi(r.URL.Query().Get("pageNum"))
+		pageNum = max(pageNum, 1)
+		n := f.PageItems
+		if n <= 0 {
+			n = max(len(items), 1)
+		}
+		out := make([]any, n)
+		for i := range out {
+			it := obj{}
+			if len(items) > 0 {
+				it = maps.Clone(items[i%len(items)].(obj))
+			}
+			it["id"] = fmt.Sprintf("%08x%016x", pageNum, i)
+			out[i] = it
+		}
+		items = out
+		page["links"] = []any{
+			obj{"rel": "self", "href": pageLink(r, pageNum, n, true)},
+			obj{"rel": "next", "href": pageLink(r, pageNum+1, n, true)},
+		}
+	}
+	if f.Duplicates {
+		items = slices.Concat(items, items)
+	}
+	page["results"] = items
+	return page
 }

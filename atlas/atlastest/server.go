@@ -82,6 +82,14 @@ type Fault struct {
 	Truncate   bool   // answer 200 but cut the body off halfway
 	Hang       bool   // accept and never answer (until the client gives up or Close)
 	Times      int    // apply this many times, then stop; 0 = always
+
+	// Hostile answers, for the client's bounds.
+	Redirect string // answer 307 Temporary Redirect to this URL (the token endpoint too)
+	// Endless gives a listing a next link on every page, each page PageItems items (default:
+	// as many as the listing has) cloned from the listing's own with ids never seen before.
+	Endless    bool
+	PageItems  int
+	Duplicates bool // a listing page carries each of its items twice
 }
 
 // Request is one request the fake received.
@@ -368,6 +376,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 		}
 		return 0
 	}
+	if f != nil && f.Redirect != "" {
+		http.Redirect(w, r, f.Redirect, http.StatusTemporaryRedirect)
+		return http.StatusTemporaryRedirect
+	}
 	if f != nil && f.Status != 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.Status)
@@ -596,6 +608,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 		}
 		return
 	}
+	if fault.Redirect != "" {
+		http.Redirect(w, r, fault.Redirect, http.StatusTemporaryRedirect)
+		return
+	}
 	if fault.RetryAfter != "" {
 		w.Header().Set("Retry-After", fault.RetryAfter)
 	}
@@ -628,7 +644,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 	if fault.Body != "" {
 		raw = []byte(fault.Body)
 	} else {
-		raw, _ = json.Marshal(body)
+		raw, _ = json.Marshal(reshape(r, body, fault))
 	}
 	w.Header().Set("Content-Type", "application/vnd.atlas."+rt.versions[len(rt.versions)-1]+"+json;charset=utf-8")
 	w.Header().Set("RateLimit-Limit", "1200")
