@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
@@ -168,25 +171,25 @@ func normalise(t *testing.T, v any) any {
 	return out
 }
 
+// TestKubernetesManifests builds the kustomization as `kubectl apply -k` does and checks what
+// it would apply.
 func TestKubernetesManifests(t *testing.T) {
-	var kust struct {
-		Resources []string `yaml:"resources"`
+	resmap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), "kubernetes")
+	if err != nil {
+		t.Fatal(err)
 	}
-	readYAML(t, "kubernetes/kustomization.yaml", &kust)
-	kinds := map[string]bool{}
-	for _, r := range kust.Resources {
-		var doc struct {
-			Kind string `yaml:"kind"`
-		}
-		readYAML(t, filepath.Join("kubernetes", r), &doc)
-		kinds[doc.Kind] = true
+	built, err := resmap.AsYaml()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, k := range []string{"Deployment", "Service", "ConfigMap", "Secret", "ServiceMonitor", "PrometheusRule"} {
-		if !kinds[k] {
-			t.Errorf("kustomization lacks a %s", k)
-		}
-	}
-	var dep struct {
+	type object struct {
+		Kind     string `yaml:"kind"`
+		Metadata struct {
+			Name      string            `yaml:"name"`
+			Namespace string            `yaml:"namespace"`
+			Labels    map[string]string `yaml:"labels"`
+		} `yaml:"metadata"`
+		Data map[string]string `yaml:"data"`
 		Spec struct {
 			Template struct {
 				Spec struct {
@@ -194,6 +197,7 @@ func TestKubernetesManifests(t *testing.T) {
 						RunAsNonRoot bool `yaml:"runAsNonRoot"`
 					} `yaml:"securityContext"`
 					Containers []struct {
+						Image string `yaml:"image"`
 						Ports []struct {
 							ContainerPort int `yaml:"containerPort"`
 						} `yaml:"ports"`
@@ -213,30 +217,80 @@ func TestKubernetesManifests(t *testing.T) {
 						SecurityContext struct {
 							ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
 						} `yaml:"securityContext"`
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
 					} `yaml:"containers"`
+					Volumes []struct {
+						Name   string `yaml:"name"`
+						Secret struct {
+							SecretName string `yaml:"secretName"`
+						} `yaml:"secret"`
+					} `yaml:"volumes"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
 		} `yaml:"spec"`
 	}
-	readYAML(t, "kubernetes/deployment.yaml", &dep)
-	ps := dep.Spec.Template.Spec
+	objects := map[string]object{}
+	dec := yaml.NewDecoder(bytes.NewReader(built))
+	for {
+		var o object
+		if err := dec.Decode(&o); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if o.Metadata.Namespace != "monitoring" || o.Metadata.Name != "atlas-backup-exporter" || o.Metadata.Labels["app.kubernetes.io/name"] != "atlas-backup-exporter" {
+			t.Errorf("%s: metadata %+v", o.Kind, o.Metadata)
+		}
+		objects[o.Kind] = o
+	}
+	// No Secret: applying a placeholder would overwrite the one the user created.
+	if kinds := slices.Sorted(maps.Keys(objects)); !slices.Equal(kinds, []string{"ConfigMap", "Deployment", "PrometheusRule", "Service", "ServiceMonitor"}) {
+		t.Errorf("the kustomization applies %q", kinds)
+	}
+	// kube-prometheus-stack selects on the release label.
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+		if got := objects[kind].Metadata.Labels["release"]; got != "kube-prometheus-stack" {
+			t.Errorf("%s: release label %q", kind, got)
+		}
+	}
+	ps := objects["Deployment"].Spec.Template.Spec
+	if len(ps.Containers) != 1 {
+		t.Fatalf("deployment: %d containers", len(ps.Containers))
+	}
 	c := ps.Containers[0]
 	if !ps.SecurityContext.RunAsNonRoot || !c.SecurityContext.ReadOnlyRootFilesystem || c.LivenessProbe.HTTPGet.Path != "/-/healthy" ||
 		c.ReadinessProbe.HTTPGet.Path != "/-/ready" || c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" || c.Ports[0].ContainerPort != 9891 {
 		t.Errorf("deployment: %+v", ps)
 	}
-	// The ConfigMap's configuration is valid once its secret exists.
-	var cm struct {
-		Data map[string]string `yaml:"data"`
+	// The image is set in one place, images: in kustomization.yaml, at the released version.
+	if want := "atlas_backup_exporter:" + readVersionFile(t); c.Image != want {
+		t.Errorf("image %q, want %q", c.Image, want)
 	}
-	readYAML(t, "kubernetes/configmap.yaml", &cm)
+	// The configuration reads the secret's client-secret key where the Deployment mounts it.
+	secretMount := ""
+	for _, v := range ps.Volumes {
+		for _, m := range c.VolumeMounts {
+			if m.Name == v.Name && v.Secret.SecretName == "atlas-backup-exporter" {
+				secretMount = m.MountPath
+			}
+		}
+	}
+	config := objects["ConfigMap"].Data["config.yml"]
+	secretPath := secretMount + "/client-secret"
+	if secretMount == "" || !strings.Contains(config, "client_secret_file: "+secretPath+"\n") {
+		t.Errorf("secret atlas-backup-exporter mounted at %q; config:\n%s", secretMount, config)
+	}
+	// The ConfigMap's configuration is valid once its secret exists.
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(cm.Data["config.yml"], "/run/secrets/atlas/client-secret", secret)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(config, secretPath, secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	run(t, binary, "--config.check", "--config.file="+cfg)
@@ -633,3 +687,35 @@ var (
 	httpClient = &http.Client{Timeout: 5 * time.Second}
 	ioCopy     = io.Copy
 )
+
+// TestComposeImagesPinned: the compose file runs the Prometheus the tests run, and no image
+// floats.
+func TestComposeImagesPinned(t *testing.T) {
+	var compose struct {
+		Services map[string]struct {
+			Image string `yaml:"image"`
+			Build string `yaml:"build"`
+		} `yaml:"services"`
+	}
+	readYAML(t, "docker-compose.yml", &compose)
+	for name, svc := range compose.Services {
+		if svc.Build != "" {
+			continue
+		}
+		repo, tag, _ := strings.Cut(svc.Image, ":")
+		if tag == "" || tag == "latest" {
+			t.Errorf("service %s: image %q is not pinned", name, svc.Image)
+		}
+		if repo != "prom/prometheus" {
+			continue
+		}
+		out := run(t, testenv.Tool(t, "prometheus"), "--version")
+		m := regexp.MustCompile(`version (\d+\.\d+\.\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("prometheus --version: %s", out)
+		}
+		if tag != "v"+m[1] {
+			t.Errorf("compose runs %s, the tests prometheus %s", svc.Image, m[1])
+		}
+	}
+}
