@@ -53,16 +53,6 @@ func newSnapshotFamily(name, help string) *snapshotFamily {
 	return f
 }
 
-// SnapshotMetricNames lists the per-snapshot metric names, which WriteSnapshotMetrics writes
-// rather than Collect.
-func SnapshotMetricNames() []string {
-	out := make([]string, len(snapshotFamilies))
-	for i, f := range snapshotFamilies {
-		out[i] = f.name
-	}
-	return out
-}
-
 // snapshotText is one target's encoded per-snapshot samples.
 type snapshotText struct {
 	blocks    map[*snapshotFamily][]byte
