@@ -350,3 +350,24 @@ func TestFillVersion(t *testing.T) {
 		t.Errorf("stamped values replaced: version %q, build date %q", version.Version, version.BuildDate)
 	}
 }
+
+// TestREADMEListsEveryFlag keeps the README's flags table in step with --help.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	help, err := exec.Command(binary, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, help)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^ {2,6}(?:-\w, )?--(?:\[no-\])?([a-z][a-z.-]*)`).FindAllStringSubmatch(string(help), -1)
+	if len(flags) < 10 {
+		t.Fatalf("only %d flags in --help:\n%s", len(flags), help)
+	}
+	for _, f := range flags {
+		if f[1] != "help" && !strings.Contains(string(readme), "\n| `--"+f[1]+"` |") {
+			t.Errorf("the README's flags table lacks --%s", f[1])
+		}
+	}
+}

@@ -719,3 +719,18 @@ func TestComposeImagesPinned(t *testing.T) {
 		}
 	}
 }
+
+// TestChangelogNamesVersion: the newest release section of CHANGELOG.md is the VERSION file's.
+func TestChangelogNamesVersion(t *testing.T) {
+	raw, err := os.ReadFile("../CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^## (\d+\.\d+\.\d+) / \d{4}-\d{2}-\d{2}$`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("CHANGELOG.md has no release section (## X.Y.Z / YYYY-MM-DD)")
+	}
+	if v := readVersionFile(t); string(m[1]) != v {
+		t.Errorf("CHANGELOG.md's newest release is %s, VERSION says %s", m[1], v)
+	}
+}
