@@ -1,13 +1,15 @@
 # syntax=docker/dockerfile:1
-# Build: docker build --build-arg VERSION=$(git describe --tags --always) --build-arg REVISION=$(git rev-parse HEAD) -t atlas_backup_exporter .
-FROM golang:1.26-bookworm AS build
+# Build: make image, or docker buildx build --platform linux/amd64,linux/arm64 --build-arg REVISION=$(git rev-parse HEAD) -t atlas_backup_exporter .
+# The build stage runs on the builder's own platform and cross-compiles for the target's.
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-ARG REVISION=unknown
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${VERSION} -X github.com/prometheus/common/version.Revision=${REVISION} -X github.com/prometheus/common/version.Branch=main" -o /out/atlas_backup_exporter .
+ARG TARGETOS TARGETARCH
+ARG REVISION
+ARG BUILD_DATE
+RUN make build GOOS=${TARGETOS} GOARCH=${TARGETARCH} REVISION=${REVISION} BRANCH= BUILD_DATE=${BUILD_DATE} OUT=/out/atlas_backup_exporter
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/atlas_backup_exporter /bin/atlas_backup_exporter

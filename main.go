@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,6 +54,9 @@ func main() {
 		logFormat     = kingpin.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		toolkitFlags  = kingpinflag.AddFlags(kingpin.CommandLine, defaultAddress)
 	)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		fillVersion(bi)
+	}
 	kingpin.Version(version.Print(exporterName))
 	kingpin.HelpFlag.Short('h')
 	kingpin.Parse()
@@ -119,6 +124,8 @@ func main() {
 			Name:        "MongoDB Atlas Backup Exporter",
 			Description: "Prometheus exporter for the health of MongoDB Atlas backup snapshots",
 			Version:     version.Info(),
+			// No pprof handlers are served, so no links to them.
+			Profiling: "false",
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
@@ -188,7 +195,39 @@ func newLoggers(lvl, format string) (log.Logger, *slog.Logger) {
 	}
 	l := levels[lvl]
 	logger = level.NewFilter(logger, l.opt)
-	return logger, slog.New(sloggokit.NewGoKitHandler(logger, l.sl))
+	return logger, slog.New(untimed{sloggokit.NewGoKitHandler(logger, l.sl)})
+}
+
+// untimed drops slog's own timestamp from a record: the go-kit logger under the bridge stamps
+// ts on every line already, and two timestamps per line confuse log parsers.
+type untimed struct{ slog.Handler }
+
+func (h untimed) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = time.Time{}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h untimed) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return untimed{h.Handler.WithAttrs(attrs)}
+}
+
+func (h untimed) WithGroup(name string) slog.Handler { return untimed{h.Handler.WithGroup(name)} }
+
+// fillVersion fills the version fields -ldflags left empty (plain `go build`, `go install
+// …@version`) from the binary's build info: the module version and the commit time. The
+// revision needs nothing: version.GetRevision already falls back to vcs.revision.
+func fillVersion(bi *debug.BuildInfo) {
+	if version.Version == "" {
+		version.Version = strings.TrimPrefix(bi.Main.Version, "v")
+	}
+	if version.BuildDate != "" {
+		return
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.time" {
+			version.BuildDate = s.Value
+		}
+	}
 }
 
 func handleSignals(logger log.Logger, reload func() error, shutdown func()) {

@@ -2,16 +2,21 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/version"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
@@ -198,8 +203,19 @@ func TestScrapeAgainstFakeAtlas(t *testing.T) {
 		}
 	}
 	testenv.CheckMetrics(t, body)
-	if code, body := e.get(t, "/"); code != 200 || !strings.Contains(body, "MongoDB Atlas Backup Exporter") {
-		t.Errorf("landing page %d: %.200s", code, body)
+	code, landing := e.get(t, "/")
+	if code != 200 || !strings.Contains(landing, "MongoDB Atlas Backup Exporter") {
+		t.Errorf("landing page %d: %.200s", code, landing)
+	}
+	// The landing page links only what is served.
+	links := regexp.MustCompile(`href="(/[^"]*)"`).FindAllStringSubmatch(landing, -1)
+	if len(links) != 3 {
+		t.Errorf("landing page links %q, want metrics, health and readiness", links)
+	}
+	for _, l := range links {
+		if code, _ := e.get(t, l[1]); code != 200 {
+			t.Errorf("landing page links %s, which answers %d", l[1], code)
+		}
 	}
 	if code, _ := e.get(t, "/-/healthy"); code != 200 {
 		t.Errorf("healthy: %d", code)
@@ -295,5 +311,98 @@ func TestDemo(t *testing.T) {
 	}
 	if got := strings.Count(e.logs.String(), "snapshot endpoint answered that it is gone"); got != 1 {
 		t.Errorf("sunset logged %d times, want once", got)
+	}
+	// Every line, the exporter-toolkit's through the slog bridge included, has one timestamp.
+	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
+	timestamp := regexp.MustCompile(`(^| )(ts|time)=`)
+	for _, line := range lines {
+		if keys := timestamp.FindAllString(line, -1); len(keys) != 1 || keys[0] != "ts=" {
+			t.Errorf("want one ts= and no time= in %q", line)
+		}
+	}
+	if !strings.Contains(e.logs.String(), `msg="Listening on"`) {
+		t.Errorf("the exporter-toolkit's lines are missing:\n%s", e.logs)
+	}
+}
+
+func TestJSONLogsHaveOneTimestamp(t *testing.T) {
+	e := startExporter(t, "--demo", "--log.format=json")
+	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("only %d log lines:\n%s", len(lines), e.logs)
+	}
+	for _, line := range lines {
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(line), &fields); err != nil {
+			t.Errorf("not JSON: %q: %v", line, err)
+			continue
+		}
+		if _, ok := fields["ts"]; !ok {
+			t.Errorf("no ts in %q", line)
+		}
+		if _, ok := fields["time"]; ok {
+			t.Errorf("a second timestamp, time, in %q", line)
+		}
+	}
+}
+
+// TestVersion: a binary built with plain `go build` (as TestMain builds it) reports the
+// module's version from its build info rather than an empty one.
+func TestVersion(t *testing.T) {
+	info, err := exec.Command("go", "version", "-m", binary).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\tmod\t\S+\t(\S+)`).FindSubmatch(info)
+	if m == nil {
+		t.Fatalf("no module line in go version -m:\n%s", info)
+	}
+	want := strings.TrimPrefix(string(m[1]), "v")
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), exporterName+", version "+want+" (") {
+		t.Errorf("--version prints\n%s\nwant version %s, the module's", out, want)
+	}
+}
+
+func TestFillVersion(t *testing.T) {
+	saved := [2]string{version.Version, version.BuildDate}
+	t.Cleanup(func() { version.Version, version.BuildDate = saved[0], saved[1] })
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "v0.2.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123abc"}, {Key: "vcs.time", Value: "2026-11-27T10:00:00Z"},
+	}}
+	version.Version, version.BuildDate = "", ""
+	fillVersion(bi)
+	if version.Version != "0.2.0" || version.BuildDate != "2026-11-27T10:00:00Z" {
+		t.Errorf("from build info: version %q, build date %q", version.Version, version.BuildDate)
+	}
+	// What -ldflags stamped stays.
+	version.Version, version.BuildDate = "1.0.0", "20261127-10:00:00"
+	fillVersion(bi)
+	if version.Version != "1.0.0" || version.BuildDate != "20261127-10:00:00" {
+		t.Errorf("stamped values replaced: version %q, build date %q", version.Version, version.BuildDate)
+	}
+}
+
+// TestREADMEListsEveryFlag keeps the README's flags table in step with --help.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	help, err := exec.Command(binary, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, help)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^ {2,6}(?:-\w, )?--(?:\[no-\])?([a-z][a-z.-]*)`).FindAllStringSubmatch(string(help), -1)
+	if len(flags) < 10 {
+		t.Fatalf("only %d flags in --help:\n%s", len(flags), help)
+	}
+	for _, f := range flags {
+		if f[1] != "help" && !strings.Contains(string(readme), "\n| `--"+f[1]+"` |") {
+			t.Errorf("the README's flags table lacks --%s", f[1])
+		}
 	}
 }

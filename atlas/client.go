@@ -569,7 +569,8 @@ type limiters struct {
 	m      map[[2]string]*bucket
 }
 
-// atlasLimits are Atlas's published bucket sizes and refills per minute (NOTES.md §7).
+// atlasLimits are Atlas's published bucket sizes and refills per minute
+// (https://www.mongodb.com/docs/atlas/api/api-rate-limit/).
 var atlasLimits = map[endpointSet][2]float64{
 	setProjects:          {1200, 500},
 	setClusters:          {10000, 5000},

@@ -4,73 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 )
 
 const pid = "5f0000000000000000000001"
-
-// TestOperationsMatchSpec checks every path, operationId and version the client sends against
-// the OpenAPI description in ../shared/atlas-api.
-func TestOperationsMatchSpec(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "shared", "atlas-api", "atlas-backup-openapi.yaml"))
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the OpenAPI description must be beside the repository in CI: %v", err)
-		}
-		t.Skipf("OpenAPI description not found: %v", err)
-	}
-	var spec struct {
-		Paths map[string]struct {
-			Get *struct {
-				OperationID string `yaml:"operationId"`
-				Deprecated  bool   `yaml:"deprecated"`
-				Parameters  []struct {
-					Ref  string `yaml:"$ref"`
-					Name string `yaml:"name"`
-				} `yaml:"parameters"`
-				Responses map[string]struct {
-					Content map[string]any `yaml:"content"`
-				} `yaml:"responses"`
-			} `yaml:"get"`
-		} `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(raw, &spec); err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range Operations() {
-		get := spec.Paths[op.Path].Get
-		if get == nil {
-			t.Errorf("%s: GET %s not in the spec", op.Name, op.Path)
-			continue
-		}
-		if get.OperationID != op.Name {
-			t.Errorf("%s: spec operationId is %s", op.Name, get.OperationID)
-		}
-		media := "application/vnd.atlas." + op.Version + "+json"
-		if _, ok := get.Responses["200"].Content[media]; !ok {
-			t.Errorf("%s: spec has no 200 response of %s", op.Name, media)
-		}
-		paged := false
-		for _, p := range get.Parameters {
-			if strings.HasSuffix(p.Ref, "/itemsPerPage") {
-				paged = true
-			}
-		}
-		if paged != op.Paged {
-			t.Errorf("%s: client paged=%v, spec paged=%v", op.Name, op.Paged, paged)
-		}
-	}
-}
 
 func TestSnapshotsEveryKind(t *testing.T) {
 	srv := newFake(t, atlastest.Options{})

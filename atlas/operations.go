@@ -5,8 +5,9 @@ import (
 	"net/url"
 )
 
-// endpointSet is an Atlas rate-limit endpoint set (NOTES.md §7): Atlas keeps one token bucket
-// per set and project (or per user for the project listings).
+// endpointSet is an Atlas rate-limit endpoint set: Atlas keeps one token bucket per set and
+// project (or per user for the project listings); see
+// https://www.mongodb.com/docs/atlas/api/api-rate-limit/.
 type endpointSet string
 
 const (

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// The wire types below decode only the fields the exporter uses; names follow the OpenAPI
-// schemas of ../shared/atlas-api.
+// The wire types below decode only the fields the exporter uses; names follow the schemas of
+// Atlas's OpenAPI description (https://www.mongodb.com/docs/api/doc/atlas-admin-api-v2/).
 
 type link struct {
 	Href string `json:"href"`

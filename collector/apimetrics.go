@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
@@ -28,7 +30,7 @@ func NewAPIMetrics() *APIMetrics {
 		}, []string{"operation"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "api_retries_total",
-			Help: "Atlas API requests retried, by operation and reason (rate_limited, server_error, network, timeout).",
+			Help: "Atlas API requests retried, by operation and reason (" + strings.Join(atlas.RetryReasons, ", ") + ").",
 		}, []string{"operation", "reason"}),
 		rateLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "api_rate_limit_remaining",

@@ -55,16 +55,6 @@ func newSnapshotFamily(name, help string) *snapshotFamily {
 	return f
 }
 
-// SnapshotMetricNames lists the per-snapshot metric names, which WriteSnapshotMetrics writes
-// rather than Collect.
-func SnapshotMetricNames() []string {
-	out := make([]string, len(snapshotFamilies))
-	for i, f := range snapshotFamilies {
-		out[i] = f.name
-	}
-	return out
-}
-
 // snapshotText is one target's per-snapshot label pairs, escaped and formatted by expfmt once
 // per refresh; a scrape assembles the sample lines from them. Caching whole lines instead would
 // hold most of the exposition in memory (about 1.5 KB per snapshot, 225 MB at 150,000).

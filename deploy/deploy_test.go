@@ -4,16 +4,19 @@ package deploy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +25,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
@@ -166,25 +171,25 @@ func normalise(t *testing.T, v any) any {
 	return out
 }
 
+// TestKubernetesManifests builds the kustomization as `kubectl apply -k` does and checks what
+// it would apply.
 func TestKubernetesManifests(t *testing.T) {
-	var kust struct {
-		Resources []string `yaml:"resources"`
+	resmap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), "kubernetes")
+	if err != nil {
+		t.Fatal(err)
 	}
-	readYAML(t, "kubernetes/kustomization.yaml", &kust)
-	kinds := map[string]bool{}
-	for _, r := range kust.Resources {
-		var doc struct {
-			Kind string `yaml:"kind"`
-		}
-		readYAML(t, filepath.Join("kubernetes", r), &doc)
-		kinds[doc.Kind] = true
+	built, err := resmap.AsYaml()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, k := range []string{"Deployment", "Service", "ConfigMap", "Secret", "ServiceMonitor", "PrometheusRule"} {
-		if !kinds[k] {
-			t.Errorf("kustomization lacks a %s", k)
-		}
-	}
-	var dep struct {
+	type object struct {
+		Kind     string `yaml:"kind"`
+		Metadata struct {
+			Name      string            `yaml:"name"`
+			Namespace string            `yaml:"namespace"`
+			Labels    map[string]string `yaml:"labels"`
+		} `yaml:"metadata"`
+		Data map[string]string `yaml:"data"`
 		Spec struct {
 			Template struct {
 				Spec struct {
@@ -192,6 +197,7 @@ func TestKubernetesManifests(t *testing.T) {
 						RunAsNonRoot bool `yaml:"runAsNonRoot"`
 					} `yaml:"securityContext"`
 					Containers []struct {
+						Image string `yaml:"image"`
 						Ports []struct {
 							ContainerPort int `yaml:"containerPort"`
 						} `yaml:"ports"`
@@ -211,30 +217,80 @@ func TestKubernetesManifests(t *testing.T) {
 						SecurityContext struct {
 							ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
 						} `yaml:"securityContext"`
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
 					} `yaml:"containers"`
+					Volumes []struct {
+						Name   string `yaml:"name"`
+						Secret struct {
+							SecretName string `yaml:"secretName"`
+						} `yaml:"secret"`
+					} `yaml:"volumes"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
 		} `yaml:"spec"`
 	}
-	readYAML(t, "kubernetes/deployment.yaml", &dep)
-	ps := dep.Spec.Template.Spec
+	objects := map[string]object{}
+	dec := yaml.NewDecoder(bytes.NewReader(built))
+	for {
+		var o object
+		if err := dec.Decode(&o); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if o.Metadata.Namespace != "monitoring" || o.Metadata.Name != "atlas-backup-exporter" || o.Metadata.Labels["app.kubernetes.io/name"] != "atlas-backup-exporter" {
+			t.Errorf("%s: metadata %+v", o.Kind, o.Metadata)
+		}
+		objects[o.Kind] = o
+	}
+	// No Secret: applying a placeholder would overwrite the one the user created.
+	if kinds := slices.Sorted(maps.Keys(objects)); !slices.Equal(kinds, []string{"ConfigMap", "Deployment", "PrometheusRule", "Service", "ServiceMonitor"}) {
+		t.Errorf("the kustomization applies %q", kinds)
+	}
+	// kube-prometheus-stack selects on the release label.
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+		if got := objects[kind].Metadata.Labels["release"]; got != "kube-prometheus-stack" {
+			t.Errorf("%s: release label %q", kind, got)
+		}
+	}
+	ps := objects["Deployment"].Spec.Template.Spec
+	if len(ps.Containers) != 1 {
+		t.Fatalf("deployment: %d containers", len(ps.Containers))
+	}
 	c := ps.Containers[0]
 	if !ps.SecurityContext.RunAsNonRoot || !c.SecurityContext.ReadOnlyRootFilesystem || c.LivenessProbe.HTTPGet.Path != "/-/healthy" ||
 		c.ReadinessProbe.HTTPGet.Path != "/-/ready" || c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" || c.Ports[0].ContainerPort != 9891 {
 		t.Errorf("deployment: %+v", ps)
 	}
-	// The ConfigMap's configuration is valid once its secret exists.
-	var cm struct {
-		Data map[string]string `yaml:"data"`
+	// The image is set in one place, images: in kustomization.yaml, at the released version.
+	if want := "atlas_backup_exporter:" + readVersionFile(t); c.Image != want {
+		t.Errorf("image %q, want %q", c.Image, want)
 	}
-	readYAML(t, "kubernetes/configmap.yaml", &cm)
+	// The configuration reads the secret's client-secret key where the Deployment mounts it.
+	secretMount := ""
+	for _, v := range ps.Volumes {
+		for _, m := range c.VolumeMounts {
+			if m.Name == v.Name && v.Secret.SecretName == "atlas-backup-exporter" {
+				secretMount = m.MountPath
+			}
+		}
+	}
+	config := objects["ConfigMap"].Data["config.yml"]
+	secretPath := secretMount + "/client-secret"
+	if secretMount == "" || !strings.Contains(config, "client_secret_file: "+secretPath+"\n") {
+		t.Errorf("secret atlas-backup-exporter mounted at %q; config:\n%s", secretMount, config)
+	}
+	// The ConfigMap's configuration is valid once its secret exists.
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(cm.Data["config.yml"], "/run/secrets/atlas/client-secret", secret)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(config, secretPath, secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	run(t, binary, "--config.check", "--config.file="+cfg)
@@ -245,7 +301,7 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var froms, users, exposes, entry, build []string
+	var froms, args, users, exposes, entry, build []string
 	for _, line := range strings.Split(string(raw), "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
@@ -255,6 +311,8 @@ func TestDockerfile(t *testing.T) {
 		switch f[0] {
 		case "FROM":
 			froms = append(froms, rest)
+		case "ARG":
+			args = append(args, f[1:]...)
 		case "USER":
 			users = append(users, rest)
 		case "EXPOSE":
@@ -262,13 +320,18 @@ func TestDockerfile(t *testing.T) {
 		case "ENTRYPOINT":
 			entry = append(entry, rest)
 		case "RUN":
-			if strings.Contains(rest, "go build") {
+			if strings.Contains(rest, "make build") {
 				build = append(build, rest)
 			}
 		}
 	}
-	if len(froms) != 2 || !strings.HasSuffix(froms[0], " AS build") || !strings.Contains(froms[1], "distroless/static") {
-		t.Errorf("want a build stage and a static distroless stage, got %q", froms)
+	// A multi-arch build compiles on the builder's platform for each target's.
+	if len(froms) != 2 || !strings.HasPrefix(froms[0], "--platform=$BUILDPLATFORM golang:") || !strings.HasSuffix(froms[0], " AS build") ||
+		!strings.Contains(froms[1], "distroless/static") {
+		t.Errorf("want a build stage on $BUILDPLATFORM and a static distroless stage, got %q", froms)
+	}
+	if !slices.Contains(args, "TARGETOS") || !slices.Contains(args, "TARGETARCH") {
+		t.Errorf("ARGs %q lack TARGETOS and TARGETARCH", args)
 	}
 	if len(users) != 1 || strings.HasPrefix(users[0], "0") || users[0] == "root" {
 		t.Errorf("runtime user %q", users)
@@ -276,29 +339,115 @@ func TestDockerfile(t *testing.T) {
 	if !reflect.DeepEqual(exposes, []string{"9891"}) || !reflect.DeepEqual(entry, []string{`["/bin/atlas_backup_exporter"]`}) {
 		t.Errorf("EXPOSE %q ENTRYPOINT %q", exposes, entry)
 	}
-	if len(build) != 1 {
-		t.Fatalf("want one go build, got %q", build)
+	if len(build) != 1 || !strings.Contains(build[0], "GOOS=${TARGETOS} GOARCH=${TARGETARCH}") {
+		t.Fatalf("want one make build for ${TARGETOS}/${TARGETARCH}, got %q", build)
 	}
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(readme), build[0]) {
-		t.Errorf("the README does not document the Dockerfile's build command:\n%s", build[0])
-	}
-	// Run that command: a static binary that reports the stamped version.
+	// Run that command as the build stage would for this machine's platform: a static binary
+	// that reports the version of the VERSION file and the revision given.
+	makeTool := testenv.Tool(t, "make")
 	out := filepath.Join(t.TempDir(), "atlas_backup_exporter")
-	cmdline := strings.NewReplacer("${VERSION}", "9.8.7", "${REVISION}", "abc123", "/out/atlas_backup_exporter", out).Replace(build[0])
-	cmd := exec.Command("sh", "-c", cmdline)
+	cmdline := strings.NewReplacer("${TARGETOS}", runtime.GOOS, "${TARGETARCH}", runtime.GOARCH, "${REVISION}", "abc123",
+		"${BUILD_DATE}", "20261127-10:00:00", "/out/atlas_backup_exporter", out).Replace(build[0])
+	cmd := exec.Command("sh", "-c", strings.Replace(cmdline, "make", makeTool, 1))
 	cmd.Dir = ".."
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmdline, err, b)
 	}
-	if v := run(t, out, "--version"); !strings.Contains(v, "version 9.8.7") || !strings.Contains(v, "revision: abc123") {
-		t.Errorf("--version: %s", v)
+	v := run(t, out, "--version")
+	if want := "atlas_backup_exporter, version " + readVersionFile(t) + " (branch: , revision: abc123)\n"; !strings.HasPrefix(v, want) ||
+		!strings.Contains(v, "build date:       20261127-10:00:00\n") {
+		t.Errorf("--version:\n%s\nwant it to start %q", v, want)
 	}
-	if info := run(t, "go", "version", "-m", out); !strings.Contains(info, "CGO_ENABLED=0") {
-		t.Errorf("not built with CGO_ENABLED=0:\n%s", info)
+	if info := run(t, "go", "version", "-m", out); !strings.Contains(info, "CGO_ENABLED=0") || !strings.Contains(info, "-trimpath=true") {
+		t.Errorf("not built with CGO_ENABLED=0 and -trimpath:\n%s", info)
+	}
+}
+
+func readVersionFile(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(raw))
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(v) {
+		t.Fatalf("VERSION holds %q, want MAJOR.MINOR.PATCH", v)
+	}
+	return v
+}
+
+// TestMakeRelease builds the release for this machine's platform only (the others are the same
+// commands with another GOOS/GOARCH) and checks the archive, its checksum and the binary in it.
+func TestMakeRelease(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the release target runs on Unix-like systems")
+	}
+	makeTool := testenv.Tool(t, "make")
+	dist := t.TempDir()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	run(t, makeTool, "-C", "..", "release", "PLATFORMS="+platform, "VERSION=9.8.7-rc.1", "REVISION=abc123", "DIST="+dist)
+	name := "atlas_backup_exporter-9.8.7-rc.1." + runtime.GOOS + "-" + runtime.GOARCH
+	entries, err := os.ReadDir(dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	if want := []string{name + ".tar.gz", "sha256sums.txt"}; !slices.Equal(files, want) {
+		t.Fatalf("dist holds %q, want %q", files, want)
+	}
+	archive, err := os.ReadFile(filepath.Join(dist, name+".tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := os.ReadFile(filepath.Join(dist, "sha256sums.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%x  %s.tar.gz\n", sha256.Sum256(archive), name); string(sums) != want {
+		t.Errorf("sha256sums.txt:\n%s\nwant\n%s", sums, want)
+	}
+	unpacked := t.TempDir()
+	run(t, "tar", "-C", unpacked, "-xzf", filepath.Join(dist, name+".tar.gz"))
+	var got []string
+	contents, err := os.ReadDir(filepath.Join(unpacked, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range contents {
+		got = append(got, e.Name())
+	}
+	if want := []string{"CHANGELOG.md", "LICENSE", "README.md", "atlas_backup_exporter", "config.example.yml"}; !slices.Equal(got, want) {
+		t.Errorf("archive holds %q, want %q", got, want)
+	}
+	v := run(t, filepath.Join(unpacked, name, "atlas_backup_exporter"), "--version")
+	if want := "atlas_backup_exporter, version 9.8.7-rc.1 ("; !strings.HasPrefix(v, want) || !strings.Contains(v, "revision: abc123)") {
+		t.Errorf("--version:\n%s\nwant version 9.8.7-rc.1, revision abc123", v)
+	}
+}
+
+// TestTestCommand keeps the README's test command, `make test` and .ci/run the same command.
+func TestTestCommand(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\nTest \\(.*?```sh\n(.*?)\n```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("the README has no test command")
+	}
+	command := string(m[1])
+	for _, file := range []string{"../.ci/run", "../Makefile"} {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(raw), "\n")
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.TrimSpace(l) == command }) {
+			t.Errorf("%s does not run the README's test command %q", file, command)
+		}
 	}
 }
 
@@ -538,3 +687,50 @@ var (
 	httpClient = &http.Client{Timeout: 5 * time.Second}
 	ioCopy     = io.Copy
 )
+
+// TestComposeImagesPinned: the compose file runs the Prometheus the tests run, and no image
+// floats.
+func TestComposeImagesPinned(t *testing.T) {
+	var compose struct {
+		Services map[string]struct {
+			Image string `yaml:"image"`
+			Build string `yaml:"build"`
+		} `yaml:"services"`
+	}
+	readYAML(t, "docker-compose.yml", &compose)
+	for name, svc := range compose.Services {
+		if svc.Build != "" {
+			continue
+		}
+		repo, tag, _ := strings.Cut(svc.Image, ":")
+		if tag == "" || tag == "latest" {
+			t.Errorf("service %s: image %q is not pinned", name, svc.Image)
+		}
+		if repo != "prom/prometheus" {
+			continue
+		}
+		out := run(t, testenv.Tool(t, "prometheus"), "--version")
+		m := regexp.MustCompile(`version (\d+\.\d+\.\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("prometheus --version: %s", out)
+		}
+		if tag != "v"+m[1] {
+			t.Errorf("compose runs %s, the tests prometheus %s", svc.Image, m[1])
+		}
+	}
+}
+
+// TestChangelogNamesVersion: the newest release section of CHANGELOG.md is the VERSION file's.
+func TestChangelogNamesVersion(t *testing.T) {
+	raw, err := os.ReadFile("../CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^## (\d+\.\d+\.\d+) / \d{4}-\d{2}-\d{2}$`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("CHANGELOG.md has no release section (## X.Y.Z / YYYY-MM-DD)")
+	}
+	if v := readVersionFile(t); string(m[1]) != v {
+		t.Errorf("CHANGELOG.md's newest release is %s, VERSION says %s", m[1], v)
+	}
+}

@@ -1,7 +1,8 @@
 // Package atlastest is a fake MongoDB Atlas Administration API for tests, benchmarks and the
-// exporter's --demo mode. It is a real net/http server that behaves as ../shared/atlas-api
-// describes Atlas: versioned Accept headers, digest and OAuth2 auth, paging, Atlas error bodies,
-// sunset endpoints, and injectable faults.
+// exporter's --demo mode. It is a real net/http server that behaves as Atlas's OpenAPI
+// description (the facts in atlas/testdata/operations.json) and documentation describe Atlas:
+// versioned Accept headers, digest and OAuth2 auth, paging, Atlas error bodies, sunset
+// endpoints, and injectable faults.
 package atlastest
 
 import (

@@ -194,7 +194,8 @@ func familyOf(op string) string {
 }
 
 // wrongFamily answers a cluster asked for through an API family that does not serve it, with
-// the 400s Atlas gives (NOTES.md §5).
+// the 400s Atlas gives (CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API and the like; see Atlas's API
+// error codes, https://www.mongodb.com/docs/atlas/reference/api-errors/).
 func wrongFamily(family string, c *Cluster) (any, int, bool) {
 	flexLike := c.Kind == Flex || c.Kind == Tenant
 	switch family {
