@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,9 @@ func main() {
 		secretCheck   = kingpin.Flag("config.secret-check-interval", "How often to read the secret files (*_file) again and reload when one changed, as on a Kubernetes secret rotation; also done whenever Atlas refuses the credentials. 0 turns the periodic check off.").Default("30s").Duration()
 		readHeader    = kingpin.Flag("web.read-header-timeout", "Longest a client may take to send a request's headers.").Default("10s").Duration()
 		idleTimeout   = kingpin.Flag("web.idle-timeout", "Longest an idle keep-alive connection is kept open.").Default("1m").Duration()
+		shardIndex    = kingpin.Flag("shard", "This replica's shard, from 0 to --total-shards - 1: it reads the projects whose id hashes to it.").Default("0").Int()
+		totalShards   = kingpin.Flag("total-shards", "How many replicas share the estate, each reading one shard of the projects.").Default("1").Int()
+		podName       = kingpin.Flag("shard.from-pod-name", "Take --shard from the ordinal that ends this StatefulSet pod name (pass $(POD_NAME) set from metadata.name).").String()
 		logLevel      = kingpin.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = kingpin.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		toolkitFlags  = kingpinflag.AddFlags(kingpin.CommandLine, defaultAddress)
@@ -62,10 +66,16 @@ func main() {
 	kingpin.Parse()
 
 	logger, slogger := newLoggers(*logLevel, *logFormat)
+	shard, err := shardFromFlags(*shardIndex, *totalShards, *podName)
+	if err != nil {
+		level.Error(logger).Log("msg", "invalid sharding flags", "err", err)
+		os.Exit(1)
+	}
 	if *configCheck {
 		os.Exit(checkConfig(os.Stderr, *configFile, *toolkitFlags.WebConfigFile))
 	}
-	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext(),
+		"shard", shard.Index, "total_shards", shard.Total)
 
 	life, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -77,12 +87,17 @@ func main() {
 	}
 	apiMetrics := collector.NewAPIMetrics()
 	refused := make(chan struct{}, 1)
-	rl, err := newReloader(load, refusalWatch{Observer: apiMetrics, kick: refused}, logger)
+	settings := func(c *config.Config) collector.Settings {
+		s := collector.SettingsFrom(c)
+		s.Shard = shard
+		return s
+	}
+	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger)
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
 		os.Exit(1)
 	}
-	coll := collector.New(life, logger, rl.fetcher, collector.SettingsFrom(rl.cfg), time.Now)
+	coll := collector.New(life, logger, rl.fetcher, settings(rl.cfg), time.Now)
 	rl.coll = coll
 	// Refresh once at start, so /-/ready turns true without waiting for the first scrape.
 	go coll.Refresh(life)
@@ -228,6 +243,28 @@ func fillVersion(bi *debug.BuildInfo) {
 			version.BuildDate = s.Value
 		}
 	}
+}
+
+// shardFromFlags checks the sharding flags and returns this replica's shard.
+func shardFromFlags(index, total int, podName string) (collector.Shard, error) {
+	if total < 1 {
+		return collector.Shard{}, fmt.Errorf("--total-shards must be at least 1, got %d", total)
+	}
+	if podName != "" {
+		if index != 0 {
+			return collector.Shard{}, errors.New("set --shard or --shard.from-pod-name, not both")
+		}
+		i := strings.LastIndexByte(podName, '-')
+		n, err := strconv.Atoi(podName[i+1:])
+		if i < 0 || err != nil || n < 0 {
+			return collector.Shard{}, fmt.Errorf("--shard.from-pod-name: %q does not end in -<ordinal>, as a StatefulSet pod name does", podName)
+		}
+		index = n
+	}
+	if index < 0 || index >= total {
+		return collector.Shard{}, fmt.Errorf("shard %d is outside 0 to %d (--total-shards=%d): change the replicas and --total-shards together", index, total-1, total)
+	}
+	return collector.Shard{Index: index, Total: total}, nil
 }
 
 func handleSignals(logger log.Logger, reload func() error, shutdown func()) {

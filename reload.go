@@ -23,9 +23,10 @@ import (
 // whose configuration is unchanged changes nothing; one that keeps the host and credentials
 // keeps the Atlas client's token, rate limiters and connections, and the collector's data.
 type reloader struct {
-	load   func() (*config.Config, error)
-	logger log.Logger
-	obs    atlas.Observer
+	load     func() (*config.Config, error)
+	settings func(*config.Config) collector.Settings
+	logger   log.Logger
+	obs      atlas.Observer
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -36,9 +37,9 @@ type reloader struct {
 	success, timestamp prometheus.Gauge
 }
 
-func newReloader(load func() (*config.Config, error), obs atlas.Observer, logger log.Logger) (*reloader, error) {
+func newReloader(load func() (*config.Config, error), settings func(*config.Config) collector.Settings, obs atlas.Observer, logger log.Logger) (*reloader, error) {
 	r := &reloader{
-		load: load, logger: logger, obs: obs,
+		load: load, settings: settings, logger: logger, obs: obs,
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "atlas_backup", Subsystem: "exporter", Name: "config_last_reload_successful",
 			Help: "1 if the last load of the configuration succeeded (at start or reload), 0 if it failed and the previous one still runs.",
@@ -99,7 +100,7 @@ func (r *reloader) reload(reason string) error {
 		r.fetcher = atlas.NewFetcher(client)
 	}
 	r.cfg, r.client = cfg, client
-	r.coll.Reconfigure(r.fetcher, collector.SettingsFrom(cfg))
+	r.coll.Reconfigure(r.fetcher, r.settings(cfg))
 	if !reused {
 		old.Close()
 	}

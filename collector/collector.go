@@ -48,9 +48,11 @@ type Settings struct {
 	DiscoveryInterval time.Duration
 	SnapshotMetrics   bool
 	BackupSchedules   bool
+	// Shard is the part of the estate this replica reads (--shard, --total-shards).
+	Shard Shard
 }
 
-// SettingsFrom extracts Settings from a loaded configuration.
+// SettingsFrom extracts Settings from a loaded configuration; the shard comes from flags.
 func SettingsFrom(c *config.Config) Settings {
 	return Settings{
 		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),
@@ -88,9 +90,10 @@ type Collector struct {
 	targets                     map[atlas.Target]*targetState
 	notFound                    map[atlas.Target]int // cycle in which Atlas said the target does not exist
 	missing                     map[missingKey]bool
-	version                     uint64            // bumped when a refresh ends and on Reconfigure
-	warned                      map[string]bool   // deprecation and sunset messages already logged
-	lastErr                     map[string]string // last error logged per subject, "" after recovery
+	clusterNames                map[string]map[string]bool // per project: names in the last all-projects cluster listing
+	version                     uint64                     // bumped when a refresh ends and on Reconfigure
+	warned                      map[string]bool            // deprecation and sunset messages already logged
+	lastErr                     map[string]string          // last error logged per subject, "" after recovery
 }
 
 // entryState is what a project selector of the configuration resolved to.
@@ -144,7 +147,7 @@ func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now fun
 	return &Collector{
 		logger: logger, now: now, life: life, fetcher: f, settings: s,
 		entries: map[string]*entryState{}, projects: map[string]*projectState{},
-		targets: map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[missingKey]bool{},
+		targets: map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[missingKey]bool{}, clusterNames: map[string]map[string]bool{},
 		lastRequests: map[string]float64{}, warned: map[string]bool{}, lastErr: map[string]string{},
 	}
 }
@@ -182,7 +185,7 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 
 // sameSelection reports whether a and b select the same targets and read the same about them.
 func sameSelection(a, b Settings) bool {
-	if a.BackupSchedules != b.BackupSchedules || len(a.Projects) != len(b.Projects) {
+	if a.BackupSchedules != b.BackupSchedules || a.Shard != b.Shard || len(a.Projects) != len(b.Projects) {
 		return false
 	}
 	for i := range a.Projects {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,13 +39,15 @@ var (
 	refreshDuration    = desc("exporter_last_refresh_duration_seconds", "How long the last refresh of Atlas data took.", nil)
 	refreshRequests    = desc("exporter_last_refresh_requests", "HTTP requests to Atlas of the last refresh of each kind: discovery=\"full\" rediscovered every project, \"partial\" some, \"none\" only read snapshots (and schedules that were due).", []string{"discovery"})
 	fullDiscovery      = desc("exporter_discovery_timestamp_seconds", "When the last full discovery of projects and clusters started.", nil)
+	shardInfo          = desc("exporter_shard_info", "The part of the estate this replica reads: the projects whose id hashes to shard (FNV-1a 64 mod total_shards); always 1.", []string{"shard", "total_shards"})
+	shardCount         = desc("exporter_shards", "How many shards this replica was told the estate is split into (--total-shards), for alerts on shards that are missing or disagree.", nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp, scheduleInterval, nextSnapshot,
 		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, targetMissing, up, refreshDuration,
-		refreshRequests, fullDiscovery} {
+		refreshRequests, fullDiscovery, shardInfo, shardCount} {
 		ch <- d
 	}
 }
@@ -63,6 +66,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, b2f(c.up))
+	shard := c.settings.Shard
+	if shard.Total < 1 {
+		shard = Shard{Index: 0, Total: 1}
+	}
+	ch <- prometheus.MustNewConstMetric(shardInfo, prometheus.GaugeValue, 1, strconv.Itoa(shard.Index), strconv.Itoa(shard.Total))
+	ch <- prometheus.MustNewConstMetric(shardCount, prometheus.GaugeValue, float64(shard.Total))
 	if c.ready {
 		ch <- prometheus.MustNewConstMetric(refreshDuration, prometheus.GaugeValue, c.lastDur.Seconds())
 	}

@@ -9,6 +9,10 @@ import (
 // missingKey is a configured target Atlas does not show: a project (cluster and kind empty), a
 // cluster in it (kind empty), or a kind a cluster Atlas lists cannot be read as. project is the
 // selector as configured (name or id), or the project's name for discover_all_projects.
+//
+// With several shards, each missing target is reported by one: the shard of its project, or,
+// for a project Atlas does not show, of the name or id it is configured by, and for a cluster
+// no project holds, of the empty key.
 type missingKey struct{ project, cluster, kind string }
 
 // updateMissing works out which configured targets Atlas does not show, from what discovery
@@ -27,24 +31,33 @@ func (c *Collector) updateMissing() {
 		if e.ID != "" {
 			label = e.ID
 		}
+		shard := c.settings.Shard
 		if es.absent {
-			now[missingKey{project: label}] = true
+			if shard.owns(label) {
+				now[missingKey{project: label}] = true
+			}
 			continue
 		}
 		for _, name := range e.Clusters {
-			found, known := false, true
+			// A project of another shard is known through the all-projects cluster listing.
+			found, known, owner := false, true, ""
 			for _, p := range es.projects {
-				ps := c.projects[p.ID]
-				if ps == nil || !ps.listed {
+				names := c.clusterNames[p.ID]
+				if ps := c.projects[p.ID]; ps != nil && ps.listed {
+					names = ps.names
+				} else if shard.owns(p.ID) || names == nil {
 					known = false
 					continue
 				}
-				if ps.names[name] {
+				if names[name] {
 					found = true
 					break
 				}
 			}
-			if !found && known {
+			if len(es.projects) == 1 {
+				owner = es.projects[0].ID
+			}
+			if !found && known && shard.owns(owner) {
 				now[missingKey{project: label, cluster: name}] = true
 			}
 		}

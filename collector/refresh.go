@@ -122,6 +122,14 @@ func (r *refresh) detectChanges(ctx context.Context) {
 		return
 	}
 	for _, pc := range all {
+		names := make(map[string]bool, len(pc.Clusters))
+		for _, n := range pc.Clusters {
+			names[n] = true
+		}
+		c.clusterNames[pc.Project.ID] = names
+		if !r.settings.Shard.owns(pc.Project.ID) {
+			continue
+		}
 		ps := c.projects[pc.Project.ID]
 		if ps == nil || !ps.listed {
 			// A project discovery has not seen: the selectors that may select it look again.
@@ -213,6 +221,9 @@ func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
 	}
 	var wg sync.WaitGroup
 	for _, p := range projects {
+		if !r.settings.Shard.owns(p.ID) {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

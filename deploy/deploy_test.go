@@ -734,3 +734,98 @@ func TestChangelogNamesVersion(t *testing.T) {
 		t.Errorf("CHANGELOG.md's newest release is %s, VERSION says %s", m[1], v)
 	}
 }
+
+// kustomizeBuild builds the kustomization in dir and returns its objects by kind.
+func kustomizeBuild(t *testing.T, dir string) map[string]map[string]any {
+	t.Helper()
+	resmap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := resmap.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	dec := yaml.NewDecoder(bytes.NewReader(built))
+	for {
+		var o map[string]any
+		if err := dec.Decode(&o); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		out[o["kind"].(string)] = o
+	}
+	return out
+}
+
+// dig walks a decoded YAML object along keys (map keys, or an int for a list index).
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+// TestShardedManifests: the sharded overlay runs the base's pod as a StatefulSet of shards, each
+// taking its shard from its ordinal, with as many replicas as --total-shards, behind a headless
+// Service the base's ServiceMonitor scrapes, with a disruption budget of one.
+func TestShardedManifests(t *testing.T) {
+	base := kustomizeBuild(t, "kubernetes")
+	sharded := kustomizeBuild(t, "kubernetes-sharded")
+	if kinds := slices.Sorted(maps.Keys(sharded)); !slices.Equal(kinds, []string{"ConfigMap", "PodDisruptionBudget", "PrometheusRule", "Service", "ServiceMonitor", "StatefulSet"}) {
+		t.Errorf("the sharded overlay applies %q", kinds)
+	}
+	for kind, o := range sharded {
+		if ns := dig(o, "metadata", "namespace"); ns != dig(base["Deployment"], "metadata", "namespace") {
+			t.Errorf("%s in namespace %v, not the base's", kind, ns)
+		}
+	}
+	sts := sharded["StatefulSet"]
+	container := dig(sts, "spec", "template", "spec", "containers", 0)
+	args := fmt.Sprint(dig(container, "args"))
+	total := regexp.MustCompile(`--total-shards=(\d+)`).FindStringSubmatch(args)
+	if total == nil || fmt.Sprint(dig(sts, "spec", "replicas")) != total[1] {
+		t.Errorf("replicas %v and args %s disagree on the number of shards", dig(sts, "spec", "replicas"), args)
+	}
+	if !strings.Contains(args, "--shard.from-pod-name=$(POD_NAME)") || fmt.Sprint(dig(container, "env", 0)) != "map[name:POD_NAME valueFrom:map[fieldRef:map[fieldPath:metadata.name]]]" {
+		t.Errorf("the shard does not come from the pod name: args %s, env %v", args, dig(container, "env"))
+	}
+	if dig(sharded["Service"], "spec", "clusterIP") != "None" || dig(sts, "spec", "serviceName") != dig(sharded["Service"], "metadata", "name") {
+		t.Errorf("service %v is not the StatefulSet's headless service", dig(sharded["Service"], "spec"))
+	}
+	labels := fmt.Sprint(dig(sts, "spec", "template", "metadata", "labels"))
+	for _, sel := range []any{dig(sharded["ServiceMonitor"], "spec", "selector", "matchLabels"), dig(sharded["PodDisruptionBudget"], "spec", "selector", "matchLabels"),
+		dig(sharded["Service"], "spec", "selector")} {
+		if fmt.Sprint(sel) != labels {
+			t.Errorf("selector %v does not match the pods' labels %s", sel, labels)
+		}
+	}
+	if dig(sharded["PodDisruptionBudget"], "spec", "maxUnavailable") != 1 {
+		t.Errorf("disruption budget %v", dig(sharded["PodDisruptionBudget"], "spec"))
+	}
+	// Apart from sharding and spreading, the shards run the base's pod, image included.
+	shardPod := dig(sts, "spec", "template", "spec").(map[string]any)
+	basePod := dig(base["Deployment"], "spec", "template", "spec").(map[string]any)
+	delete(shardPod, "affinity")
+	for _, c := range []any{dig(shardPod, "containers", 0), dig(basePod, "containers", 0)} {
+		m := c.(map[string]any)
+		env := m["env"].([]any)
+		m["env"] = env[len(env)-1:] // GOMEMLIMIT
+		m["args"] = slices.DeleteFunc(slices.Clone(m["args"].([]any)), func(a any) bool { return strings.Contains(fmt.Sprint(a), "shard") })
+	}
+	if !reflect.DeepEqual(shardPod, basePod) {
+		t.Errorf("the shards' pod differs from the base's:\n%v\n%v", shardPod, basePod)
+	}
+}

@@ -20,7 +20,7 @@ import (
 // with the shipped rules (their `for` durations cut to 2s), and checks the series and exactly
 // which alerts fire.
 func TestEndToEndUnderPrometheus(t *testing.T) {
-	prometheus := testenv.Tool(t, "prometheus")
+	testenv.Tool(t, "prometheus")
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -46,46 +46,8 @@ projects:
 `, fake.URL))
 	exp := startExporter(t, "--config.file="+cfg)
 
-	rules, err := os.ReadFile("prometheus/alerts.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "alerts.yml"), regexp.MustCompile(`(?m)^(\s+for:) \S+$`).ReplaceAllString(string(rules), "$1 2s"))
-	promAddr := testenv.FreeAddr(t)
-	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [alerts.yml]
-scrape_configs:
-  - job_name: atlas_backup
-    static_configs:
-      - targets: [%q]
-`, strings.TrimPrefix(exp.url, "http://")))
-	startProcess(t, prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+promAddr)
-	api := "http://" + promAddr + "/api/v1/"
-
-	query := func(q string) []float64 {
-		var r struct {
-			Data struct {
-				Result []struct {
-					Value [2]any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		body := httpGetQuiet(api + "query?query=" + url.QueryEscape(q))
-		if json.Unmarshal([]byte(body), &r) != nil {
-			return nil
-		}
-		var out []float64
-		for _, s := range r.Data.Result {
-			var f float64
-			fmt.Sscan(s.Value[1].(string), &f)
-			out = append(out, f)
-		}
-		return out
-	}
+	api := startPrometheus(t, dir, exp.url)
+	query := func(q string) []float64 { return queryValues(api, q) }
 	waitFor(t, 60*time.Second, "Prometheus to scrape the exporter", func() bool { v := query("atlas_backup_up"); return len(v) == 1 && v[0] == 1 })
 	waitFor(t, 30*time.Second, "the recording rules", func() bool { return len(query("atlas_backup:restore_window_min_seconds")) > 0 })
 
@@ -122,39 +84,89 @@ scrape_configs:
 		"alertname=AtlasBackupSnapshotFailed,cluster=flex-02,kind=flex,project=project-001,project_id=5f0000000000000000000001,severity=critical,status=failed",
 		"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 	}
-	var got []string
-	waitFor(t, 60*time.Second, "the expected alerts to fire", func() bool {
+	expectAlerts(t, api, want)
+}
+
+// startPrometheus runs a real Prometheus in dir with the shipped rules (their `for` durations cut
+// to 2s), scraping the exporters at urls every second, and returns its API URL.
+func startPrometheus(t *testing.T, dir string, urls ...string) string {
+	t.Helper()
+	prometheus := testenv.Tool(t, "prometheus")
+	rules, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "alerts.yml"), regexp.MustCompile(`(?m)^(\s+for:) \S+$`).ReplaceAllString(string(rules), "$1 2s"))
+	targets := make([]string, len(urls))
+	for i, u := range urls {
+		targets[i] = fmt.Sprintf("%q", strings.TrimPrefix(u, "http://"))
+	}
+	promAddr := testenv.FreeAddr(t)
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [alerts.yml]
+scrape_configs:
+  - job_name: atlas_backup
+    static_configs:
+      - targets: [%s]
+`, strings.Join(targets, ", ")))
+	startProcess(t, prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+promAddr)
+	return "http://" + promAddr + "/api/v1/"
+}
+
+// queryValues returns the values of an instant query, or nil while Prometheus is not up.
+func queryValues(api, q string) []float64 {
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	body := httpGetQuiet(api + "query?query=" + url.QueryEscape(q))
+	if json.Unmarshal([]byte(body), &r) != nil {
+		return nil
+	}
+	var out []float64
+	for _, s := range r.Data.Result {
+		var f float64
+		fmt.Sscan(s.Value[1].(string), &f)
+		out = append(out, f)
+	}
+	return out
+}
+
+// expectAlerts waits until at least as many alerts as want fire, gives anything unexpected a few
+// more evaluations to show up, then checks that exactly want fires, each once (labels without
+// instance and job, sorted).
+func expectAlerts(t *testing.T, api string, want []string) {
+	t.Helper()
+	alerts := func() []alert {
 		var r struct {
 			Data struct {
 				Alerts []alert `json:"alerts"`
 			} `json:"data"`
 		}
 		if json.Unmarshal([]byte(httpGetQuiet(api+"alerts")), &r) != nil {
-			return false
+			return nil
 		}
-		got = got[:0]
-		for _, a := range r.Data.Alerts {
+		return r.Data.Alerts
+	}
+	waitFor(t, 60*time.Second, "the expected alerts to fire", func() bool {
+		n := 0
+		for _, a := range alerts() {
 			if a.State == "firing" {
-				delete(a.Labels, "instance")
-				delete(a.Labels, "job")
-				got = append(got, a.key())
+				n++
 			}
 		}
-		sort.Strings(got)
-		return len(got) >= len(want)
+		return n >= len(want)
 	})
-	// Give anything unexpected a few more evaluations to show up.
 	time.Sleep(3 * time.Second)
-	var r struct {
-		Data struct {
-			Alerts []alert `json:"alerts"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal([]byte(httpGetQuiet(api+"alerts")), &r); err != nil {
-		t.Fatal(err)
-	}
-	got = got[:0]
-	for _, a := range r.Data.Alerts {
+	var got []string
+	for _, a := range alerts() {
 		delete(a.Labels, "instance")
 		delete(a.Labels, "job")
 		got = append(got, a.key())

@@ -46,6 +46,7 @@ type Params struct {
 	SnapshotMetrics               bool
 	Schedules                     bool // read Cloud Backup schedules (backup_schedules)
 	Scrapers                      int  // concurrent scrapes that trigger the refresh
+	Shards                        int  // -rss: exporter processes sharing the estate
 }
 
 // Report is what a run measured.
@@ -449,6 +450,7 @@ func main() {
 	flag.BoolVar(&p.Schedules, "backup-schedules", true, "read Cloud Backup schedules")
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
+	flag.IntVar(&p.Shards, "total-shards", 1, "with -rss: run this many exporter processes, one per shard")
 	rss := flag.Int("rss", 0, "instead: build and run the exporter binary against the fake, and report its own RSS after the first refresh and after this many scrapes")
 	flag.Parse()
 	if *rss > 0 {

@@ -17,17 +17,25 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 )
 
-// RSSReport is the memory of the exporter process alone (the fake Atlas runs in the harness).
+// RSSReport is the memory of each exporter process alone (the fake Atlas runs in the harness):
+// one, or one per shard.
 type RSSReport struct {
-	Params                           Params
-	FirstRefresh                     time.Duration
-	AfterRefreshKiB, AfterScrapesKiB int64 // VmRSS
-	PeakKiB                          int64 // VmHWM, after the scrapes
+	Params   Params
+	Shards   []ShardRSS
+	Requests int // to the fake, by every process, for the first refresh and the scrapes
+}
+
+// ShardRSS is one exporter process.
+type ShardRSS struct {
+	FirstRefresh                     time.Duration // from start to ready
+	AfterRefreshKiB, AfterScrapesKiB int64         // VmRSS
+	PeakKiB                          int64         // VmHWM, after the scrapes
 	Scrapes, ExpositionBytes         int
 }
 
-// measureRSS builds the exporter, runs it against the fake with p's estate, and reads its
-// resident memory after the first refresh and after scrapes scrapes of /metrics.
+// measureRSS builds the exporter, runs p.Shards processes of it (one per shard, at once)
+// against the fake with p's estate, and reads each one's resident memory after its first
+// refresh and after scrapes scrapes of /metrics.
 func measureRSS(p Params, scrapes int) (*RSSReport, error) {
 	dir, err := os.MkdirTemp("", "abe-rss")
 	if err != nil {
@@ -61,18 +69,38 @@ projects:
 `, fake.URL, p.Concurrency, p.SnapshotMetrics, p.Schedules)), 0o600); err != nil {
 		return nil, err
 	}
+	shards := max(1, p.Shards)
+	r := &RSSReport{Params: p, Shards: make([]ShardRSS, shards)}
+	errs := make(chan error, shards)
+	for i := range shards {
+		go func() {
+			errs <- runShard(bin, cfg, i, shards, scrapes, &r.Shards[i])
+		}()
+	}
+	for range shards {
+		if err := <-errs; err != nil {
+			return nil, err
+		}
+	}
+	r.Requests = fake.Count("")
+	return r, nil
+}
+
+// runShard runs one exporter process for shard i of total and measures it into m.
+func runShard(bin, cfg string, i, total, scrapes int, m *ShardRSS) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=warn")
+	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=warn",
+		fmt.Sprintf("--shard=%d", i), fmt.Sprintf("--total-shards=%d", total))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		_ = cmd.Process.Kill()
@@ -88,33 +116,31 @@ projects:
 			}
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("the exporter was not ready in time:\n%s", logs.String())
+			return fmt.Errorf("shard %d was not ready in time:\n%s", i, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	r := &RSSReport{Params: p, FirstRefresh: time.Since(start), Scrapes: scrapes}
+	m.FirstRefresh, m.Scrapes = time.Since(start), scrapes
 	pid := cmd.Process.Pid
-	if r.AfterRefreshKiB, _, err = procStatus(pid); err != nil {
-		return nil, err
+	if m.AfterRefreshKiB, _, err = procStatus(pid); err != nil {
+		return err
 	}
 	for range scrapes {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
 		req.Header.Set("Accept-Encoding", "gzip") // as Prometheus asks
 		resp, err := http.DefaultTransport.RoundTrip(req)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		n, err := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		r.ExpositionBytes = int(n)
+		m.ExpositionBytes = int(n)
 	}
-	if r.AfterScrapesKiB, r.PeakKiB, err = procStatus(pid); err != nil {
-		return nil, err
-	}
-	return r, nil
+	m.AfterScrapesKiB, m.PeakKiB, err = procStatus(pid)
+	return err
 }
 
 // procStatus reads the current and peak resident set size of pid, in KiB.
@@ -141,8 +167,11 @@ func procStatus(pid int) (rss, hwm int64, err error) {
 
 func (r *RSSReport) print(w io.Writer) {
 	p := r.Params
-	fmt.Fprintf(w, "exporter process alone: %d clusters, %d snapshots; snapshot_metrics %v; first refresh (incl. start) %s\n",
-		p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.SnapshotMetrics, r.FirstRefresh.Round(time.Millisecond))
-	fmt.Fprintf(w, "RSS after the first refresh: %.1f MiB; after %d gzipped scrapes (%d bytes each): %.1f MiB; peak: %.1f MiB\n",
-		float64(r.AfterRefreshKiB)/1024, r.Scrapes, r.ExpositionBytes, float64(r.AfterScrapesKiB)/1024, float64(r.PeakKiB)/1024)
+	fmt.Fprintf(w, "exporter processes alone: %d clusters, %d snapshots in %d shard(s); snapshot_metrics %v; latency %s; concurrency %d; %d requests to the fake\n",
+		p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, len(r.Shards), p.SnapshotMetrics, p.Latency, p.Concurrency, r.Requests)
+	for i, m := range r.Shards {
+		fmt.Fprintf(w, "shard %d: first refresh (from start) %s; RSS after it %.1f MiB; after %d gzipped scrapes (%d bytes each) %.1f MiB; peak %.1f MiB\n",
+			i, m.FirstRefresh.Round(time.Millisecond), float64(m.AfterRefreshKiB)/1024, m.Scrapes, m.ExpositionBytes,
+			float64(m.AfterScrapesKiB)/1024, float64(m.PeakKiB)/1024)
+	}
 }

@@ -1,0 +1,139 @@
+package deploy
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
+)
+
+// TestShardedUnderPrometheus runs three shards and one unsharded exporter against a fake Atlas
+// of 240 clusters of every kind in 30 projects. The shards read every snapshot listing exactly
+// once between them, their per-target series together are exactly the unsharded exporter's,
+// and under a real Prometheus scraping the three, each alert the estate should fire fires once.
+func TestShardedUnderPrometheus(t *testing.T) {
+	testenv.Tool(t, "prometheus")
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 30, ClustersPerProject: 8, SnapshotsPerCluster: 6})
+	newFake := func() *atlastest.Server {
+		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret"})
+		t.Cleanup(f.Close)
+		return f
+	}
+	shared, single := newFake(), newFake()
+	dir := t.TempDir()
+	config := func(name, url string) string {
+		cfg := filepath.Join(dir, name)
+		// No refresh after the first: every request the fakes see is the first refresh's.
+		writeFile(t, cfg, fmt.Sprintf("atlas:\n  base_url: %s\n  service_account: {client_id: e2e, client_secret: e2e-secret}\nmin_refresh_interval: 1h\nprojects:\n  - discover_all_projects: true\n", url))
+		return cfg
+	}
+	sharedCfg := config("shared.yml", shared.URL)
+	var shards []*exporterProcess
+	var urls []string
+	for i := range 3 {
+		e := startExporter(t, "--config.file="+sharedCfg, "--total-shards=3", fmt.Sprintf("--shard=%d", i))
+		shards = append(shards, e)
+		urls = append(urls, e.url)
+	}
+	one := startExporter(t, "--config.file="+config("single.yml", single.URL))
+
+	want := perTarget(httpGet(t, one.url+"/metrics"))
+	var got []string
+	count := map[string]int{}
+	for i, e := range shards {
+		lines := perTarget(httpGet(t, e.url+"/metrics"))
+		if len(lines) == 0 {
+			t.Errorf("shard %d exposes no per-target series", i)
+		}
+		for _, l := range lines {
+			count[l]++
+		}
+		got = append(got, lines...)
+	}
+	sort.Strings(got)
+	for l, n := range count {
+		if n > 1 {
+			t.Errorf("on %d shards: %s", n, l)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the shards' series (%d) differ from one exporter's (%d):\n%s", len(got), len(want), firstDifference(want, got))
+	}
+	listings := map[string]int{}
+	for _, r := range shared.Requests() {
+		if strings.Contains(r.Path, "/snapshots") {
+			listings[r.Path]++
+		}
+	}
+	if len(listings) == 0 {
+		t.Fatal("no snapshot listing reached the fake")
+	}
+	for path, n := range listings {
+		if n != 1 {
+			t.Errorf("%s requested %d times by the shards, want once", path, n)
+		}
+	}
+
+	var alerts []string
+	for _, p := range est.Projects {
+		labels := fmt.Sprintf("project=%s,project_id=%s", p.Name, p.ID)
+		alerts = append(alerts,
+			"alertname=AtlasBackupDisabled,cluster=disabled-08,"+labels+",severity=info",
+			"alertname=AtlasBackupDisabled,cluster=legacy-05,"+labels+",severity=info",
+			"alertname=AtlasBackupEndpointDeprecated,cluster=serverless-04,kind=serverless,"+labels+",severity=info,sunset_date=2026-01-22",
+			"alertname=AtlasBackupFallbackSnapshot,cluster=dedicated-06,kind=cloud,"+labels+",severity=warning",
+			"alertname=AtlasBackupSnapshotFailed,cluster=flex-02,kind=flex,"+labels+",severity=critical,status=failed",
+			"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,"+labels+",severity=critical",
+		)
+	}
+	sort.Strings(alerts)
+	api := startPrometheus(t, dir, urls...)
+	waitFor(t, time.Minute, "Prometheus to scrape the shards", func() bool { return len(queryValues(api, "atlas_backup_up == 1")) == 3 })
+	expectAlerts(t, api, alerts)
+}
+
+// timeOfRead are the families whose values say when the exporter read Atlas: they differ between
+// two exporters reading the same estate.
+var timeOfRead = regexp.MustCompile(`^atlas_backup_(collect_timestamp_seconds|discovery_timestamp_seconds|snapshot_age_seconds)\{`)
+
+// perTarget returns an exposition's per-target samples, sorted, without the exporter's own
+// series and with the values of read times left out.
+func perTarget(exposition string) []string {
+	var out []string
+	for _, l := range strings.Split(exposition, "\n") {
+		if !strings.HasPrefix(l, "atlas_backup_") || strings.HasPrefix(l, "atlas_backup_up ") || strings.HasPrefix(l, "atlas_backup_exporter_") {
+			continue
+		}
+		if timeOfRead.MatchString(l) {
+			l = l[:strings.LastIndexByte(l, ' ')]
+		}
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func firstDifference(want, got []string) string {
+	for i := 0; i < len(want) || i < len(got); i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			return fmt.Sprintf("line %d\nwant: %s\n got: %s", i+1, w, g)
+		}
+	}
+	return ""
+}
