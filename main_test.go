@@ -304,6 +304,8 @@ func TestDemo(t *testing.T) {
 		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant",project="project-001",project_id="5f0000000000000000000001"} 1`,
 		`atlas_backup_last_snapshot_status{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="failed"} 1`,
 		`atlas_backup_snapshot_size_bytes{`,
+		// Atlas's Sunset header, as the fake sends it for the serverless snapshot endpoints.
+		`atlas_backup_exporter_api_sunset_timestamp_seconds{operation="listGroupServerlessBackupSnapshots",version="2023-01-01"} 1.76904e+09`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("demo /metrics lacks %q", want)

@@ -3,6 +3,7 @@ package atlas
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -41,5 +42,28 @@ func BenchmarkDecodeCloudPage500(b *testing.B) {
 		if err != nil || len(snaps) != 500 {
 			b.Fatal(err, len(snaps))
 		}
+	}
+}
+
+// BenchmarkNoticeHeaders measures what every answer costs the Deprecation and Sunset check:
+// an answer without them (the usual one) and one with both.
+func BenchmarkNoticeHeaders(b *testing.B) {
+	req, err := http.NewRequestWithContext(withOperation(b.Context(), "listGroupClusterBackupSnapshots"), http.MethodGet, "https://cloud.mongodb.com/api/atlas/v2/groups", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
+	plain := http.Header{"Content-Type": {"application/json"}, "Ratelimit-Remaining": {"99"}}
+	both := plain.Clone()
+	both["Deprecation"], both["Sunset"] = []string{"Mon, 5 Aug 2024 00:00:00 GMT"}, []string{"Thu, 1 Jul 2027 00:00:00 GMT"}
+	for name, h := range map[string]http.Header{"without": plain, "with": both} {
+		b.Run(name, func(b *testing.B) {
+			var hd heard
+			resp := &http.Response{Header: h}
+			b.ReportAllocs()
+			for b.Loop() {
+				hd.record(req, resp)
+			}
+		})
 	}
 }

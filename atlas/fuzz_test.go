@@ -130,3 +130,37 @@ func FuzzWWWAuthenticate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNoticeHeaders feeds any Deprecation and Sunset values ("" for none) to their parser.
+func FuzzNoticeHeaders(f *testing.F) {
+	f.Add("Mon, 5 Aug 2024 00:00:00 GMT", "Thu, 1 Jul 2027 00:00:00 GMT")
+	f.Add("@1688169599", "Thu, 01 Jul 2027 00:00:00 GMT")
+	f.Add("true", "")
+	f.Add("", "@1814400000")
+	f.Add("@-1", "@99999999999999999999")
+	f.Add("Thursday, 01-Jul-27 00:00:00 GMT", "Thu Jul  1 00:00:00 2027")
+	f.Add("Thu, 31 Feb 2027 00:00:00 GMT", "Thu, 1 Jul 2027 25:00:00 GMT")
+	f.Fuzz(func(t *testing.T, dep, sun string) {
+		h := http.Header{}
+		if dep != "" {
+			h["Deprecation"] = []string{dep}
+		}
+		if sun != "" {
+			h["Sunset"] = []string{sun}
+		}
+		n, ok := parseNotice(h)
+		if ok != (dep != "" || !n.Sunset.IsZero()) || (sun == "" && !n.Sunset.IsZero()) || (dep == "" && !n.Deprecation.IsZero()) {
+			t.Fatalf("Deprecation %q, Sunset %q: %+v, %v", dep, sun, n, ok)
+		}
+		// A date read is one Atlas's form can write and read back.
+		for _, d := range []time.Time{n.Deprecation, n.Sunset} {
+			if d.IsZero() {
+				continue
+			}
+			back, ok := parseHeaderDate(d.Format(atlasDate))
+			if !ok || !back.Equal(d) || d.Location() != time.UTC {
+				t.Fatalf("Deprecation %q, Sunset %q: %v reads back as %v, %v", dep, sun, d, back, ok)
+			}
+		}
+	})
+}

@@ -56,11 +56,12 @@ func (b *releaseBody) Close() error {
 	return err
 }
 
-// observer reports every HTTP request on the wire (challenges and token requests included) and
-// counts those in flight.
+// observer reports every HTTP request on the wire (challenges and token requests included),
+// counts those in flight, and keeps what their answers' Deprecation and Sunset headers say.
 type observer struct {
-	next http.RoundTripper
-	obs  Observer
+	next  http.RoundTripper
+	obs   Observer
+	heard heard
 
 	mu       sync.Mutex
 	inflight int
@@ -94,6 +95,7 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	o.obs.ObserveRequest(ev)
+	o.heard.record(req, resp)
 	resp.Body = &releaseBody{ReadCloser: resp.Body, release: done}
 	return resp, nil
 }

@@ -37,19 +37,20 @@ func ParseKind(s string) (Kind, bool) {
 // replaces them.
 type Lifecycle struct {
 	Deprecated  bool
-	SunsetDate  string // YYYY-MM-DD from the spec's x-sunset, or "" when none is announced
-	Replacement Kind   // kind to read instead once the endpoint is gone, or ""
+	Sunset      time.Time // when Atlas removes the endpoints; zero when no date is announced
+	Replacement Kind      // kind to read instead once the endpoint is gone, or ""
 }
 
 // lifecycles holds the deprecation facts of the OpenAPI description (x-sunset markers of
 // 2026-08-21); only kinds listed here are deprecated.
 var lifecycles = map[Kind]Lifecycle{
-	KindServerless: {Deprecated: true, SunsetDate: "2026-01-22", Replacement: KindFlex},
-	KindTenant:     {Deprecated: true, SunsetDate: "2026-01-22", Replacement: KindFlex},
+	KindServerless: {Deprecated: true, Sunset: time.Date(2026, 1, 22, 0, 0, 0, 0, time.UTC), Replacement: KindFlex},
+	KindTenant:     {Deprecated: true, Sunset: time.Date(2026, 1, 22, 0, 0, 0, 0, time.UTC), Replacement: KindFlex},
 	KindLegacy:     {Deprecated: true, Replacement: KindCloud},
 }
 
-// LifecycleOf returns the deprecation status of k's snapshot endpoints.
+// LifecycleOf returns the deprecation status of k's snapshot endpoints as known when the
+// exporter was built; EndpointLifecycle adds what Atlas's answers said since.
 func LifecycleOf(k Kind) Lifecycle { return lifecycles[k] }
 
 // Status is a snapshot status normalised across kinds.

@@ -36,6 +36,7 @@ type Fetcher interface {
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result))
 	RequestsSent() uint64
+	Notices() []atlas.Notice
 }
 
 // Settings is the part of the configuration the collector uses.
@@ -277,6 +278,7 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 		return
 	}
 	c.version++
+	c.logNotices(r.fetcher.Notices())
 	if !r.complete {
 		c.failUnfinished(r)
 	}

@@ -47,7 +47,7 @@ var (
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp, scheduleInterval, nextSnapshot,
 		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, targetMissing, up, refreshDuration,
-		refreshRequests, fullDiscovery, shardInfo, shardCount} {
+		refreshRequests, fullDiscovery, shardInfo, shardCount, apiDeprecated, apiSunset, endpointSunsetAt} {
 		ch <- d
 	}
 }
@@ -103,11 +103,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(clusterPaused, prometheus.GaugeValue, b2f(cl.Paused), p.ID, p.Name, cl.Name)
 		}
 	}
+	heard := c.fetcher.Notices()
+	collectNotices(ch, heard)
 	sunset := map[[4]string]bool{}
 	for t, ts := range c.targets {
 		p := ts.project
-		if lc := atlas.LifecycleOf(t.Kind); lc.Deprecated {
-			ch <- prometheus.MustNewConstMetric(endpointDeprecated, prometheus.GaugeValue, 1, p.ID, p.Name, t.Cluster, string(t.Kind), lc.SunsetDate)
+		if lc := atlas.EndpointLifecycle(t, heard); lc.Deprecated {
+			ch <- prometheus.MustNewConstMetric(endpointDeprecated, prometheus.GaugeValue, 1, p.ID, p.Name, t.Cluster, string(t.Kind), dateOf(lc.Sunset))
+			if !lc.Sunset.IsZero() {
+				ch <- prometheus.MustNewConstMetric(endpointSunsetAt, prometheus.GaugeValue, unix(lc.Sunset), p.ID, p.Name, t.Cluster, string(t.Kind))
+			}
 		}
 		for _, g := range ts.gone {
 			key := [4]string{p.ID, p.Name, t.Cluster, string(g.Kind)}

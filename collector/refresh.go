@@ -402,7 +402,7 @@ func (r *refresh) discovered(ps *projectState, i int, e config.Project, p atlas.
 	for _, t := range ps.plans[i] {
 		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
 			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
-				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", lc.SunsetDate, "replacement", lc.Replacement)
+				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", dateOf(lc.Sunset), "replacement", lc.Replacement)
 		}
 	}
 }

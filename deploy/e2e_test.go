@@ -27,9 +27,14 @@ func TestEndToEndUnderPrometheus(t *testing.T) {
 	// One project of every kind: flex-02's newest snapshot failed, serverless-04 is four days
 	// behind, dedicated-06 had a fallback snapshot, tenant-03 is also configured through the
 	// sunset tenant endpoint, disabled-08 and legacy-05 have Cloud Backup off, m0-07 is free.
+	// Atlas's headers say the tenant and serverless snapshot endpoints are past their sunset,
+	// and the serverless instance listing has 30 days left (whatever today's date).
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 1, ClustersPerProject: 8, SnapshotsPerCluster: 12})
+	retirements := atlastest.DefaultRetirements()
+	listing := atlastest.OpVersion{Operation: "listGroupServerlessInstances", Version: "2023-01-01"}
+	retirements[listing] = atlastest.Retirement{Deprecation: retirements[listing].Deprecation, Sunset: atlastest.AtlasDate(time.Now().AddDate(0, 0, 30))}
 	fake := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret",
-		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}})
+		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}, Retirements: retirements})
 	t.Cleanup(fake.Close)
 
 	dir := t.TempDir()
@@ -55,6 +60,7 @@ projects:
 		`atlas_backup_last_snapshot_status{cluster="flex-02",status="failed"}`:                {1},
 		`count(atlas_backup_collect_success == 1)`:                                            {5},
 		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant"}`:                     {1},
+		`min(atlas_backup_exporter_api_sunset_timestamp_seconds)`:                             {1769040000},
 		`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                   {12},
 		`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                {0},
 		`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                      {8 * 3600},
@@ -75,6 +81,9 @@ projects:
 	}
 
 	want := []string{
+		"alertname=AtlasBackupAPIVersionSunsetPassed,operation=listGroupClusterBackupTenantSnapshots,severity=critical,version=2023-01-01",
+		"alertname=AtlasBackupAPIVersionSunsetPassed,operation=listGroupServerlessBackupSnapshots,severity=critical,version=2023-01-01",
+		"alertname=AtlasBackupAPIVersionSunsetSoon,operation=listGroupServerlessInstances,severity=warning,version=2023-01-01",
 		"alertname=AtlasBackupDisabled,cluster=disabled-08,project=project-001,project_id=5f0000000000000000000001,severity=info",
 		"alertname=AtlasBackupDisabled,cluster=legacy-05,project=project-001,project_id=5f0000000000000000000001,severity=info",
 		"alertname=AtlasBackupEndpointDeprecated,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=info,sunset_date=2026-01-22",

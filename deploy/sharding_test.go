@@ -23,8 +23,12 @@ func TestShardedUnderPrometheus(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 30, ClustersPerProject: 8, SnapshotsPerCluster: 6})
+	// As in TestEndToEndUnderPrometheus, the serverless instance listing has 30 days left.
+	retirements := atlastest.DefaultRetirements()
+	listing := atlastest.OpVersion{Operation: "listGroupServerlessInstances", Version: "2023-01-01"}
+	retirements[listing] = atlastest.Retirement{Deprecation: retirements[listing].Deprecation, Sunset: atlastest.AtlasDate(time.Now().AddDate(0, 0, 30))}
 	newFake := func() *atlastest.Server {
-		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret"})
+		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret", Retirements: retirements})
 		t.Cleanup(f.Close)
 		return f
 	}
@@ -83,7 +87,11 @@ func TestShardedUnderPrometheus(t *testing.T) {
 		}
 	}
 
-	var alerts []string
+	// Every shard hears Atlas retire these versions; the alerts aggregate them into one each.
+	alerts := []string{
+		"alertname=AtlasBackupAPIVersionSunsetPassed,operation=listGroupServerlessBackupSnapshots,severity=critical,version=2023-01-01",
+		"alertname=AtlasBackupAPIVersionSunsetSoon,operation=listGroupServerlessInstances,severity=warning,version=2023-01-01",
+	}
 	for _, p := range est.Projects {
 		labels := fmt.Sprintf("project=%s,project_id=%s", p.Name, p.ID)
 		alerts = append(alerts,

@@ -50,6 +50,9 @@ type Options struct {
 	// PageCap is the most items per page the fake returns, whatever itemsPerPage asked.
 	PageCap int
 	Sunset  map[string]SunsetMode
+	// Retirements are the Deprecation and Sunset headers of the answers per operation and
+	// resource version: nil sends DefaultRetirements, an empty map none.
+	Retirements map[OpVersion]Retirement
 	// Latency is added to every API request.
 	Latency time.Duration
 	// Now is the fake's clock, for token and nonce expiry; default time.Now.
@@ -151,6 +154,9 @@ func newServer(o Options) *Server {
 	}
 	if o.Estate == nil {
 		o.Estate = &Estate{}
+	}
+	if o.Retirements == nil {
+		o.Retirements = DefaultRetirements()
 	}
 	return &Server{
 		opts: o, estate: o.Estate, faults: map[[2]string]*Fault{}, tokens: map[string]time.Time{},
@@ -591,6 +597,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 	}
 	latency := s.opts.Latency + fault.Latency
 	sunset := s.opts.Sunset[sunsetOf(rt.op)]
+	retirements := s.opts.Retirements
 	s.mu.Unlock()
 	if latency > 0 {
 		select {
@@ -619,10 +626,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 		writeError(w, fault.Status, fault.ErrorCode, "injected fault")
 		return
 	}
-	if !acceptOK(r.Header.Get("Accept"), rt.versions) {
+	version, ok := acceptedVersion(r.Header.Get("Accept"), rt.versions)
+	if !ok {
 		writeError(w, 406, "INVALID_VERSION_DATE", "Invalid accept header or version date.")
 		return
 	}
+	retirements[OpVersion{rt.op, version}].set(w.Header())
 	switch sunset {
 	case Gone:
 		writeError(w, 410, "VERSION_GONE", "This happens when a resource is marked for sunset and the sunset date is in the past.")
@@ -666,11 +675,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 	_, _ = w.Write(raw)
 }
 
-func acceptOK(accept string, versions []string) bool {
+// acceptedVersion is the version of versions the Accept header names.
+func acceptedVersion(accept string, versions []string) (string, bool) {
 	for _, v := range versions {
 		if strings.Contains(accept, "application/vnd.atlas."+v+"+json") {
-			return true
+			return v, true
 		}
 	}
-	return false
+	return "", false
 }
