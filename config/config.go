@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -163,30 +162,5 @@ func Parse(file string, raw []byte, getenv func(string) string) (*Config, error)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
-	return c, nil
-}
-
-// SafeConfig holds the current configuration and swaps it atomically on reload.
-type SafeConfig struct {
-	mu sync.RWMutex
-	c  *Config
-}
-
-// Get returns the current configuration.
-func (s *SafeConfig) Get() *Config {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.c
-}
-
-// Reload loads file and, only if it is valid, makes it current.
-func (s *SafeConfig) Reload(file string) (*Config, error) {
-	c, err := Load(file)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.c = c
-	s.mu.Unlock()
 	return c, nil
 }

@@ -281,30 +281,6 @@ func TestExampleConfig(t *testing.T) {
 	}
 }
 
-func TestSafeConfigKeepsOldOnBadReload(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "c.yml")
-	good := "atlas: {api_key: {public_key: a, private_key: b}}\nprojects: [{name: P}]\n"
-	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var s SafeConfig
-	if _, err := s.Reload(file); err != nil {
-		t.Fatal(err)
-	}
-	old := s.Get()
-	if err := os.WriteFile(file, []byte("atlas: {api_key: {public_key: a, private_key: b}, nope: 1}\nprojects: [{name: P}]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.Reload(file)
-	if want := file + `:1: atlas.nope: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout`; err == nil || err.Error() != want {
-		t.Fatalf("got %v, want %s", err, want)
-	}
-	if s.Get() != old {
-		t.Error("a bad reload replaced the running config")
-	}
-}
-
 // TestEqual: a change of any key makes the configuration differ, so that a reload that changes
 // nothing can be told from one that does; every key of Config is covered.
 func TestEqual(t *testing.T) {
