@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -134,26 +133,9 @@ func golden(t *testing.T, name string, e *env) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
-		t.Errorf("exposition differs from %s (run go test ./collector -update and review the diff):\n%s", path, firstDiff(string(want), got))
+		t.Errorf("exposition differs from %s (run go test ./collector -update and review the diff):\n%s", path, testenv.FirstDiff(string(want), got))
 	}
 	testenv.CheckMetrics(t, got)
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d\nwant: %s\n got: %s", i+1, wl, gl)
-		}
-	}
-	return ""
 }
 
 func TestGoldenEveryKind(t *testing.T) {
@@ -358,15 +340,7 @@ func TestDeletedClusterLosesItsSeries(t *testing.T) {
 		t.Errorf("ghost series after 404 CLUSTER_NOT_FOUND:\n%s", strings.Join(lines, "\n"))
 	}
 	// Gone from discovery too: every series of it goes.
-	e.srv.Update(func(es *atlastest.Estate) {
-		p := es.Projects[0]
-		for i, c := range p.Clusters {
-			if c.Name == "flex-02" {
-				p.Clusters = append(p.Clusters[:i], p.Clusters[i+1:]...)
-				break
-			}
-		}
-	})
+	removeCluster(e, 0, "flex-02")
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
 	if lines := grep(e.exposition(t), `cluster="flex-02"`); len(lines) != 0 {

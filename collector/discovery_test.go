@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,14 @@ func missingLines(e *env, t *testing.T) string {
 
 func addCluster(e *env, project int, c *atlastest.Cluster) {
 	e.srv.Update(func(es *atlastest.Estate) { es.Projects[project].Clusters = append(es.Projects[project].Clusters, c) })
+}
+
+// removeCluster deletes a cluster from the fake's estate, as when it is deleted in Atlas.
+func removeCluster(e *env, project int, name string) {
+	e.srv.Update(func(es *atlastest.Estate) {
+		p := es.Projects[project]
+		p.Clusters = slices.DeleteFunc(p.Clusters, func(c *atlastest.Cluster) bool { return c.Name == name })
+	})
 }
 
 // TestTargetMissing: configured projects, clusters and kinds Atlas does not show each get a
@@ -157,15 +166,7 @@ func TestNewAndDeletedClusters(t *testing.T) {
 
 	// Deleted: the listing answers 404 CLUSTER_NOT_FOUND, the series go at once, and the next
 	// refresh discovers the project again.
-	e.srv.Update(func(es *atlastest.Estate) {
-		p := es.Projects[0]
-		for i, c := range p.Clusters {
-			if c.Name == "flex-02" {
-				p.Clusters = append(p.Clusters[:i], p.Clusters[i+1:]...)
-				break
-			}
-		}
-	})
+	removeCluster(e, 0, "flex-02")
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
 	if lines := grep(e.exposition(t), `{cluster="flex-02",kind="flex",project=`); len(lines) != 0 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
 // The assignment must never change between versions: replicas of different versions share an
@@ -88,60 +88,34 @@ func TestShardsSplitTheEstate(t *testing.T) {
 		e := &env{coll: coll, reg: reg}
 		return e.exposition(t)
 	}
-	perTarget := func(exposition string) []string {
-		var out []string
-		for _, l := range strings.Split(exposition, "\n") {
-			if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "atlas_backup_up ") || strings.HasPrefix(l, "atlas_backup_exporter_") {
-				continue
-			}
-			out = append(out, l)
-		}
-		return out
-	}
 	single := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "id", ClientSecret: "secret"})
 	defer single.Close()
-	want := perTarget(collect(single, Shard{}))
-	sort.Strings(want)
+	want := testenv.PerTarget(collect(single, Shard{}), nil)
 
 	shared := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "id", ClientSecret: "secret"})
 	defer shared.Close()
-	var got []string
-	seen := map[string]int{}
+	var shards [][]string
 	for i := range 3 {
 		out := collect(shared, Shard{Index: i, Total: 3})
 		if !strings.Contains(out, fmt.Sprintf("atlas_backup_exporter_shard_info{shard=\"%d\",total_shards=\"3\"} 1\n", i)) {
 			t.Errorf("shard %d does not say which it is", i)
 		}
-		lines := perTarget(out)
-		if len(lines) == 0 {
-			t.Errorf("shard %d exposes no per-target series", i)
-		}
-		for _, l := range lines {
-			seen[l]++
-		}
-		got = append(got, lines...)
+		shards = append(shards, testenv.PerTarget(out, nil))
 	}
-	sort.Strings(got)
-	for l, n := range seen {
-		if n > 1 {
-			t.Errorf("on %d shards: %s", n, l)
-		}
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("the shards' series differ from one replica's: %d lines against %d\n%s", len(got), len(want), firstDiff(strings.Join(want, "\n"), strings.Join(got, "\n")))
-	}
+	testenv.CompareShards(t, want, shards)
 	if !strings.Contains(strings.Join(want, "\n"), `atlas_backup_target_missing{cluster="nowhere-01",kind="",project=""} 1`) {
 		t.Error("the missing cluster no project holds is not reported")
 	}
 	// Every snapshot listing once across the shards, twice in two refreshes.
+	listings := map[string]int{}
 	for _, r := range shared.Requests() {
 		if strings.Contains(r.Path, "/snapshots") {
-			seen["GET "+r.Path]++
+			listings[r.Path]++
 		}
 	}
-	for k, n := range seen {
-		if strings.HasPrefix(k, "GET ") && n != 2 {
-			t.Errorf("%s requested %d times by the shards in two refreshes, want 2", k, n)
+	for path, n := range listings {
+		if n != 2 {
+			t.Errorf("%s requested %d times by the shards in two refreshes, want 2", path, n)
 		}
 	}
 }

@@ -30,11 +30,8 @@ func TestEndToEndUnderPrometheus(t *testing.T) {
 	// Atlas's headers say the tenant and serverless snapshot endpoints are past their sunset,
 	// and the serverless instance listing has 30 days left (whatever today's date).
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 1, ClustersPerProject: 8, SnapshotsPerCluster: 12})
-	retirements := atlastest.DefaultRetirements()
-	listing := atlastest.OpVersion{Operation: "listGroupServerlessInstances", Version: "2023-01-01"}
-	retirements[listing] = atlastest.Retirement{Deprecation: retirements[listing].Deprecation, Sunset: atlastest.AtlasDate(time.Now().AddDate(0, 0, 30))}
 	fake := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret",
-		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}, Retirements: retirements})
+		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}, Retirements: listingSunsetIn30Days()})
 	t.Cleanup(fake.Close)
 
 	dir := t.TempDir()
@@ -94,6 +91,16 @@ projects:
 		"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 	}
 	expectAlerts(t, api, want)
+}
+
+// listingSunsetIn30Days is Atlas's retirement headers, with the serverless instance listing's
+// sunset 30 days away whatever today's date, so that the alerts the end-to-end tests expect do
+// not change with the calendar.
+func listingSunsetIn30Days() map[atlastest.OpVersion]atlastest.Retirement {
+	r := atlastest.DefaultRetirements()
+	listing := atlastest.OpVersion{Operation: "listGroupServerlessInstances", Version: "2023-01-01"}
+	r[listing] = atlastest.Retirement{Deprecation: r[listing].Deprecation, Sunset: atlastest.AtlasDate(time.Now().AddDate(0, 0, 30))}
+	return r
 }
 
 // startPrometheus runs a real Prometheus in dir with the shipped rules (their `for` durations cut

@@ -23,12 +23,8 @@ func TestShardedUnderPrometheus(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 30, ClustersPerProject: 8, SnapshotsPerCluster: 6})
-	// As in TestEndToEndUnderPrometheus, the serverless instance listing has 30 days left.
-	retirements := atlastest.DefaultRetirements()
-	listing := atlastest.OpVersion{Operation: "listGroupServerlessInstances", Version: "2023-01-01"}
-	retirements[listing] = atlastest.Retirement{Deprecation: retirements[listing].Deprecation, Sunset: atlastest.AtlasDate(time.Now().AddDate(0, 0, 30))}
 	newFake := func() *atlastest.Server {
-		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret", Retirements: retirements})
+		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret", Retirements: listingSunsetIn30Days()})
 		t.Cleanup(f.Close)
 		return f
 	}
@@ -50,28 +46,11 @@ func TestShardedUnderPrometheus(t *testing.T) {
 	}
 	one := startExporter(t, "--config.file="+config("single.yml", single.URL))
 
-	want := perTarget(httpGet(t, one.url+"/metrics"))
-	var got []string
-	count := map[string]int{}
-	for i, e := range shards {
-		lines := perTarget(httpGet(t, e.url+"/metrics"))
-		if len(lines) == 0 {
-			t.Errorf("shard %d exposes no per-target series", i)
-		}
-		for _, l := range lines {
-			count[l]++
-		}
-		got = append(got, lines...)
+	var series [][]string
+	for _, e := range shards {
+		series = append(series, testenv.PerTarget(httpGet(t, e.url+"/metrics"), timeOfRead))
 	}
-	sort.Strings(got)
-	for l, n := range count {
-		if n > 1 {
-			t.Errorf("on %d shards: %s", n, l)
-		}
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("the shards' series (%d) differ from one exporter's (%d):\n%s", len(got), len(want), firstDifference(want, got))
-	}
+	testenv.CompareShards(t, testenv.PerTarget(httpGet(t, one.url+"/metrics"), timeOfRead), series)
 	listings := map[string]int{}
 	for _, r := range shared.Requests() {
 		if strings.Contains(r.Path, "/snapshots") {
@@ -112,36 +91,3 @@ func TestShardedUnderPrometheus(t *testing.T) {
 // timeOfRead are the families whose values say when the exporter read Atlas: they differ between
 // two exporters reading the same estate.
 var timeOfRead = regexp.MustCompile(`^atlas_backup_(collect_timestamp_seconds|discovery_timestamp_seconds|snapshot_age_seconds)\{`)
-
-// perTarget returns an exposition's per-target samples, sorted, without the exporter's own
-// series and with the values of read times left out.
-func perTarget(exposition string) []string {
-	var out []string
-	for _, l := range strings.Split(exposition, "\n") {
-		if !strings.HasPrefix(l, "atlas_backup_") || strings.HasPrefix(l, "atlas_backup_up ") || strings.HasPrefix(l, "atlas_backup_exporter_") {
-			continue
-		}
-		if timeOfRead.MatchString(l) {
-			l = l[:strings.LastIndexByte(l, ' ')]
-		}
-		out = append(out, l)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func firstDifference(want, got []string) string {
-	for i := 0; i < len(want) || i < len(got); i++ {
-		var w, g string
-		if i < len(want) {
-			w = want[i]
-		}
-		if i < len(got) {
-			g = got[i]
-		}
-		if w != g {
-			return fmt.Sprintf("line %d\nwant: %s\n got: %s", i+1, w, g)
-		}
-	}
-	return ""
-}
