@@ -47,6 +47,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		refreshRequests, fullDiscovery} {
 		ch <- d
 	}
+	for _, d := range historyDescs {
+		ch <- d
+	}
 }
 
 func b2f(b bool) float64 {
@@ -84,6 +87,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if ps.serverless != nil {
 			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(atlas.KindServerless))
 		}
+		collectCompliance(ch, ps)
 		for _, cl := range ps.clusters {
 			kind := string(cl.Kind)
 			if kind == "" {
@@ -141,6 +145,7 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 			gauge(nextSnapshot, unix(sch.NextSnapshot))
 		}
 	}
+	buildHistory(ts, gauge)
 	counts := map[atlas.Status]float64{}
 	var size float64
 	hasSize := t.Kind.HasSizes()
