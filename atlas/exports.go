@@ -56,23 +56,12 @@ type wireExportJob struct {
 	FinishedAt time.Time `json:"finishedAt"`
 }
 
+var exportStates = map[string]ExportState{
+	"Queued": ExportQueued, "InProgress": ExportInProgress, "Successful": ExportSuccessful, "Failed": ExportFailed, "Cancelled": ExportCancelled,
+}
+
 func (w wireExportJob) normalise(time.Time) ExportJob {
-	j := ExportJob{ID: w.ID, RawState: w.State, CreatedAt: w.CreatedAt, FinishedAt: w.FinishedAt}
-	switch w.State {
-	case "Queued":
-		j.State = ExportQueued
-	case "InProgress":
-		j.State = ExportInProgress
-	case "Successful":
-		j.State = ExportSuccessful
-	case "Failed":
-		j.State = ExportFailed
-	case "Cancelled":
-		j.State = ExportCancelled
-	default:
-		j.State = ExportUnknown
-	}
-	return j
+	return ExportJob{ID: w.ID, State: lookup(exportStates, w.State, ExportUnknown), RawState: w.State, CreatedAt: w.CreatedAt, FinishedAt: w.FinishedAt}
 }
 
 var opListExports = operation{"listGroupClusterBackupExports", "2023-01-01", setCloudBackups, true}

@@ -80,20 +80,24 @@ type wireFlexRestoreJob struct {
 	ExpirationDate      time.Time `json:"expirationDate"`
 }
 
+// Atlas's delivery types per kind.
+var (
+	cloudDeliveryTypes = map[string]string{"automated": DeliveryAutomated, "download": DeliveryDownload, "pointInTime": DeliveryPointInTime}
+	flexDeliveryTypes  = map[string]string{"RESTORE": DeliveryAutomated, "DOWNLOAD": DeliveryDownload}
+)
+
+// lookup returns m[k], or unknown when m lacks k.
+func lookup[V any](m map[string]V, k string, unknown V) V {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return unknown
+}
+
 // normalise derives a Cloud Backup job's status from its flags, the first that is set in the
 // order cancelled, failed, expired, and otherwise from whether it has finished.
 func (w wireCloudRestoreJob) normalise(time.Time) RestoreJob {
-	j := RestoreJob{ID: w.ID, FinishedAt: w.FinishedAt}
-	switch w.DeliveryType {
-	case "automated":
-		j.DeliveryType = DeliveryAutomated
-	case "download":
-		j.DeliveryType = DeliveryDownload
-	case "pointInTime":
-		j.DeliveryType = DeliveryPointInTime
-	default:
-		j.DeliveryType = DeliveryUnknown
-	}
+	j := RestoreJob{ID: w.ID, DeliveryType: lookup(cloudDeliveryTypes, w.DeliveryType, DeliveryUnknown), FinishedAt: w.FinishedAt}
 	switch {
 	case w.Cancelled:
 		j.Status = RestoreCancelled
@@ -112,15 +116,7 @@ func (w wireCloudRestoreJob) normalise(time.Time) RestoreJob {
 // normalise maps a Flex job's status: PENDING, QUEUED and RUNNING are in progress; a completed
 // download whose link has expired by now is expired (Flex jobs have no expired flag).
 func (w wireFlexRestoreJob) normalise(now time.Time) RestoreJob {
-	j := RestoreJob{ID: w.ID, RawStatus: w.Status, FinishedAt: w.RestoreFinishedDate}
-	switch w.DeliveryType {
-	case "RESTORE":
-		j.DeliveryType = DeliveryAutomated
-	case "DOWNLOAD":
-		j.DeliveryType = DeliveryDownload
-	default:
-		j.DeliveryType = DeliveryUnknown
-	}
+	j := RestoreJob{ID: w.ID, DeliveryType: lookup(flexDeliveryTypes, w.DeliveryType, DeliveryUnknown), RawStatus: w.Status, FinishedAt: w.RestoreFinishedDate}
 	switch w.Status {
 	case "PENDING", "QUEUED", "RUNNING":
 		j.Status = RestoreInProgress

@@ -200,7 +200,7 @@ func TestUnknownJobStatusIsCountedAndLogged(t *testing.T) {
 	expectLines(t, e.exposition(t),
 		`atlas_backup_restore_jobs{cluster="flex-02",delivery_type="automated",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="unknown"} 1`,
 		`atlas_backup_restore_jobs{cluster="flex-02",delivery_type="automated",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 0`)
-	if n := strings.Count(e.logs.String(), `msg="restore job has a status Atlas does not document" status=CLOSED project_id=5f0000000000000000000001 cluster=flex-02 id=6d0000000000000000000099`); n != 1 {
+	if n := strings.Count(e.logs.String(), `msg="a job has a status Atlas does not document" family=restore_jobs status=CLOSED project_id=5f0000000000000000000001 cluster=flex-02 id=6d0000000000000000000099`); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, e.logs)
 	}
 }

@@ -96,25 +96,29 @@ func (r *refresh) jobsDue(ps *projectState, ts *targetState, m *jobsMeta, family
 
 // applyJobs records the jobs a result brought; c.mu must be held.
 func (r *refresh) applyJobs(ts *targetState, res atlas.Result) {
-	c := r.c
-	if got := res.RestoreJobs; got != nil && c.settings.RestoreJobs {
-		if r.applyFamily(ts, res.Served, familyRestores, &ts.restores.jobsMeta, got.Err) {
-			ts.restores.jobs = got.Jobs
-			for _, j := range got.Jobs {
-				if j.Status == atlas.RestoreUnknown {
-					c.warnUnknown(ts, "restore job", j.ID, j.RawStatus)
-				}
-			}
-		}
+	if r.c.settings.RestoreJobs {
+		keepJobs(r, ts, res.Served, familyRestores, &ts.restores, res.RestoreJobs, func(j atlas.RestoreJob) (string, string, bool) {
+			return j.ID, j.RawStatus, j.Status == atlas.RestoreUnknown
+		})
 	}
-	if got := res.ExportJobs; got != nil && c.settings.ExportJobs {
-		if r.applyFamily(ts, res.Served, familyExports, &ts.exports.jobsMeta, got.Err) {
-			ts.exports.jobs = got.Jobs
-			for _, j := range got.Jobs {
-				if j.State == atlas.ExportUnknown {
-					c.warnUnknown(ts, "export job", j.ID, j.RawState)
-				}
-			}
+	if r.c.settings.ExportJobs {
+		keepJobs(r, ts, res.Served, familyExports, &ts.exports, res.ExportJobs, func(j atlas.ExportJob) (string, string, bool) {
+			return j.ID, j.RawState, j.State == atlas.ExportUnknown
+		})
+	}
+}
+
+// keepJobs records one family's read, when there was one, and logs once each status Atlas
+// does not document (undocumented says whether a job has one, with its id and raw value).
+func keepJobs[J any](r *refresh, ts *targetState, served atlas.Target, family string, s *jobsState[J], got *atlas.Jobs[J],
+	undocumented func(J) (id, raw string, unknown bool)) {
+	if got == nil || !r.applyFamily(ts, served, family, &s.jobsMeta, got.Err) {
+		return
+	}
+	s.jobs = got.Jobs
+	for _, j := range got.Jobs {
+		if id, raw, unknown := undocumented(j); unknown {
+			r.c.warnUnknown(ts, family, id, raw)
 		}
 	}
 }
@@ -154,14 +158,14 @@ func (r *refresh) applyFamily(ts *targetState, t atlas.Target, family string, m 
 
 // warnUnknown logs, once per target and value, a status Atlas does not document; c.mu must be
 // held.
-func (c *Collector) warnUnknown(ts *targetState, what, id, raw string) {
-	key := what + "\x00" + raw
+func (c *Collector) warnUnknown(ts *targetState, family, id, raw string) {
+	key := family + "\x00" + raw
 	if ts.unknownSeen[key] {
 		return
 	}
 	ts.unknownSeen[key] = true
 	t := ts.served
-	level.Warn(c.logger).Log("msg", what+" has a status Atlas does not document", "status", raw, "project_id", t.ProjectID, "cluster", t.Cluster, "id", id)
+	level.Warn(c.logger).Log("msg", "a job has a status Atlas does not document", "family", family, "status", raw, "project_id", t.ProjectID, "cluster", t.Cluster, "id", id)
 }
 
 // reconfigureHistory forgets the families a reconfiguration turns off, so that their series go
