@@ -306,6 +306,27 @@ func TestDemo(t *testing.T) {
 		`atlas_backup_snapshot_size_bytes{`,
 		// Atlas's Sunset header, as the fake sends it for the serverless snapshot endpoints.
 		`atlas_backup_exporter_api_sunset_timestamp_seconds{operation="listGroupServerlessBackupSnapshots",version="2023-01-01"} 1.76904e+09`,
+		// Every kind: legacy backup is named in the demo configuration, tenant through its sunset endpoint.
+		`atlas_backup_collect_success{cluster="legacy-05",kind="legacy",project="project-001",project_id="5f0000000000000000000001"} 1`,
+		`atlas_backup_collect_success{cluster="serverless-04",kind="serverless",`,
+		`atlas_backup_collect_success{cluster="dedicated-01",kind="cloud",`,
+		// Every family beyond snapshots.
+		`atlas_backup_restore_jobs{cluster="dedicated-01",delivery_type="point_in_time",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 1`,
+		`atlas_backup_restore_jobs{cluster="flex-02",delivery_type="download",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="expired"} 1`,
+		`atlas_backup_last_restore_timestamp_seconds{cluster="flex-02",`,
+		`atlas_backup_last_failed_restore_timestamp_seconds{cluster="dedicated-06",`,
+		`atlas_backup_export_jobs{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",state="failed"} 1`,
+		`atlas_backup_last_export_timestamp_seconds{cluster="dedicated-01",`,
+		`atlas_backup_last_failed_export_timestamp_seconds{cluster="dedicated-01",`,
+		`atlas_backup_copy_region_info{cloud_provider="AWS",cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",region="EU_WEST_1"} 1`,
+		`atlas_backup_copy_region_interval_seconds{cloud_provider="AWS",cluster="dedicated-06",kind="cloud",project="project-001",project_id="5f0000000000000000000001",region="US_WEST_2"} 86400`,
+		`atlas_backup_last_copied_snapshot_timestamp_seconds{cloud_provider="AWS",cluster="dedicated-01",`,
+		`atlas_backup_schedule_restore_window_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 172800`,
+		`atlas_backup_compliance_policy_enabled{project="project-001",project_id="5f0000000000000000000001"} 1`,
+		`atlas_backup_compliance_policy_enabled{project="project-002",project_id="5f0000000000000000000002"} 0`,
+		`atlas_backup_compliance_policy_info{copy_protection_enabled="true",encryption_at_rest_enabled="false",pit_enabled="true",project="project-001",project_id="5f0000000000000000000001",state="ACTIVE"} 1`,
+		`atlas_backup_compliance_policy_restore_window_seconds{project="project-001",project_id="5f0000000000000000000001"} 172800`,
+		`atlas_backup_family_collect_success{cluster="",family="compliance_policy",kind="",project="project-002",project_id="5f0000000000000000000002"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("demo /metrics lacks %q", want)

@@ -17,6 +17,9 @@ type API interface {
 	Snapshots(ctx context.Context, t Target) ([]Snapshot, error)
 	Snapshot(ctx context.Context, t Target, id string) (Snapshot, error)
 	Schedule(ctx context.Context, t Target) (Schedule, error)
+	RestoreJobs(ctx context.Context, t Target) ([]RestoreJob, error)
+	ExportJobs(ctx context.Context, t Target) ([]ExportJob, error)
+	CompliancePolicy(ctx context.Context, projectID string) (*CompliancePolicy, error)
 }
 
 var _ API = (*Client)(nil)

@@ -29,7 +29,8 @@ func TestSnapshotsEveryKind(t *testing.T) {
 			target: Target{pid, "dedicated-01", KindCloud, false}, op: "listGroupClusterBackupSnapshots",
 			path: "/api/atlas/v2/groups/" + pid + "/clusters/dedicated-01/backup/snapshots", query: "includeCount=false&itemsPerPage=500", accept: "2023-01-01",
 			first: Snapshot{ID: "6a0000010000000000000001", Kind: KindCloud, ProjectID: pid, Cluster: "dedicated-01", Status: StatusCompleted, RawStatus: "completed",
-				CreatedAt: at("2026-11-20T11:27:22Z"), ExpiresAt: at("2026-11-22T11:27:22Z"), SizeBytes: 1148695908, HasSize: true, Type: "scheduled", Frequency: "hourly", MongoDBVersion: "8.0.4"},
+				CreatedAt: at("2026-11-20T11:27:22Z"), ExpiresAt: at("2026-11-22T11:27:22Z"), SizeBytes: 1148695908, HasSize: true, Type: "scheduled", Frequency: "hourly", MongoDBVersion: "8.0.4",
+				CopyRegions: []string{"US_WEST_2"}},
 		},
 		{
 			target: Target{pid, "dedicated-06", KindCloud, true}, op: "listGroupClusterBackupSnapshotShardedClusters",
@@ -532,6 +533,8 @@ func TestSchedule(t *testing.T) {
 		Items: []PolicyItem{
 			{"hourly", 6, "days", 2}, {"daily", 1, "days", 7}, {"weekly", 6, "weeks", 4}, {"monthly", 40, "months", 12},
 		},
+		Copies:            []CopyRegion{{CloudProvider: "AWS", Region: "US_WEST_2", Frequencies: []string{"daily"}}},
+		RestoreWindowDays: 2,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("schedule\n got %+v\nwant %+v", got, want)

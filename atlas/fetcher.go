@@ -116,6 +116,9 @@ type Request struct {
 	Schedule    bool
 	Cached      *Schedule
 	CachedAt    time.Time // when Cached was read
+	// RestoreJobs and ExportJobs ask for the target's restore and export jobs, read after its
+	// snapshots where the kind served has them.
+	RestoreJobs, ExportJobs bool
 }
 
 // Result is what one Request produced.
@@ -133,6 +136,10 @@ type Result struct {
 	// failed.
 	Schedule    *Schedule
 	ScheduleErr error
+	// RestoreJobs and ExportJobs are what reading them brought; nil where they were not asked
+	// for, the kind served has none, or reading the snapshots failed.
+	RestoreJobs *Jobs[RestoreJob]
+	ExportJobs  *Jobs[ExportJob]
 }
 
 // Fetch reads every request concurrently and calls deliver once per request, as each finishes
@@ -200,6 +207,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		// Reached Cloud Backup through a replacement, or the policy changed since it was read.
 		sr.schedule, sr.err = f.Schedule(ctx, res.Served)
 	default:
+		f.readJobs(ctx, &res)
 		return res
 	}
 	if res.Err == nil {
@@ -209,6 +217,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 			res.Schedule = &sr.schedule
 		}
 	}
+	f.readJobs(ctx, &res)
 	return res
 }
 

@@ -106,6 +106,9 @@ type Snapshot struct {
 	Frequency      string // hourly, daily, weekly, monthly, yearly ("" where the kind has none)
 	MongoDBVersion string
 	DoNotDelete    *bool // legacy only
+	// CopyRegions are the regions Atlas copied the snapshot to (Cloud Backup replica sets only:
+	// Atlas's sharded listing does not say).
+	CopyRegions []string
 }
 
 // Project is an Atlas project (group).
@@ -128,6 +131,7 @@ type Cluster struct {
 	Paused         bool
 	BackupEnabled  bool
 	MongoDBVersion string
+	PITEnabled     bool // continuous Cloud Backup (point-in-time restores) is on
 }
 
 // Target is one (project, cluster, kind) whose snapshots the exporter reads.
@@ -143,6 +147,12 @@ type Schedule struct {
 	// NextSnapshot is when Atlas plans the next scheduled snapshot; zero when it gave none.
 	NextSnapshot time.Time
 	Items        []PolicyItem
+	// Copies are the other regions the policy copies snapshots to.
+	Copies []CopyRegion
+	// RestoreWindowDays is how far back a point-in-time restore reaches; Atlas gives it whether
+	// or not continuous backup is on (Cluster.PITEnabled says).
+	RestoreWindowDays int
+	AutoExport        bool // Atlas exports snapshots to the project's export bucket on its own
 }
 
 // PolicyItem is one item of a backup policy: how often Atlas snapshots and how long it keeps them.

@@ -125,6 +125,10 @@ func Operations() []Operation {
 		{opListFlex.Name, opListFlex.Version, apiPrefix + "/groups/{groupId}/flexClusters", true},
 		{opListServerless.Name, opListServerless.Version, apiPrefix + "/groups/{groupId}/serverless", true},
 		{opGetSchedule.Name, opGetSchedule.Version, apiPrefix + schedulePath("{groupId}", "{clusterName}"), false},
+		{opListRestoreJobs.Name, opListRestoreJobs.Version, apiPrefix + fmt.Sprintf(restoreJobsPath, "{groupId}", "{clusterName}"), opListRestoreJobs.Paged},
+		{opListFlexRestoreJobs.Name, opListFlexRestoreJobs.Version, apiPrefix + fmt.Sprintf(flexRestoreJobsPath, "{groupId}", "{name}"), opListFlexRestoreJobs.Paged},
+		{opListExports.Name, opListExports.Version, apiPrefix + fmt.Sprintf(exportsPath, "{groupId}", "{clusterName}"), opListExports.Paged},
+		{opGetCompliancePolicy.Name, opGetCompliancePolicy.Version, apiPrefix + compliancePolicyPath("{groupId}"), opGetCompliancePolicy.Paged},
 	}
 	for _, k := range Kinds {
 		for _, sharded := range []bool{false, true} {

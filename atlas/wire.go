@@ -88,6 +88,7 @@ type wireCloudSnapshot struct {
 	FrequencyType    string    `json:"frequencyType"`
 	SnapshotType     string    `json:"snapshotType"`
 	MongodVersion    string    `json:"mongodVersion"`
+	CopyRegions      []string  `json:"copyRegions"`
 }
 
 // FlexBackupSnapshot20241113 / BackupTenantSnapshot.
@@ -121,7 +122,7 @@ func (w wireCloudSnapshot) normalise(kind Kind, t Target) Snapshot {
 		ID: w.ID, Kind: kind, ProjectID: t.ProjectID, Cluster: t.Cluster,
 		Status: normaliseStatus(w.Status), RawStatus: w.Status,
 		CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt,
-		Type: w.SnapshotType, Frequency: w.FrequencyType, MongoDBVersion: w.MongodVersion,
+		Type: w.SnapshotType, Frequency: w.FrequencyType, MongoDBVersion: w.MongodVersion, CopyRegions: w.CopyRegions,
 	}
 	if w.StorageSizeBytes != nil {
 		s.SizeBytes, s.HasSize = *w.StorageSizeBytes, true
@@ -171,8 +172,11 @@ func (w wireLegacySnapshot) normalise(kind Kind, t Target) Snapshot {
 
 // DiskBackupSnapshotSchedule20240805.
 type wireSchedule struct {
-	NextSnapshot time.Time `json:"nextSnapshot"`
-	Policies     []struct {
+	NextSnapshot      time.Time         `json:"nextSnapshot"`
+	RestoreWindowDays int               `json:"restoreWindowDays"`
+	AutoExportEnabled bool              `json:"autoExportEnabled"`
+	CopySettings      []wireCopySetting `json:"copySettings"`
+	Policies          []struct {
 		PolicyItems []struct {
 			FrequencyType     string `json:"frequencyType"`
 			FrequencyInterval int    `json:"frequencyInterval"`
@@ -183,7 +187,8 @@ type wireSchedule struct {
 }
 
 func (w wireSchedule) normalise() Schedule {
-	s := Schedule{NextSnapshot: w.NextSnapshot}
+	s := Schedule{NextSnapshot: w.NextSnapshot, RestoreWindowDays: w.RestoreWindowDays, AutoExport: w.AutoExportEnabled,
+		Copies: copyRegions(w.CopySettings)}
 	for _, p := range w.Policies {
 		for _, it := range p.PolicyItems {
 			s.Items = append(s.Items, PolicyItem{
@@ -208,6 +213,7 @@ type wireCluster struct {
 	StateName        string `json:"stateName"`
 	Paused           bool   `json:"paused"`
 	BackupEnabled    bool   `json:"backupEnabled"`
+	PITEnabled       bool   `json:"pitEnabled"`
 	MongoDBVersion   string `json:"mongoDBVersion"`
 	ReplicationSpecs []struct {
 		RegionConfigs []struct {
@@ -242,7 +248,7 @@ type wireServerless struct {
 func (w wireCluster) classify(projectID string) Cluster {
 	c := Cluster{
 		ProjectID: projectID, Name: w.Name, Type: w.ClusterType, State: w.StateName,
-		Paused: w.Paused, BackupEnabled: w.BackupEnabled, MongoDBVersion: w.MongoDBVersion,
+		Paused: w.Paused, BackupEnabled: w.BackupEnabled, MongoDBVersion: w.MongoDBVersion, PITEnabled: w.PITEnabled,
 	}
 	// Every region of a cluster has the same provider and tier; the first one says it.
 	provider, size := "", ""

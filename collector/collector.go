@@ -34,6 +34,7 @@ type Fetcher interface {
 	ProjectByName(ctx context.Context, name string) (atlas.Project, error)
 	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
+	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
 	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result))
 	RequestsSent() uint64
 	Notices() []atlas.Notice
@@ -51,6 +52,11 @@ type Settings struct {
 	BackupSchedules   bool
 	// Shard is the part of the estate this replica reads (--shard, --total-shards).
 	Shard Shard
+	// RestoreJobs, ExportJobs and CompliancePolicy read those families: restore and export
+	// jobs at most once per JobsInterval per target, the policy with each discovery of its
+	// project.
+	RestoreJobs, ExportJobs, CompliancePolicy bool
+	JobsInterval                              time.Duration
 }
 
 // SettingsFrom extracts Settings from a loaded configuration; the shard comes from flags.
@@ -59,6 +65,8 @@ func SettingsFrom(c *config.Config) Settings {
 		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),
 		RefreshTimeout: c.RefreshTimeout.D(), DiscoveryInterval: c.DiscoveryInterval.D(),
 		SnapshotMetrics: c.SnapshotMetricsEnabled(), BackupSchedules: c.BackupSchedulesEnabled(),
+		RestoreJobs: c.RestoreJobsEnabled(), ExportJobs: c.ExportJobsEnabled(), CompliancePolicy: c.CompliancePolicyEnabled(),
+		JobsInterval: c.JobsInterval.D(),
 	}
 }
 
@@ -120,6 +128,10 @@ type projectState struct {
 	serverless   *atlas.GoneError
 	rediscover   bool // list the project's clusters again at the next refresh
 	seen         int
+	compliance   complianceState
+	// refused holds, per job family and kind, when Atlas last refused it in this project (403):
+	// roles are per project, so one cluster asks again per jobs_interval, not all.
+	refused map[string]time.Time
 }
 
 type targetState struct {
@@ -129,6 +141,9 @@ type targetState struct {
 	schedule    *atlas.Schedule // Cloud Backup policy; nil for other kinds or before it was read
 	scheduleAt  time.Time       // when schedule was read; zero forces a read
 	gone        []*atlas.GoneError
+	restores    jobsState[atlas.RestoreJob]
+	exports     jobsState[atlas.ExportJob]
+	pit         bool // continuous backup is on: the schedule's restore window applies
 	hasData     bool
 	fetchedAt   time.Time
 	ok          bool
@@ -166,11 +181,13 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 	c.settings = s
 	c.view++
 	c.version++
-	if f != c.fetcher {
+	newSource := f != c.fetcher
+	if newSource {
 		c.fetcher = f
 		c.generation++
 		c.queued = true
 	}
+	c.reconfigureHistory(old, s, newSource)
 	if !sameSelection(old, s) {
 		c.selection++
 		c.rediscover, c.queued = true, true
@@ -185,8 +202,10 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 }
 
 // sameSelection reports whether a and b select the same targets and read the same about them.
+// The compliance policy is read with discovery, so turning it on rediscovers; jobs that turn on
+// are due at the next refresh anyway.
 func sameSelection(a, b Settings) bool {
-	if a.BackupSchedules != b.BackupSchedules || a.Shard != b.Shard || len(a.Projects) != len(b.Projects) {
+	if a.BackupSchedules != b.BackupSchedules || a.CompliancePolicy != b.CompliancePolicy || a.Shard != b.Shard || len(a.Projects) != len(b.Projects) {
 		return false
 	}
 	for i := range a.Projects {

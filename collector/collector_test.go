@@ -106,11 +106,15 @@ func newEnv(t *testing.T, o atlastest.Options, s Settings, clientOpts ...func(*a
 
 // oneProject reads project-001 by id, refreshing at most once a minute.
 func oneProject() Settings {
-	return Settings{MinRefreshInterval: time.Minute, RefreshTimeout: 10 * time.Second, DiscoveryInterval: time.Hour, SnapshotMetrics: true, BackupSchedules: true, Projects: []config.Project{{ID: p1}}}
+	s := defaultSettings()
+	s.MinRefreshInterval, s.Projects = time.Minute, []config.Project{{ID: p1}}
+	return s
 }
 
+// defaultSettings are the configuration's defaults.
 func defaultSettings() Settings {
-	return Settings{MinRefreshInterval: 5 * time.Minute, RefreshTimeout: 10 * time.Second, DiscoveryInterval: time.Hour, SnapshotMetrics: true, BackupSchedules: true}
+	return Settings{MinRefreshInterval: 5 * time.Minute, RefreshTimeout: 10 * time.Second, DiscoveryInterval: time.Hour, SnapshotMetrics: true, BackupSchedules: true,
+		RestoreJobs: true, ExportJobs: true, CompliancePolicy: true, JobsInterval: 30 * time.Minute}
 }
 
 func (e *env) refresh(t *testing.T) {
@@ -201,18 +205,18 @@ func TestCacheAndSharedRefresh(t *testing.T) {
 	wg.Wait()
 	first := e.srv.Counts()
 	// 1 token, 1 listGroups (for the id selector), 1 getGroupByName per distinct name (the three
-	// project-002 selectors share one), 2 projects × 3 discovery listings, one listing per target,
-	// and the backup schedule of each Cloud Backup target.
+	// project-002 selectors share one), 2 projects × 3 discovery listings and a compliance policy,
+	// one listing per target, the backup schedule and export jobs of each Cloud Backup target, and
+	// the restore jobs of each Cloud Backup and Flex target.
 	snapshots := map[string]int{
 		"listGroupClusterBackupSnapshots": 1, "listGroupClusterBackupSnapshotShardedClusters": 1,
 		"listGroupFlexClusterBackupSnapshots": 2, "listGroupServerlessBackupSnapshots": 1,
 		"listGroupClusterBackupTenantSnapshots": 1, "listGroupClusterSnapshots": 1,
 	}
-	want := merge(snapshots, map[string]int{
-		"oauthToken": 1, "listGroups": 1, "getGroupByName": 2,
-		"listGroupClusters": 2, "listGroupFlexClusters": 2, "listGroupServerlessInstances": 2,
-		"getGroupClusterBackupSchedule": 2,
-	})
+	discovery := map[string]int{"listGroups": 1, "getGroupByName": 2, "listGroupClusters": 2, "listGroupFlexClusters": 2,
+		"listGroupServerlessInstances": 2, "getGroupBackupCompliancePolicy": 2}
+	jobs := map[string]int{"listGroupClusterBackupRestoreJobs": 2, "listGroupFlexClusterBackupRestoreJobs": 2, "listGroupClusterBackupExports": 2}
+	want := merge(snapshots, discovery, jobs, map[string]int{"oauthToken": 1, "getGroupClusterBackupSchedule": 2})
 	if !equalCounts(first, want) {
 		t.Errorf("10 concurrent scrapes sent\n%v\nwant\n%v", first, want)
 	}
@@ -229,18 +233,25 @@ func TestCacheAndSharedRefresh(t *testing.T) {
 	if got, want := e.srv.Counts(), merge(snapshots, map[string]int{"listClusterDetails": 1}); !equalCounts(got, want) {
 		t.Errorf("refresh after min_refresh_interval sent\n%v\nwant\n%v", got, want)
 	}
-	// A full discovery every discovery_interval.
+	// The jobs every jobs_interval.
+	e.srv.Reset()
+	e.clock.Advance(25 * time.Minute)
+	e.refresh(t)
+	if got, want := e.srv.Counts(), merge(snapshots, jobs, map[string]int{"listClusterDetails": 1}); !equalCounts(got, want) {
+		t.Errorf("refresh after jobs_interval sent\n%v\nwant\n%v", got, want)
+	}
+	// A full discovery every discovery_interval, with the compliance policies; the jobs are due
+	// again too.
 	e.srv.Reset()
 	e.clock.Advance(time.Hour)
 	e.refresh(t)
-	if got, want := e.srv.Counts(), merge(snapshots, map[string]int{"listGroups": 1, "getGroupByName": 2,
-		"listGroupClusters": 2, "listGroupFlexClusters": 2, "listGroupServerlessInstances": 2}); !equalCounts(got, want) {
+	if got, want := e.srv.Counts(), merge(snapshots, discovery, jobs); !equalCounts(got, want) {
 		t.Errorf("refresh after discovery_interval sent\n%v\nwant\n%v", got, want)
 	}
 	expectLines(t, e.exposition(t),
-		`atlas_backup_exporter_last_refresh_requests{discovery="full"} 16`,
-		`atlas_backup_exporter_last_refresh_requests{discovery="none"} 8`,
-		"atlas_backup_exporter_discovery_timestamp_seconds 1.7951799e+09")
+		`atlas_backup_exporter_last_refresh_requests{discovery="full"} 24`,
+		`atlas_backup_exporter_last_refresh_requests{discovery="none"} 14`,
+		"atlas_backup_exporter_discovery_timestamp_seconds 1.7951814e+09")
 }
 
 func merge(ms ...map[string]int) map[string]int {

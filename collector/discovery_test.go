@@ -53,7 +53,8 @@ atlas_backup_target_missing{cluster="nowhere-01",kind="",project=""} 1`
 		t.Errorf("after the first refresh:\n%s\nwant\n%s", got, want)
 	}
 	// The 404 made project-002 due for discovery: it lists dedicated-01, so the cluster exists but
-	// cannot be read as serverless. One refresh costs the three listings of project-002 more.
+	// cannot be read as serverless. One refresh costs the three listings of project-002 (and its
+	// compliance policy, read with each discovery) more.
 	e.srv.Reset()
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
@@ -66,7 +67,7 @@ atlas_backup_target_missing{cluster="nowhere-01",kind="",project=""} 1`
 		t.Errorf("after the second refresh:\n%s\nwant\n%s", got, want)
 	}
 	if got, want := e.srv.Counts(), map[string]int{"listClusterDetails": 1, "listGroupClusters": 1, "listGroupFlexClusters": 1,
-		"listGroupServerlessInstances": 1, "listGroupClusterBackupSnapshots": 1, "listGroupServerlessBackupSnapshots": 1}; !equalCounts(got, want) {
+		"listGroupServerlessInstances": 1, "getGroupBackupCompliancePolicy": 1, "listGroupClusterBackupSnapshots": 1, "listGroupServerlessBackupSnapshots": 1}; !equalCounts(got, want) {
 		t.Errorf("second refresh sent\n%v\nwant\n%v", got, want)
 	}
 	// Still missing: no more rediscovery, and nothing logged again.
@@ -137,14 +138,16 @@ func TestNewAndDeletedClusters(t *testing.T) {
 	e.refresh(t)
 	snapshots := map[string]int{"listGroupClusterBackupSnapshots": 1, "listGroupClusterBackupSnapshotShardedClusters": 1,
 		"listGroupFlexClusterBackupSnapshots": 2, "listGroupServerlessBackupSnapshots": 1}
-	rediscovery := map[string]int{"listGroupClusters": 1, "listGroupFlexClusters": 1, "listGroupServerlessInstances": 1}
+	rediscovery := map[string]int{"listGroupClusters": 1, "listGroupFlexClusters": 1, "listGroupServerlessInstances": 1, "getGroupBackupCompliancePolicy": 1}
 	detector := map[string]int{"listClusterDetails": 1}
 
 	addCluster(e, 0, &atlastest.Cluster{Name: "new-flex", Kind: atlastest.Flex})
 	e.srv.Reset()
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
-	if got, want := e.srv.Counts(), merge(snapshots, rediscovery, detector, map[string]int{"listGroupFlexClusterBackupSnapshots": 1}); !equalCounts(got, want) {
+	// The new cluster's restore jobs are read with its first snapshots.
+	if got, want := e.srv.Counts(), merge(snapshots, rediscovery, detector, map[string]int{"listGroupFlexClusterBackupSnapshots": 1,
+		"listGroupFlexClusterBackupRestoreJobs": 1}); !equalCounts(got, want) {
 		t.Errorf("refresh after a cluster was created sent\n%v\nwant\n%v", got, want)
 	}
 	expectLines(t, e.exposition(t), `atlas_backup_collect_success{cluster="new-flex",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1`)
@@ -332,7 +335,7 @@ func TestReconfigureKeepsWhatDidNotChange(t *testing.T) {
 	e.coll.Reconfigure(e.coll.fetcher, s)
 	e.refresh(t) // waits for the refresh the reload started
 	if got, want := e.srv.Counts(), map[string]int{"listGroups": 1, "listGroupClusters": 1, "listGroupFlexClusters": 1, "listGroupServerlessInstances": 1,
-		"listGroupClusterBackupSnapshots": 1, "getGroupClusterBackupSchedule": 1}; !equalCounts(got, want) {
+		"getGroupBackupCompliancePolicy": 1, "listGroupClusterBackupSnapshots": 1, "getGroupClusterBackupSchedule": 1}; !equalCounts(got, want) {
 		t.Errorf("reload sent\n%v\nwant\n%v", got, want)
 	}
 	if n := len(grep(e.exposition(t), "atlas_backup_collect_success{")); n != 1 {

@@ -50,6 +50,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		refreshRequests, fullDiscovery, shardInfo, shardCount, apiDeprecated, apiSunset, endpointSunsetAt} {
 		ch <- d
 	}
+	for _, d := range historyDescs {
+		ch <- d
+	}
 }
 
 func b2f(b bool) float64 {
@@ -93,6 +96,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if ps.serverless != nil {
 			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(atlas.KindServerless))
 		}
+		collectCompliance(ch, ps)
 		for _, cl := range ps.clusters {
 			kind := string(cl.Kind)
 			if kind == "" {
@@ -155,6 +159,7 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 			gauge(nextSnapshot, unix(sch.NextSnapshot))
 		}
 	}
+	buildHistory(ts, gauge)
 	counts := map[atlas.Status]float64{}
 	var size float64
 	hasSize := t.Kind.HasSizes()

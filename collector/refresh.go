@@ -38,6 +38,11 @@ type refresh struct {
 	byName      map[string]*listing // project lookups by name, shared likewise
 	listed      int                 // projects whose clusters were listed
 	pending     map[atlas.Target]int
+	policies    map[string]*policyRead // compliance policies read, per project
+
+	// probed holds the projects and job families that Atlas refused, in which one target asks
+	// again in this refresh (guarded by c.mu).
+	probed map[string]bool
 }
 
 // listing is one discovery call of a refresh, shared by every selector that needs it.
@@ -328,8 +333,11 @@ func (r *refresh) project(ctx context.Context, i int, e config.Project, p atlas.
 	c.mu.Unlock()
 	var list atlas.ClusterList
 	var err error
+	var policy *policyRead
 	if due {
+		readPolicy := r.compliance(ctx, p.ID)
 		list, err = r.clusters(ctx, p.ID)
+		policy = readPolicy()
 		if ctx.Err() != nil {
 			return
 		}
@@ -365,6 +373,7 @@ func (r *refresh) project(ctx context.Context, i int, e config.Project, p atlas.
 	case due:
 		r.discovered(ps, i, e, p, list)
 	}
+	r.applyCompliance(ps, policy)
 	// Between discoveries (and when one fails) the targets found last time are read: the
 	// listing may be the only thing failing, and if all of Atlas is, collect_success says so.
 	reqs := r.requests(p, ps.plans[i])
@@ -427,6 +436,7 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Reques
 				req.Cached, req.CachedAt = ts.schedule, ts.scheduleAt
 			}
 		}
+		r.askHistory(ts, &req)
 		r.pending[req.Target]++
 		reqs = append(reqs, req)
 	}
@@ -542,6 +552,7 @@ func (r *refresh) deliver(res atlas.Result) {
 	// A schedule that could not be read keeps its last value but fails the collection.
 	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, c.now()
 	ts.snapshots, ts.served = snaps, res.Served
+	r.applyJobs(ts, res)
 	if c.settings.SnapshotMetrics {
 		// Encode now, in the refresh, rather than in the next scrape.
 		ts.text, ts.textView = buildSnapshotText(ts), c.view

@@ -30,6 +30,10 @@ type Config struct {
 	DiscoveryInterval  Duration  `yaml:"discovery_interval"`
 	SnapshotMetrics    *bool     `yaml:"snapshot_metrics"`
 	BackupSchedules    *bool     `yaml:"backup_schedules"`
+	RestoreJobs        *bool     `yaml:"restore_jobs"`
+	ExportJobs         *bool     `yaml:"export_jobs"`
+	CompliancePolicy   *bool     `yaml:"compliance_policy"`
+	JobsInterval       Duration  `yaml:"jobs_interval"`
 	Projects           []Project `yaml:"projects"`
 }
 
@@ -78,6 +82,7 @@ const (
 	DefaultMinRefreshInterval = 5 * time.Minute
 	DefaultRefreshTimeout     = 2 * time.Minute
 	DefaultDiscoveryInterval  = time.Hour
+	DefaultJobsInterval       = 30 * time.Minute
 )
 
 // SnapshotMetricsEnabled reports whether per-snapshot series are exposed (default true).
@@ -86,6 +91,18 @@ func (c *Config) SnapshotMetricsEnabled() bool { return c.SnapshotMetrics == nil
 // BackupSchedulesEnabled reports whether Cloud Backup clusters' backup policies are read
 // (default true).
 func (c *Config) BackupSchedulesEnabled() bool { return c.BackupSchedules == nil || *c.BackupSchedules }
+
+// RestoreJobsEnabled reports whether restore jobs are read (default true).
+func (c *Config) RestoreJobsEnabled() bool { return c.RestoreJobs == nil || *c.RestoreJobs }
+
+// ExportJobsEnabled reports whether snapshot export jobs are read (default true).
+func (c *Config) ExportJobsEnabled() bool { return c.ExportJobs == nil || *c.ExportJobs }
+
+// CompliancePolicyEnabled reports whether projects' Backup Compliance Policies are read
+// (default true).
+func (c *Config) CompliancePolicyEnabled() bool {
+	return c.CompliancePolicy == nil || *c.CompliancePolicy
+}
 
 // ClientConfig returns the atlas.Client configuration, with secrets resolved.
 func (c *Config) ClientConfig() atlas.Config {

@@ -30,7 +30,8 @@ func TestGoodConfig(t *testing.T) {
 		t.Errorf("secret file not read")
 	}
 	if c.Atlas.MaxConcurrency != 4 || c.Atlas.Timeout.D() != 20*time.Second || c.MinRefreshInterval.D() != 10*time.Minute ||
-		c.RefreshTimeout.D() != DefaultRefreshTimeout || c.SnapshotMetricsEnabled() || c.BackupSchedulesEnabled() || c.Atlas.MaxAttempts != 4 {
+		c.RefreshTimeout.D() != DefaultRefreshTimeout || c.SnapshotMetricsEnabled() || c.BackupSchedulesEnabled() || c.Atlas.MaxAttempts != 4 ||
+		c.RestoreJobsEnabled() || !c.ExportJobsEnabled() || !c.CompliancePolicyEnabled() || c.JobsInterval.D() != time.Hour {
 		t.Errorf("values: %+v", c)
 	}
 	if !c.Projects[1].Include.MatchString("prod-a") || c.Projects[1].Include.MatchString("xprod-a") {
@@ -61,7 +62,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("client config\n got %+v\nwant %+v", got, want)
 	}
 	if c.MinRefreshInterval.D() != DefaultMinRefreshInterval || c.RefreshTimeout.D() != DefaultRefreshTimeout ||
-		!c.SnapshotMetricsEnabled() || !c.BackupSchedulesEnabled() {
+		!c.SnapshotMetricsEnabled() || !c.BackupSchedulesEnabled() || !c.RestoreJobsEnabled() || !c.ExportJobsEnabled() ||
+		!c.CompliancePolicyEnabled() || c.JobsInterval.D() != DefaultJobsInterval {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = Parse("x.yml", []byte("min_refresh_interval: 0s\nprojects: [{name: P}]\n"), func(k string) string {
@@ -76,10 +78,10 @@ func TestDefaults(t *testing.T) {
 func TestRangeEnds(t *testing.T) {
 	const head = "atlas:\n  api_key: {public_key: p, private_key: k}\n"
 	for _, tc := range []struct{ yaml, want string }{
-		{"  max_concurrency: 1\n  max_attempts: 1\n  rate_limit_factor: 0.01\n  timeout: 1s\nrefresh_timeout: 1s\nmin_refresh_interval: 0s\nsnapshot_metrics: False\ndiscovery_interval: 0s\n",
-			"1 1 0.01 1s 1s 0s false 0s"},
-		{"  max_concurrency: 256\n  max_attempts: 10\n  rate_limit_factor: 1\n  timeout: 5m\nrefresh_timeout: 1h\nmin_refresh_interval: 24h\nsnapshot_metrics: TRUE\ndiscovery_interval: 168h\n",
-			"256 10 1 5m0s 1h0m0s 24h0m0s true 168h0m0s"},
+		{"  max_concurrency: 1\n  max_attempts: 1\n  rate_limit_factor: 0.01\n  timeout: 1s\nrefresh_timeout: 1s\nmin_refresh_interval: 0s\nsnapshot_metrics: False\ndiscovery_interval: 0s\njobs_interval: 0s\n",
+			"1 1 0.01 1s 1s 0s false 0s 0s"},
+		{"  max_concurrency: 256\n  max_attempts: 10\n  rate_limit_factor: 1\n  timeout: 5m\nrefresh_timeout: 1h\nmin_refresh_interval: 24h\nsnapshot_metrics: TRUE\ndiscovery_interval: 168h\njobs_interval: 24h\n",
+			"256 10 1 5m0s 1h0m0s 24h0m0s true 168h0m0s 24h0m0s"},
 	} {
 		c, err := Parse("x.yml", []byte(head+tc.yaml+"projects: [{name: P}]\n"), noEnv)
 		if err != nil {
@@ -87,7 +89,7 @@ func TestRangeEnds(t *testing.T) {
 		}
 		a := c.Atlas
 		if got := fmt.Sprint(a.MaxConcurrency, a.MaxAttempts, a.RateLimitFactor, a.Timeout.D(), c.RefreshTimeout.D(), c.MinRefreshInterval.D(),
-			c.SnapshotMetricsEnabled(), c.DiscoveryInterval.D()); got != tc.want {
+			c.SnapshotMetricsEnabled(), c.DiscoveryInterval.D(), c.JobsInterval.D()); got != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.yaml, got, tc.want)
 		}
 	}
@@ -127,6 +129,7 @@ func TestBadConfigs(t *testing.T) {
 		"zero-timeout":         `testdata/bad-zero-timeout.yml:3: atlas.timeout: must be a duration from 1s to 5m, such as 30s or 2m30s`,
 		"refresh-timeout":      `testdata/bad-refresh-timeout.yml:3: refresh_timeout: must be a duration from 1s to 1h, such as 30s or 2m30s`,
 		"discovery-interval":   `testdata/bad-discovery-interval.yml:3: discovery_interval: must be a duration from 0s to 168h, such as 30s or 2m30s`,
+		"jobs-interval":        `testdata/bad-jobs-interval.yml:3: jobs_interval: must be a duration from 0s to 24h, such as 30s or 2m30s`,
 		"max-attempts":         `testdata/bad-max-attempts.yml:3: atlas.max_attempts: must be a whole number from 1 to 10`,
 		"rate-limit-factor":    `testdata/bad-rate-limit-factor.yml:3: atlas.rate_limit_factor: must be a number above 0 and at most 1`,
 		"bool-no":              `testdata/bad-bool-no.yml:4: snapshot_metrics: must be true or false, unquoted`,
@@ -304,6 +307,10 @@ func TestEqual(t *testing.T) {
 		"discovery_interval":   base + "discovery_interval: 2h\n",
 		"snapshot_metrics":     base + "snapshot_metrics: false\n",
 		"backup_schedules":     base + "backup_schedules: false\n",
+		"restore_jobs":         base + "restore_jobs: false\n",
+		"export_jobs":          base + "export_jobs: false\n",
+		"compliance_policy":    base + "compliance_policy: false\n",
+		"jobs_interval":        base + "jobs_interval: 1h\n",
 		"projects":             strings.Replace(base, "{id: 5f0000000000000000000001}", "{id: 5f0000000000000000000001, exclude: x}", 1),
 	}
 	for key, raw := range changes {

@@ -316,6 +316,7 @@ func (d *decoder) config(n *yaml.Node) *Config {
 		MinRefreshInterval: Duration(DefaultMinRefreshInterval),
 		RefreshTimeout:     Duration(DefaultRefreshTimeout),
 		DiscoveryInterval:  Duration(DefaultDiscoveryInterval),
+		JobsInterval:       Duration(DefaultJobsInterval),
 	}
 	d.lines[""] = n.Line
 	if n = d.value(n); n == nil {
@@ -328,6 +329,10 @@ func (d *decoder) config(n *yaml.Node) *Config {
 		"discovery_interval":   d.duration(&c.DiscoveryInterval, 0, 7*24*time.Hour),
 		"snapshot_metrics":     d.optionalBool(&c.SnapshotMetrics),
 		"backup_schedules":     d.optionalBool(&c.BackupSchedules),
+		"restore_jobs":         d.optionalBool(&c.RestoreJobs),
+		"export_jobs":          d.optionalBool(&c.ExportJobs),
+		"compliance_policy":    d.optionalBool(&c.CompliancePolicy),
+		"jobs_interval":        d.duration(&c.JobsInterval, 0, 24*time.Hour),
 		"projects":             list(d, &c.Projects, d.project),
 	})
 	return c

@@ -30,5 +30,7 @@ func (c *Config) Equal(o *Config) bool {
 	return reflect.DeepEqual(c.Atlas, o.Atlas) && c.MinRefreshInterval == o.MinRefreshInterval &&
 		c.RefreshTimeout == o.RefreshTimeout && c.DiscoveryInterval == o.DiscoveryInterval &&
 		c.SnapshotMetricsEnabled() == o.SnapshotMetricsEnabled() && c.BackupSchedulesEnabled() == o.BackupSchedulesEnabled() &&
+		c.RestoreJobsEnabled() == o.RestoreJobsEnabled() && c.ExportJobsEnabled() == o.ExportJobsEnabled() &&
+		c.CompliancePolicyEnabled() == o.CompliancePolicyEnabled() && c.JobsInterval == o.JobsInterval &&
 		slices.EqualFunc(c.Projects, o.Projects, Project.Equal)
 }

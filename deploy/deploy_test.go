@@ -556,6 +556,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	// Thresholds users may record themselves (documented in alerts.yml).
 	known["atlas_backup_snapshot_max_age_override_seconds"] = true
 	known["atlas_backup_restore_window_min_override_seconds"] = true
+	known["atlas_backup_restore_test_max_age_seconds"] = true
 	return known
 }
 

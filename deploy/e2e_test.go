@@ -29,6 +29,9 @@ func TestEndToEndUnderPrometheus(t *testing.T) {
 	// sunset tenant endpoint, disabled-08 and legacy-05 have Cloud Backup off, m0-07 is free.
 	// Atlas's headers say the tenant and serverless snapshot endpoints are past their sunset,
 	// and the serverless instance listing has 30 days left (whatever today's date).
+	// Beyond snapshots: dedicated-06 has a restore that failed 3 hours ago, dedicated-01 an
+	// export that failed 2 hours ago and a copy region (EU_WEST_1) half a day behind, and the
+	// project's Backup Compliance Policy is removed during the test.
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 1, ClustersPerProject: 8, SnapshotsPerCluster: 12})
 	fake := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret",
 		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}, Retirements: listingSunsetIn30Days()})
@@ -40,6 +43,8 @@ func TestEndToEndUnderPrometheus(t *testing.T) {
   base_url: %s
   service_account: {client_id: e2e, client_secret: e2e-secret}
 min_refresh_interval: 2s
+# The compliance policy is read with discovery.
+discovery_interval: 0s
 projects:
   - discover_all_projects: true
   - name: project-001
@@ -54,16 +59,21 @@ projects:
 	waitFor(t, 30*time.Second, "the recording rules", func() bool { return len(query("atlas_backup:restore_window_min_seconds")) > 0 })
 
 	for q, want := range map[string][]float64{
-		`atlas_backup_last_snapshot_status{cluster="flex-02",status="failed"}`:                {1},
-		`count(atlas_backup_collect_success == 1)`:                                            {5},
-		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant"}`:                     {1},
-		`min(atlas_backup_exporter_api_sunset_timestamp_seconds)`:                             {1769040000},
-		`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                   {12},
-		`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                {0},
-		`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                      {8 * 3600},
-		`atlas_backup:snapshot_max_age_seconds{cluster="dedicated-01"}`:                       {6*3600 + 2*3600},
-		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 5*86400`: {},
-		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 3*86400`: nil,
+		`atlas_backup_last_snapshot_status{cluster="flex-02",status="failed"}`:                               {1},
+		`count(atlas_backup_collect_success == 1)`:                                                           {5},
+		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant"}`:                                    {1},
+		`min(atlas_backup_exporter_api_sunset_timestamp_seconds)`:                                            {1769040000},
+		`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                                  {12},
+		`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                               {0},
+		`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                                     {8 * 3600},
+		`atlas_backup:snapshot_max_age_seconds{cluster="dedicated-01"}`:                                      {6*3600 + 2*3600},
+		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 5*86400`:                {},
+		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 3*86400`:                nil,
+		`atlas_backup:copy_max_age_seconds{cluster="dedicated-01",region="US_WEST_2"}`:                       {8 * 3600},
+		`atlas_backup:copy_max_age_seconds{cluster="dedicated-06",region="US_WEST_2"}`:                       {26 * 3600},
+		`atlas_backup_restore_jobs{cluster="dedicated-01",delivery_type="point_in_time",status="completed"}`: {1},
+		`atlas_backup_export_jobs{cluster="dedicated-01",state="successful"}`:                                {1},
+		`atlas_backup_schedule_restore_window_seconds{cluster="dedicated-01"}`:                               {2 * 86400},
 	} {
 		got := query(q)
 		if want == nil {
@@ -77,16 +87,27 @@ projects:
 		}
 	}
 
+	// The policy in force was seen; now it goes.
+	waitFor(t, 30*time.Second, "the compliance policy in Prometheus", func() bool {
+		v := query(`atlas_backup_compliance_policy_enabled{project="project-001"}`)
+		return len(v) == 1 && v[0] == 1
+	})
+	fake.Update(func(e *atlastest.Estate) { e.Projects[0].Compliance = nil })
+
 	want := []string{
 		"alertname=AtlasBackupAPIVersionSunsetPassed,operation=listGroupClusterBackupTenantSnapshots,severity=critical,version=2023-01-01",
 		"alertname=AtlasBackupAPIVersionSunsetPassed,operation=listGroupServerlessBackupSnapshots,severity=critical,version=2023-01-01",
 		"alertname=AtlasBackupAPIVersionSunsetSoon,operation=listGroupServerlessInstances,severity=warning,version=2023-01-01",
+		"alertname=AtlasBackupCompliancePolicyInactive,project=project-001,project_id=5f0000000000000000000001,severity=critical",
+		"alertname=AtlasBackupCopyRegionBehind,cloud_provider=AWS,cluster=dedicated-01,kind=cloud,project=project-001,project_id=5f0000000000000000000001,region=EU_WEST_1,severity=warning",
 		"alertname=AtlasBackupDisabled,cluster=disabled-08,project=project-001,project_id=5f0000000000000000000001,severity=info",
 		"alertname=AtlasBackupDisabled,cluster=legacy-05,project=project-001,project_id=5f0000000000000000000001,severity=info",
 		"alertname=AtlasBackupEndpointDeprecated,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=info,sunset_date=2026-01-22",
 		"alertname=AtlasBackupEndpointDeprecated,cluster=tenant-03,kind=tenant,project=project-001,project_id=5f0000000000000000000001,severity=info,sunset_date=2026-01-22",
 		"alertname=AtlasBackupEndpointSunset,cluster=tenant-03,kind=tenant,project=project-001,project_id=5f0000000000000000000001,severity=warning",
+		"alertname=AtlasBackupExportFailed,cluster=dedicated-01,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
 		"alertname=AtlasBackupFallbackSnapshot,cluster=dedicated-06,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
+		"alertname=AtlasBackupRestoreFailed,cluster=dedicated-06,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
 		"alertname=AtlasBackupSnapshotFailed,cluster=flex-02,kind=flex,project=project-001,project_id=5f0000000000000000000001,severity=critical,status=failed",
 		"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 	}

@@ -14,7 +14,8 @@ import (
 )
 
 // TestShardedUnderPrometheus runs three shards and one unsharded exporter against a fake Atlas
-// of 240 clusters of every kind in 30 projects. The shards read every snapshot listing exactly
+// of 240 clusters of every kind in 30 projects (each with a failed restore, a failed export and
+// a copy region behind, as the generator makes them). The shards read every snapshot listing exactly
 // once between them, their per-target series together are exactly the unsharded exporter's,
 // and under a real Prometheus scraping the three, each alert the estate should fire fires once.
 func TestShardedUnderPrometheus(t *testing.T) {
@@ -74,10 +75,13 @@ func TestShardedUnderPrometheus(t *testing.T) {
 	for _, p := range est.Projects {
 		labels := fmt.Sprintf("project=%s,project_id=%s", p.Name, p.ID)
 		alerts = append(alerts,
+			"alertname=AtlasBackupCopyRegionBehind,cloud_provider=AWS,cluster=dedicated-01,kind=cloud,"+labels+",region=EU_WEST_1,severity=warning",
 			"alertname=AtlasBackupDisabled,cluster=disabled-08,"+labels+",severity=info",
 			"alertname=AtlasBackupDisabled,cluster=legacy-05,"+labels+",severity=info",
 			"alertname=AtlasBackupEndpointDeprecated,cluster=serverless-04,kind=serverless,"+labels+",severity=info,sunset_date=2026-01-22",
+			"alertname=AtlasBackupExportFailed,cluster=dedicated-01,kind=cloud,"+labels+",severity=warning",
 			"alertname=AtlasBackupFallbackSnapshot,cluster=dedicated-06,kind=cloud,"+labels+",severity=warning",
+			"alertname=AtlasBackupRestoreFailed,cluster=dedicated-06,kind=cloud,"+labels+",severity=warning",
 			"alertname=AtlasBackupSnapshotFailed,cluster=flex-02,kind=flex,"+labels+",severity=critical,status=failed",
 			"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,"+labels+",severity=critical",
 		)

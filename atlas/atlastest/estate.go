@@ -36,6 +36,8 @@ type Snap struct {
 	Type      string // scheduled, onDemand, fallback
 	Frequency string
 	Version   string
+	// CopyRegions are the regions the snapshot was copied to (rendered for replica sets only).
+	CopyRegions []string
 }
 
 // PolicyItem is one item of a Cloud Backup policy.
@@ -65,6 +67,14 @@ type Cluster struct {
 	// Policy and NextSnapshot make up the Cloud Backup schedule served for the cluster.
 	Policy       []PolicyItem
 	NextSnapshot time.Time
+	// Copies, RestoreWindowDays and AutoExport complete the schedule; PIT is the cluster's
+	// continuous backup.
+	Copies            []CopySetting
+	RestoreWindowDays int
+	AutoExport        bool
+	PIT               bool
+	RestoreJobs       []RestoreJob
+	ExportJobs        []ExportJob
 }
 
 // Project is one Atlas project.
@@ -72,6 +82,8 @@ type Project struct {
 	ID       string
 	Name     string
 	Clusters []*Cluster
+	// Compliance is the project's Backup Compliance Policy; nil for none.
+	Compliance *CompliancePolicy
 }
 
 // Estate is everything the fake serves.
@@ -101,7 +113,8 @@ func ProjectID(p int) string { return fmt.Sprintf("5f%022x", p+1) }
 // than three days old); healthy with an expired snapshot not yet deleted. Dedicated clusters
 // alternate between replica set and sharded, sharded ones have a fallback snapshot, and all
 // have Atlas's default backup policy; legacy ones a daily policy, for when they are read
-// through Cloud Backup.
+// through Cloud Backup. Every other project has a Backup Compliance Policy; restore and export
+// jobs and copies to other regions are described at addBackupHistory.
 func Generate(s Spec) *Estate {
 	if len(s.Kinds) == 0 {
 		s.Kinds = AllKinds
@@ -111,7 +124,7 @@ func Generate(s Spec) *Estate {
 	}
 	rng := rand.New(rand.NewPCG(s.Seed, s.Seed^0x9e3779b97f4a7c15))
 	e := &Estate{}
-	var snapSeq uint64
+	var snapSeq, jobSeq uint64
 	for p := 0; p < s.Projects; p++ {
 		dedicated := 0
 		proj := &Project{ID: ProjectID(p), Name: fmt.Sprintf("project-%03d", p+1)}
@@ -169,7 +182,11 @@ func Generate(s Spec) *Estate {
 				}
 				c.Snapshots = append(c.Snapshots, sn)
 			}
+			addBackupHistory(c, p, s.Now, &jobSeq)
 			proj.Clusters = append(proj.Clusters, c)
+		}
+		if p%2 == 0 {
+			proj.Compliance = &CompliancePolicy{State: "ACTIVE", PIT: true, CopyProtection: true, RestoreWindowDays: 2}
 		}
 		e.Projects = append(e.Projects, proj)
 	}

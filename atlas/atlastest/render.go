@@ -56,6 +56,8 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 		return notFound("GROUP_NOT_FOUND", "No group with ID "+rt.project+" exists.", rt.project)
 	}
 	switch rt.op {
+	case "getGroupBackupCompliancePolicy":
+		return compliancePolicy(p), 200
 	case "listGroupClusters":
 		var items []any
 		for _, c := range p.Clusters {
@@ -98,6 +100,9 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 	if rt.op == "getGroupClusterBackupSchedule" {
 		return schedule(c), 200
 	}
+	if body, ok := s.historyOf(r, rt, p, c); ok {
+		return body, 200
+	}
 	render := renderer(family, c)
 	if rt.snapshot != "" {
 		for _, sn := range c.Snapshots {
@@ -127,7 +132,7 @@ func schedule(c *Cluster) obj {
 	}
 	return obj{
 		"clusterName": c.Name, "nextSnapshot": ts(c.NextSnapshot), "referenceHourOfDay": 18, "referenceMinuteOfHour": 0,
-		"restoreWindowDays": 2, "autoExportEnabled": false, "copySettings": []any{},
+		"restoreWindowDays": c.RestoreWindowDays, "autoExportEnabled": c.AutoExport, "copySettings": copySettings(c), "copyPolicyItemsEnabled": true,
 		"policies": []any{obj{"id": "6c0000000000000000000001", "policyItems": items}},
 	}
 }
@@ -172,7 +177,7 @@ func clusterDescription(p *Project, c *Cluster) obj {
 	}
 	return obj{
 		"name": c.Name, "groupId": p.ID, "clusterType": clusterType, "stateName": "IDLE", "paused": c.Paused,
-		"backupEnabled": c.Kind == Dedicated || c.Kind == Tenant, "mongoDBVersion": "8.0.4",
+		"backupEnabled": c.Kind == Dedicated || c.Kind == Tenant, "mongoDBVersion": "8.0.4", "pitEnabled": c.PIT,
 		"replicationSpecs": []any{obj{"regionConfigs": []any{obj{"providerName": provider, "regionName": "US_EAST_1", "electableSpecs": specs}}}},
 	}
 }
@@ -270,11 +275,12 @@ func renderer(family string, c *Cluster) func(Snap) any {
 	return func(sn Snap) any {
 		o := obj{"id": sn.ID, "status": sn.Status, "createdAt": ts(sn.CreatedAt), "expiresAt": ts(sn.ExpiresAt),
 			"storageSizeBytes": sn.Size, "frequencyType": sn.Frequency, "snapshotType": sn.Type, "mongodVersion": sn.Version,
-			"cloudProvider": "AWS", "type": "replicaSet", "replicaSetName": c.Name}
+			"cloudProvider": "AWS", "type": "replicaSet", "replicaSetName": c.Name, "copyRegions": append([]string{}, sn.CopyRegions...)}
 		if c.Sharded {
 			o["type"] = "shardedCluster"
 			delete(o, "replicaSetName")
 			delete(o, "cloudProvider")
+			delete(o, "copyRegions")
 			o["members"] = []any{obj{"cloudProvider": "AWS", "id": sn.ID, "replicaSetName": c.Name + "-shard-0"}}
 		}
 		return o

@@ -549,6 +549,14 @@ func route(p string) (routeInfo, bool) {
 		return set("listGroupClusterBackupSnapshots", v2023)
 	case tail == "clusters/{c}/backup/schedule":
 		return set("getGroupClusterBackupSchedule", []string{"2024-08-05"})
+	case tail == "clusters/{c}/backup/restoreJobs":
+		return set("listGroupClusterBackupRestoreJobs", v2023)
+	case tail == "flexClusters/{c}/backup/restoreJobs":
+		return set("listGroupFlexClusterBackupRestoreJobs", vFlex)
+	case tail == "clusters/{c}/backup/exports":
+		return set("listGroupClusterBackupExports", v2023)
+	case tail == "backupCompliancePolicy":
+		return set("getGroupBackupCompliancePolicy", []string{"2023-01-01", "2023-10-01"})
 	case tail == "clusters/{c}/backup/snapshots/shardedClusters":
 		return set("listGroupClusterBackupSnapshotShardedClusters", v2023)
 	case len(seg) == 8 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "snapshots" && seg[6] == "shardedCluster":

@@ -47,6 +47,9 @@ type Params struct {
 	Schedules                     bool // read Cloud Backup schedules (backup_schedules)
 	Scrapers                      int  // concurrent scrapes that trigger the refresh
 	Shards                        int  // -rss: exporter processes sharing the estate
+	// Jobs reads restore and export jobs every jobs_interval (default) and compliance policies
+	// with discovery (restore_jobs, export_jobs, compliance_policy).
+	Jobs bool
 }
 
 // Report is what a run measured.
@@ -68,11 +71,16 @@ type Report struct {
 	RenderLines    int
 	SecondRefresh  int // requests made by a scrape within min_refresh_interval
 	// Steady is what the refresh after min_refresh_interval sent (no discovery due, schedules
-	// not due), against Floor: one request per snapshot page per target, what reading the
-	// snapshots alone needs.
+	// and jobs not due), against Floor: one request per snapshot page per target, what reading
+	// the snapshots alone needs.
 	Steady         int
 	SteadyRequests map[string]int
 	Floor          int
+	// JobsDue is what the refresh once jobs_interval has passed sent, against JobPages: one
+	// request per page of restore jobs (cloud and flex) and export jobs (cloud) per target.
+	JobsDue         int
+	JobsDueRequests map[string]int
+	JobPages        int
 }
 
 // kinds used by the harness: dedicated clusters and Flex clusters, alternating.
@@ -116,6 +124,7 @@ func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 	}
 	r.client = client
 	s.Projects, s.SnapshotMetrics, s.BackupSchedules = []config.Project{{DiscoverAllProjects: true}}, p.SnapshotMetrics, p.Schedules
+	s.RestoreJobs, s.ExportJobs, s.CompliancePolicy, s.JobsInterval = p.Jobs, p.Jobs, p.Jobs, config.DefaultJobsInterval
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.coll = collector.New(r.ctx, log.NewNopLogger(), atlas.NewFetcher(client), s, r.clock.now)
 	r.reg = prometheus.NewRegistry()
@@ -130,8 +139,8 @@ func (r *rig) close() {
 }
 
 func run(p Params) (*Report, error) {
-	rg, err := newRig(p, atlas.Config{Timeout: time.Minute}, collector.Settings{MinRefreshInterval: time.Hour, RefreshTimeout: 10 * time.Minute,
-		DiscoveryInterval: 24 * time.Hour})
+	rg, err := newRig(p, atlas.Config{Timeout: time.Minute}, collector.Settings{MinRefreshInterval: config.DefaultMinRefreshInterval,
+		RefreshTimeout: 10 * time.Minute, DiscoveryInterval: 24 * time.Hour})
 	if err != nil {
 		return nil, err
 	}
@@ -166,9 +175,15 @@ func run(p Params) (*Report, error) {
 
 	// The steady state: the next refresh, once min_refresh_interval has passed.
 	fake.Reset()
-	rg.clock.advance(time.Hour)
+	rg.clock.advance(config.DefaultMinRefreshInterval)
 	coll.Refresh(ctx)
 	r.Steady, r.SteadyRequests, r.Floor = fake.Count(""), fake.Counts(), floorRequests(est, p)
+
+	// The refresh once jobs_interval has passed since the first.
+	fake.Reset()
+	rg.clock.advance(config.DefaultJobsInterval - config.DefaultMinRefreshInterval)
+	coll.Refresh(ctx)
+	r.JobsDue, r.JobsDueRequests, r.JobPages = fake.Count(""), fake.Counts(), jobPages(est, p)
 
 	// The first render after a refresh also encodes the new data; later ones reuse it.
 	for i, cpu := range []*time.Duration{&r.FirstRenderCPU, &r.RenderCPU} {
@@ -188,13 +203,13 @@ func run(p Params) (*Report, error) {
 
 // minimumRequests is the fewest requests a refresh can make: the token (or, for digest, one
 // challenge), the pages of the project listing, three discovery listings per project, one request per
-// snapshot page per target, and the backup schedule of each Cloud Backup target.
+// snapshot page per target, and the backup schedule of each Cloud Backup target; with Jobs, the
+// compliance policy of each project and the pages of jobs.
 func minimumRequests(est *atlastest.Estate, p Params) int {
-	perPage := 500
-	if p.PageCap > 0 && p.PageCap < perPage {
-		perPage = p.PageCap
+	n := 1 + pages(len(est.Projects), p) + 3*len(est.Projects) + jobPages(est, p)
+	if p.Jobs {
+		n += len(est.Projects)
 	}
-	n := 1 + int(math.Ceil(float64(len(est.Projects))/float64(perPage))) + 3*len(est.Projects)
 	for _, proj := range est.Projects {
 		for _, c := range proj.Clusters {
 			n += snapshotPages(c, p)
@@ -221,11 +236,34 @@ func snapshotPages(c *atlastest.Cluster, p Params) int {
 	if c.Sharded {
 		return 1 // the sharded listing has no paging parameters
 	}
+	return pages(len(c.Snapshots), p)
+}
+
+// jobPages is what reading every target's jobs costs, with Jobs: a request per page of restore
+// jobs of each Cloud Backup and Flex target, and of export jobs of each Cloud Backup target.
+func jobPages(est *atlastest.Estate, p Params) int {
+	n := 0
+	for _, proj := range est.Projects {
+		for _, c := range proj.Clusters {
+			switch {
+			case !p.Jobs:
+			case c.Kind == atlastest.Dedicated:
+				n += pages(len(c.RestoreJobs), p) + pages(len(c.ExportJobs), p)
+			case c.Kind == atlastest.Flex:
+				n += pages(len(c.RestoreJobs), p)
+			}
+		}
+	}
+	return n
+}
+
+// pages is how many pages a paged listing of n items takes (one when empty).
+func pages(n int, p Params) int {
 	perPage := 500
 	if p.PageCap > 0 && p.PageCap < perPage {
 		perPage = p.PageCap
 	}
-	return max(1, int(math.Ceil(float64(len(c.Snapshots))/float64(perPage))))
+	return max(1, int(math.Ceil(float64(n)/float64(perPage))))
 }
 
 type countingWriter struct{ n, lines int }
@@ -391,8 +429,8 @@ func (r *Report) print(w io.Writer) {
 	if p.Digest {
 		auth = "digest, nonce policy " + policyNames[p.NoncePolicy]
 	}
-	fmt.Fprintf(w, "estate: %d projects x %d clusters x %d snapshots = %d clusters, %d snapshots; latency %s; concurrency %d; auth %s; snapshot_metrics %v; backup_schedules %v; %d scrapers\n",
-		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, p.Schedules, max(1, p.Scrapers))
+	fmt.Fprintf(w, "estate: %d projects x %d clusters x %d snapshots = %d clusters, %d snapshots; latency %s; concurrency %d; auth %s; snapshot_metrics %v; backup_schedules %v; jobs %v; %d scrapers\n",
+		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, p.Schedules, p.Jobs, max(1, p.Scrapers))
 	fmt.Fprintf(w, "refresh wall time: %s (ideal %s, ratio %.3f)\n", r.Wall.Round(time.Millisecond), r.Ideal, float64(r.Wall)/float64(r.Ideal))
 	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d\n", r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight)
 	for _, op := range sortedKeys(r.Requests) {
@@ -407,6 +445,12 @@ func (r *Report) print(w io.Writer) {
 		r.Steady, r.Floor, float64(r.Steady)/float64(r.Floor))
 	for _, op := range sortedKeys(r.SteadyRequests) {
 		fmt.Fprintf(w, "  %-48s %d\n", op, r.SteadyRequests[op])
+	}
+	if p.Jobs {
+		fmt.Fprintf(w, "once jobs_interval has passed: %d requests (floor %d + 1 + %d pages of jobs)\n", r.JobsDue, r.Floor, r.JobPages)
+		for _, op := range sortedKeys(r.JobsDueRequests) {
+			fmt.Fprintf(w, "  %-48s %d\n", op, r.JobsDueRequests[op])
+		}
 	}
 	fmt.Fprintf(w, "/metrics: %d bytes (%d lines); rendered in %s CPU, the first time after a refresh in %s CPU\n",
 		r.RenderBytes, r.RenderLines, r.RenderCPU.Round(time.Millisecond), r.FirstRenderCPU.Round(time.Millisecond))
@@ -448,6 +492,7 @@ func main() {
 	flag.IntVar(&p.PageCap, "page-cap", 0, "most items per page the fake returns (0: as asked)")
 	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
 	flag.BoolVar(&p.Schedules, "backup-schedules", true, "read Cloud Backup schedules")
+	flag.BoolVar(&p.Jobs, "jobs", true, "read restore and export jobs and compliance policies")
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.IntVar(&p.Shards, "total-shards", 1, "with -rss: run this many exporter processes, one per shard")

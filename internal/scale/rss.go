@@ -64,9 +64,12 @@ min_refresh_interval: 1h
 refresh_timeout: 30m
 snapshot_metrics: %t
 backup_schedules: %t
+restore_jobs: %[5]t
+export_jobs: %[5]t
+compliance_policy: %[5]t
 projects:
   - discover_all_projects: true
-`, fake.URL, p.Concurrency, p.SnapshotMetrics, p.Schedules)), 0o600); err != nil {
+`, fake.URL, p.Concurrency, p.SnapshotMetrics, p.Schedules, p.Jobs)), 0o600); err != nil {
 		return nil, err
 	}
 	shards := max(1, p.Shards)

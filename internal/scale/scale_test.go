@@ -14,9 +14,10 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 		name string
 		p    Params
 	}{
-		{"service account, 10 concurrent scrapes", Params{Projects: 20, Clusters: 5, Snapshots: 30, Latency: 5 * time.Millisecond, Concurrency: 4, Scrapers: 10, Schedules: true}},
+		{"service account, 10 concurrent scrapes", Params{Projects: 20, Clusters: 5, Snapshots: 30, Latency: 5 * time.Millisecond, Concurrency: 4, Scrapers: 10, Schedules: true, Jobs: true}},
 		{"paged listings", Params{Projects: 4, Clusters: 4, Snapshots: 30, Latency: time.Millisecond, Concurrency: 3, PageCap: 7}},
-		{"digest with challenge reuse", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, Schedules: true}},
+		{"paged listings with jobs", Params{Projects: 4, Clusters: 4, Snapshots: 30, Latency: time.Millisecond, Concurrency: 3, PageCap: 4, Schedules: true, Jobs: true}},
+		{"digest with challenge reuse", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, Schedules: true, Jobs: true}},
 		{"digest, counts increase per nonce", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, NoncePolicy: atlastest.IncreasingCount}},
 		{"digest, one use per nonce", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, NoncePolicy: atlastest.OneUse}},
 	}
@@ -60,6 +61,15 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 			}
 			if r.Steady != want {
 				t.Errorf("the refresh after min_refresh_interval sent %d requests, want %d (floor %d + 1): %v", r.Steady, want, r.Floor, r.SteadyRequests)
+			}
+			// Once jobs_interval has passed: the same, and a request per page of jobs; the
+			// compliance policies wait for the next discovery.
+			want = r.Floor + 1 + r.JobPages
+			if tc.p.NoncePolicy == atlastest.OneUse {
+				want *= 2
+			}
+			if r.JobsDue != want {
+				t.Errorf("the refresh after jobs_interval sent %d requests, want %d (floor %d + 1 + %d pages of jobs): %v", r.JobsDue, want, r.Floor, r.JobPages, r.JobsDueRequests)
 			}
 		})
 	}

@@ -1,0 +1,50 @@
+package atlas
+
+import (
+	"errors"
+	"strings"
+)
+
+// requiredRoles are the least project roles of the operations that need more than Project Read
+// Only (the API description's x-rolesRequirements).
+var requiredRoles = map[string]string{
+	opListRestoreJobs.Name:     "Project Backup Manager",
+	opListExports.Name:         "Project Backup Manager",
+	opGetCompliancePolicy.Name: "Project Owner",
+}
+
+// RoleRequired names the least project role operation needs.
+func RoleRequired(operation string) string {
+	if r, ok := requiredRoles[operation]; ok {
+		return r
+	}
+	return "Project Read Only"
+}
+
+// RefusedError is Atlas refusing a call with 403, told without what differs from one cluster to
+// the next: the credentials lack the operation's role on the project (or the project's API
+// access list bars them), for every cluster of the project alike.
+type RefusedError struct {
+	Operation, ErrorCode string
+}
+
+func (e *RefusedError) Error() string {
+	var b strings.Builder
+	b.WriteString("atlas: ")
+	b.WriteString(e.Operation)
+	b.WriteString(": HTTP 403")
+	if e.ErrorCode != "" {
+		b.WriteString(" " + e.ErrorCode)
+	}
+	b.WriteString(": the credentials need the " + RoleRequired(e.Operation) + " role on the project")
+	return b.String()
+}
+
+// Refused returns err as a RefusedError when Atlas answered it with 403, or nil.
+func Refused(err error) *RefusedError {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.StatusCode != 403 {
+		return nil
+	}
+	return &RefusedError{Operation: ae.Operation, ErrorCode: ae.ErrorCode}
+}

@@ -1,0 +1,104 @@
+package collector
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+)
+
+var (
+	projectLabels     = []string{"project_id", "project"}
+	complianceEnabled = desc("compliance_policy_enabled", "1 when a Backup Compliance Policy is in force in the project (state ACTIVE or UPDATING), 0 when there is none or it is being enabled or disabled.", projectLabels)
+	complianceInfo    = desc("compliance_policy_info", "The project's Backup Compliance Policy; always 1. Absent when the project has none.", projectLabels,
+		"state", "pit_enabled", "copy_protection_enabled", "encryption_at_rest_enabled")
+	complianceWindow = desc("compliance_policy_restore_window_seconds", "Point-in-time restore window the project's Backup Compliance Policy requires. Absent when it requires none.", projectLabels)
+)
+
+// complianceState is what the collector knows of a project's Backup Compliance Policy.
+type complianceState struct {
+	policy *atlas.CompliancePolicy // of the last successful read; nil: none
+	read   bool                    // read successfully at least once
+	tried  bool
+	ok     bool // the last read succeeded
+}
+
+// policyRead is one read of a project's policy in a refresh, shared by every selector naming
+// the project.
+type policyRead struct {
+	once   sync.Once
+	policy *atlas.CompliancePolicy
+	err    error
+}
+
+// compliance starts reading project id's policy, once per refresh, and returns what waits for
+// it; that returns nil when compliance_policy is off.
+func (r *refresh) compliance(ctx context.Context, id string) func() *policyRead {
+	if !r.settings.CompliancePolicy {
+		return func() *policyRead { return nil }
+	}
+	r.mu.Lock()
+	if r.policies == nil {
+		r.policies = map[string]*policyRead{}
+	}
+	l := r.policies[id]
+	if l == nil {
+		l = &policyRead{}
+		r.policies[id] = l
+	}
+	r.mu.Unlock()
+	read := func() {
+		l.policy, l.err = r.fetcher.CompliancePolicy(ctx, id)
+		r.note(l.err)
+	}
+	// Beside the cluster listing rather than after it.
+	go l.once.Do(read)
+	return func() *policyRead {
+		l.once.Do(read)
+		return l
+	}
+}
+
+// applyCompliance records a read of the project's policy; c.mu must be held.
+func (r *refresh) applyCompliance(ps *projectState, l *policyRead) {
+	if l == nil || !r.c.settings.CompliancePolicy {
+		return
+	}
+	c, p, cs := r.c, ps.project, &ps.compliance
+	cs.tried, cs.ok = true, l.err == nil
+	key := "compliance\x00" + p.ID
+	if ref := atlas.Refused(l.err); ref != nil {
+		c.logChange(key, ref, "msg", "Atlas refuses to show the Backup Compliance Policy; asking again at each discovery", "project_id", p.ID, "project", p.Name)
+		return
+	}
+	c.logChange(key, l.err, "msg", "Backup Compliance Policy collection", "project_id", p.ID, "project", p.Name)
+	if l.err == nil {
+		cs.policy, cs.read = l.policy, true
+	}
+}
+
+// collectCompliance sends a project's policy series.
+func collectCompliance(ch chan<- prometheus.Metric, ps *projectState) {
+	cs, p := ps.compliance, ps.project
+	if !cs.tried {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(familySuccess, prometheus.GaugeValue, b2f(cs.ok), p.ID, p.Name, "", "", familyCompliance)
+	if !cs.read {
+		return
+	}
+	pol := cs.policy
+	ch <- prometheus.MustNewConstMetric(complianceEnabled, prometheus.GaugeValue, b2f(pol != nil && pol.InForce()), p.ID, p.Name)
+	if pol == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(complianceInfo, prometheus.GaugeValue, 1, p.ID, p.Name, pol.State,
+		strconv.FormatBool(pol.PITEnabled), strconv.FormatBool(pol.CopyProtectionEnabled), strconv.FormatBool(pol.EncryptionAtRestEnabled))
+	if pol.RestoreWindowDays > 0 {
+		ch <- prometheus.MustNewConstMetric(complianceWindow, prometheus.GaugeValue, (time.Duration(pol.RestoreWindowDays) * 24 * time.Hour).Seconds(), p.ID, p.Name)
+	}
+}

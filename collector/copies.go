@@ -1,0 +1,28 @@
+package collector
+
+import (
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+)
+
+var (
+	copyRegionInfo     = desc("copy_region_info", "Another region the cluster's backup policy copies snapshots to; always 1. Cloud Backup only.", targetLabels, "cloud_provider", "region")
+	copyRegionInterval = desc("copy_region_interval_seconds", "Longest time the backup policy lets pass between two snapshots copied to the region: the period of its most frequent item the copy setting covers. Absent when it copies no scheduled snapshot.", targetLabels, "cloud_provider", "region")
+	lastCopied         = desc("last_copied_snapshot_timestamp_seconds", "When the newest completed snapshot copied to the region was taken. Absent while none is (and for sharded clusters, whose snapshots Atlas lists without their copies).", targetLabels, "cloud_provider", "region")
+)
+
+// buildCopies adds a target's series of the regions its policy copies snapshots to.
+func buildCopies(ts *targetState, gauge gaugeFunc) {
+	sch := ts.schedule
+	if sch == nil {
+		return
+	}
+	for _, r := range sch.Copies {
+		gauge(copyRegionInfo, 1, r.CloudProvider, r.Region)
+		if d, ok := sch.CopyInterval(r); ok {
+			gauge(copyRegionInterval, d.Seconds(), r.CloudProvider, r.Region)
+		}
+		if at, ok := atlas.LastCopied(ts.snapshots, r.Region); ok {
+			gauge(lastCopied, unix(at), r.CloudProvider, r.Region)
+		}
+	}
+}

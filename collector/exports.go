@@ -1,0 +1,45 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+)
+
+var (
+	exportJobs       = desc("export_jobs", "Snapshot export jobs Atlas lists for the cluster, by state; every state is present. Cloud Backup clusters that export automatically or have any export job.", targetLabels, "state")
+	lastExport       = desc("last_export_timestamp_seconds", "When the newest successful export job finished. Absent when there is none.", targetLabels)
+	lastFailedExport = desc("last_failed_export_timestamp_seconds", "When the newest failed export job ended (its creation time where Atlas gives no finish time). Absent when there is none.", targetLabels)
+)
+
+// buildExports adds a target's export-job series, for a cluster that exports automatically or
+// has exported at all.
+func buildExports(ts *targetState, gauge gaugeFunc) {
+	auto := ts.schedule != nil && ts.schedule.AutoExport
+	if !ts.exports.read || (len(ts.exports.jobs) == 0 && !auto) {
+		return
+	}
+	counts := map[atlas.ExportState]float64{}
+	var last, lastFailed time.Time
+	for _, j := range ts.exports.jobs {
+		counts[j.State]++
+		switch end := j.EndedAt(); {
+		case j.State == atlas.ExportSuccessful && end.After(last):
+			last = end
+		case j.State == atlas.ExportFailed && end.After(lastFailed):
+			lastFailed = end
+		}
+	}
+	for _, st := range atlas.ExportStates {
+		gauge(exportJobs, counts[st], string(st))
+	}
+	if n := counts[atlas.ExportUnknown]; n > 0 {
+		gauge(exportJobs, n, string(atlas.ExportUnknown))
+	}
+	if !last.IsZero() {
+		gauge(lastExport, unix(last))
+	}
+	if !lastFailed.IsZero() {
+		gauge(lastFailedExport, unix(lastFailed))
+	}
+}
