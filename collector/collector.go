@@ -28,6 +28,11 @@ const namespace = "atlas_backup"
 // a change shows sooner anyway, in the next planned snapshot or in snapshots it cannot explain.
 const scheduleMaxAge = 24 * time.Hour
 
+// pastScheduleRetry is how often a schedule whose next snapshot was already due when it was read
+// is read again: Atlas is behind the policy (the cluster's snapshots are failing or paused), and
+// asking on every refresh would not make it catch up sooner.
+const pastScheduleRetry = time.Hour
+
 // Fetcher is what the collector needs from the atlas package.
 type Fetcher interface {
 	Projects(ctx context.Context) ([]atlas.Project, error)

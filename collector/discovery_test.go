@@ -363,3 +363,28 @@ func TestReconfigureDuringRefreshKeepsItsData(t *testing.T) {
 	<-done
 	expectLines(t, e.exposition(t), cloudOK, flexSuccess+" 1")
 }
+
+// TestScheduleBehindItsPolicy: a schedule whose next snapshot was already due when Atlas gave it
+// (Atlas is behind the cluster's policy) is read again hourly, not on every refresh.
+func TestScheduleBehindItsPolicy(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, oneProject())
+	e.srv.Update(func(es *atlastest.Estate) {
+		es.Projects[0].Cluster("dedicated-01").NextSnapshot = testNow.Add(-3 * time.Hour)
+		es.Projects[0].Cluster("dedicated-06").NextSnapshot = testNow.Add(30 * 24 * time.Hour)
+	})
+	e.refresh(t)
+	e.srv.Reset()
+	for range 11 {
+		e.clock.Advance(5 * time.Minute)
+		e.refresh(t)
+	}
+	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 0 {
+		t.Errorf("%d schedule reads within the hour, want 0", n)
+	}
+	expectLines(t, e.exposition(t), "atlas_backup_next_snapshot_timestamp_seconds"+cloudLabels+" 1.7951652e+09")
+	e.clock.Advance(5 * time.Minute)
+	e.refresh(t)
+	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 1 {
+		t.Errorf("%d schedule reads after an hour, want 1", n)
+	}
+}

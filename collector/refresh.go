@@ -430,8 +430,9 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Reques
 		}
 		ts.seen = r.cycle
 		if r.settings.BackupSchedules {
-			req.Schedule = ts.schedule == nil || ts.scheduleAt.IsZero() || now.Sub(ts.scheduleAt) >= scheduleMaxAge ||
-				ts.schedule.NextSnapshotPassed(now)
+			age := now.Sub(ts.scheduleAt)
+			req.Schedule = ts.schedule == nil || ts.scheduleAt.IsZero() || age >= scheduleMaxAge ||
+				(ts.schedule.NextSnapshotPassed(now) && (!ts.schedule.NextSnapshotPassed(ts.scheduleAt) || age >= pastScheduleRetry))
 			if !req.Schedule {
 				req.Cached, req.CachedAt = ts.schedule, ts.scheduleAt
 			}
