@@ -11,6 +11,7 @@ package collector
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,9 @@ const namespace = "atlas_backup"
 // a change shows sooner anyway, in the next planned snapshot or in snapshots it cannot explain.
 const scheduleMaxAge = 24 * time.Hour
 
-// pastScheduleRetry is how often a schedule whose next snapshot was already due when it was read
-// is read again: Atlas is behind the policy (the cluster's snapshots are failing or paused), and
-// asking on every refresh would not make it catch up sooner.
+// pastScheduleRetry is how often a schedule whose next snapshot was due at least this long before
+// it was read is read again: Atlas is behind the policy (the cluster's snapshots are failing or
+// paused), and asking on every refresh would not make it catch up sooner.
 const pastScheduleRetry = time.Hour
 
 // Fetcher is what the collector needs from the atlas package.
@@ -120,12 +121,12 @@ type entryState struct {
 
 type projectState struct {
 	project atlas.Project
-	names   map[string]bool // every cluster of the last successful listing
-	// clusters selected by any configuration entry, and per entry (index in Settings.Projects)
-	// the targets to read; both from the last discovery.
-	clusters     map[string]atlas.Cluster
-	plans        map[int][]atlas.Request
-	clusterCycle int
+	// The clusters of the last successful listing, by name and in its order: what each
+	// configuration entry reads in the project is worked out from them at every refresh.
+	names    map[string]bool
+	clusters []atlas.Cluster
+	// selected are the clusters some entry selects, as of the last refresh that finished.
+	selected     map[string]atlas.Cluster
 	listed       bool // a listing succeeded at least once
 	listedCycle  int  // cycle of the last successful listing
 	ok           bool
@@ -188,12 +189,24 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 	c.version++
 	newSource := f != c.fetcher
 	if newSource {
+		// Another host or other credentials may see other projects and clusters.
 		c.fetcher = f
 		c.generation++
-		c.queued = true
+		c.queued, c.rediscover = true, true
 	}
 	c.reconfigureHistory(old, s, newSource)
 	if !sameSelection(old, s) {
+		// Selectors the configuration no longer has are resolved no more.
+		keep := map[string]bool{}
+		for _, e := range s.Projects {
+			keep[selector(e)] = true
+		}
+		for sel := range c.entries {
+			if !keep[sel] {
+				delete(c.entries, sel)
+				delete(c.lastErr, "resolve\x00"+sel)
+			}
+		}
 		c.selection++
 		c.rediscover, c.queued = true, true
 		// A new selection may want schedules read, and a policy may have changed meanwhile.
@@ -275,7 +288,8 @@ func (c *Collector) start() chan struct{} {
 	r := &refresh{
 		c: c, fetcher: c.fetcher, settings: c.settings, generation: c.generation, selection: c.selection,
 		cycle: c.cycle, start: c.lastStart, requestsBefore: c.fetcher.RequestsSent(),
-		pending: map[atlas.Target]int{}, listings: map[string]*listing{}, byName: map[string]*listing{},
+		delivered: map[atlas.Target]bool{}, listings: map[string]*listing{}, byName: map[string]*listing{},
+		selected: map[string]map[string]atlas.Cluster{},
 	}
 	r.plan()
 	rctx, cancel := context.WithTimeout(c.life, c.settings.RefreshTimeout)
@@ -310,11 +324,15 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 		for id, ps := range c.projects {
 			if ps.seen != r.cycle {
 				delete(c.projects, id)
+				c.forget(id)
+				continue
 			}
+			ps.selected = r.selected[id]
 		}
 		for t, ts := range c.targets {
 			if ts.seen != r.cycle {
 				delete(c.targets, t)
+				c.forget(targetID(t))
 			}
 		}
 		if r.full {
@@ -335,13 +353,13 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 	}
 }
 
-// failUnfinished marks the targets a refresh cut short by its timeout did not finish reading as
-// failed: their data is as old as before, and collect_success must say so. c.mu must be held.
+// failUnfinished marks the targets a refresh cut short by its timeout did not read (a request
+// still running, or a discovery it was waiting for) as failed: their data is as old as before,
+// and collect_success must say so. c.mu must be held.
 func (c *Collector) failUnfinished(r *refresh) {
 	err := errUnfinished{r.settings.RefreshTimeout}
-	for t, n := range r.pending {
-		ts := c.targets[t]
-		if n == 0 || ts == nil {
+	for t, ts := range c.targets {
+		if r.delivered[t] {
 			continue
 		}
 		ts.ok, ts.cache = false, nil
@@ -372,6 +390,22 @@ func (c *Collector) logChange(key string, err error, kv ...any) {
 		return
 	}
 	level.Info(c.logger).Log(append(kv, "status", "recovered")...)
+}
+
+// forget drops what was logged about a project or target (id) that is no longer watched, so
+// that the log and warning keys do not grow with every cluster ever seen, and one that comes
+// back is reported afresh. c.mu must be held.
+func (c *Collector) forget(id string) {
+	for k := range c.lastErr {
+		if strings.Contains(k, "\x00"+id) {
+			delete(c.lastErr, k)
+		}
+	}
+	for k := range c.warned {
+		if strings.Contains(k, "\x00"+id) {
+			delete(c.warned, k)
+		}
+	}
 }
 
 func (c *Collector) warnOnce(key string, kv ...any) {

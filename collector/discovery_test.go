@@ -167,8 +167,11 @@ func TestNewAndDeletedClusters(t *testing.T) {
 	e.refresh(t)
 	expectLines(t, e.exposition(t), `atlas_backup_collect_success{cluster="multi-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`)
 
-	// Deleted: the listing answers 404 CLUSTER_NOT_FOUND, the series go at once, and the next
-	// refresh discovers the project again.
+	// Deleted (after it failed once, which the exporter logged): the listing answers 404
+	// CLUSTER_NOT_FOUND, the series go at once, and the next refresh discovers the project again.
+	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Status: 500, Times: 1})
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
 	removeCluster(e, 0, "flex-02")
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
@@ -187,6 +190,14 @@ func TestNewAndDeletedClusters(t *testing.T) {
 	}
 	if got := missingLines(e, t); got != "" {
 		t.Errorf("a deleted cluster that was not named in the configuration is not missing:\n%s", got)
+	}
+	// Nothing is kept about it: its log keys go with it.
+	e.coll.mu.Lock()
+	defer e.coll.mu.Unlock()
+	for k := range e.coll.lastErr {
+		if strings.Contains(k, "/flex-02/") {
+			t.Errorf("log key kept for the deleted cluster: %q", k)
+		}
 	}
 }
 
@@ -364,8 +375,9 @@ func TestReconfigureDuringRefreshKeepsItsData(t *testing.T) {
 	expectLines(t, e.exposition(t), cloudOK, flexSuccess+" 1")
 }
 
-// TestScheduleBehindItsPolicy: a schedule whose next snapshot was already due when Atlas gave it
-// (Atlas is behind the cluster's policy) is read again hourly, not on every refresh.
+// TestScheduleBehindItsPolicy: a schedule whose next snapshot was due hours before Atlas gave it
+// (Atlas is behind the cluster's policy) is read again hourly, not on every refresh; one due
+// minutes before (the snapshot is being taken) is read at every refresh until Atlas moves it.
 func TestScheduleBehindItsPolicy(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.srv.Update(func(es *atlastest.Estate) {
@@ -387,4 +399,65 @@ func TestScheduleBehindItsPolicy(t *testing.T) {
 	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 1 {
 		t.Errorf("%d schedule reads after an hour, want 1", n)
 	}
+}
+
+// TestDiscoveryCutOffFailsItsTargets: a full discovery whose listing hangs until refresh_timeout
+// leaves the project's targets unread: they report failure, not their old success.
+func TestDiscoveryCutOffFailsItsTargets(t *testing.T) {
+	s := oneProject()
+	s.RefreshTimeout = 300 * time.Millisecond
+	e := newEnv(t, atlastest.Options{}, s, func(c *atlas.Config) { c.Timeout = 10 * time.Second })
+	e.refresh(t)
+	e.srv.SetFault("listGroupClusters", "", &atlastest.Fault{Hang: true})
+	e.clock.Advance(time.Hour)
+	e.refresh(t)
+	expectLines(t, e.exposition(t), flexSuccess+" 0", strings.TrimSuffix(cloudOK, "1")+"0", flexLastGood)
+}
+
+// TestEntryThatCannotResolveKeepsItsTargets: when one selector of a project cannot be resolved
+// (a 5xx) while another lists the project, the first still reads what it selects.
+func TestEntryThatCannotResolveKeepsItsTargets(t *testing.T) {
+	s := oneProject()
+	s.Projects = []config.Project{{DiscoverAllProjects: true}, {Name: "project-002", Clusters: []string{"legacy-05"}, Kinds: []string{"legacy"}}}
+	e := newEnv(t, atlastest.Options{}, s)
+	e.refresh(t)
+	legacy := `atlas_backup_collect_success{cluster="legacy-05",kind="legacy",project="project-002",project_id="5f0000000000000000000002"} 1`
+	expectLines(t, e.exposition(t), legacy)
+	e.srv.SetFault("getGroupByName", "", &atlastest.Fault{Status: 500})
+	e.clock.Advance(time.Hour) // a full discovery: project-002 listed again, its name not resolved
+	e.refresh(t)
+	e.srv.SetFault("getGroupByName", "", nil)
+	e.clock.Advance(time.Minute)
+	e.refresh(t)
+	expectLines(t, e.exposition(t), legacy)
+}
+
+func TestScheduleWhileItsSnapshotIsTaken(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, oneProject())
+	e.srv.Update(func(es *atlastest.Estate) {
+		es.Projects[0].Cluster("dedicated-01").NextSnapshot = testNow.Add(-10 * time.Minute)
+		es.Projects[0].Cluster("dedicated-06").NextSnapshot = testNow.Add(30 * 24 * time.Hour)
+	})
+	e.refresh(t)
+	e.srv.Reset()
+	for range 3 {
+		e.clock.Advance(5 * time.Minute)
+		e.refresh(t)
+	}
+	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 3 {
+		t.Errorf("%d schedule reads in three refreshes, want 3", n)
+	}
+	// Atlas moves it on: read once more, then not until it is due.
+	e.srv.Update(func(es *atlastest.Estate) {
+		es.Projects[0].Cluster("dedicated-01").NextSnapshot = testNow.Add(6 * time.Hour)
+	})
+	e.srv.Reset()
+	for range 3 {
+		e.clock.Advance(5 * time.Minute)
+		e.refresh(t)
+	}
+	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 1 {
+		t.Errorf("%d schedule reads once Atlas moved the next snapshot on, want 1", n)
+	}
+	expectLines(t, e.exposition(t), "atlas_backup_next_snapshot_timestamp_seconds"+cloudLabels+" 1.7951976e+09")
 }

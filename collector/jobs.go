@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"slices"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -57,8 +58,8 @@ func (r *refresh) askHistory(ts *targetState, req *atlas.Request) {
 	if ps == nil {
 		return
 	}
-	if cl, ok := ps.clusters[req.Target.Cluster]; ok && cl.PITEnabled != ts.pit {
-		ts.pit, ts.cache = cl.PITEnabled, nil
+	if i := slices.IndexFunc(ps.clusters, func(cl atlas.Cluster) bool { return cl.Name == req.Target.Cluster }); i >= 0 && ps.clusters[i].PITEnabled != ts.pit {
+		ts.pit, ts.cache = ps.clusters[i].PITEnabled, nil
 	}
 	req.RestoreJobs = r.settings.RestoreJobs && r.jobsDue(ps, ts, &ts.restores.jobsMeta, familyRestores)
 	req.ExportJobs = r.settings.ExportJobs && r.jobsDue(ps, ts, &ts.exports.jobsMeta, familyExports)

@@ -97,7 +97,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(atlas.KindServerless))
 		}
 		collectCompliance(ch, ps)
-		for _, cl := range ps.clusters {
+		for _, cl := range ps.selected {
 			kind := string(cl.Kind)
 			if kind == "" {
 				kind = "none"

@@ -22,7 +22,7 @@ type missingKey struct{ project, cluster, kind string }
 func (c *Collector) updateMissing() {
 	now := map[missingKey]bool{}
 	planned := map[atlas.Target]bool{}
-	for i, e := range c.settings.Projects {
+	for _, e := range c.settings.Projects {
 		es := c.entries[selector(e)]
 		if es == nil || !es.resolved {
 			continue
@@ -70,7 +70,8 @@ func (c *Collector) updateMissing() {
 			if project == "" {
 				project = p.Name
 			}
-			for _, req := range ps.plans[i] {
+			_, plan := planOf(e, p, ps)
+			for _, req := range plan {
 				t := req.Target
 				planned[t] = true
 				// Listed by a discovery after it answered "not found": it exists, but not as this kind.

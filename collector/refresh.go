@@ -33,12 +33,13 @@ type refresh struct {
 	successes   int
 	authFailed  bool
 	complete    bool
-	listings    map[string]*listing // per project, at most one listing per refresh
-	allProjects *listing            // the project listing, shared by the selectors
-	byName      map[string]*listing // project lookups by name, shared likewise
-	listed      int                 // projects whose clusters were listed
-	pending     map[atlas.Target]int
-	policies    map[string]*policyRead // compliance policies read, per project
+	listings    map[string]*listing                 // per project, at most one listing per refresh
+	selected    map[string]map[string]atlas.Cluster // per project, the clusters entries select (under c.mu)
+	allProjects *listing                            // the project listing, shared by the selectors
+	byName      map[string]*listing                 // project lookups by name, shared likewise
+	listed      int                                 // projects whose clusters were listed
+	delivered   map[atlas.Target]bool               // under c.mu
+	policies    map[string]*policyRead              // compliance policies read, per project
 
 	// probed holds the projects and job families that Atlas refused, in which one target asks
 	// again in this refresh (guarded by c.mu).
@@ -122,10 +123,14 @@ func (r *refresh) detectChanges(ctx context.Context) {
 	c := r.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if r.generation != c.generation {
+		return
+	}
 	c.logChange("clusternames", err, "msg", "the all-projects cluster listing failed; new clusters are found at the next full discovery")
 	if err != nil {
 		return
 	}
+	c.clusterNames = make(map[string]map[string]bool, len(all))
 	for _, pc := range all {
 		names := make(map[string]bool, len(pc.Clusters))
 		for _, n := range pc.Clusters {
@@ -349,7 +354,7 @@ func (r *refresh) project(ctx context.Context, i int, e config.Project, p atlas.
 	}
 	ps = c.projects[p.ID]
 	if ps == nil {
-		ps = &projectState{plans: map[int][]atlas.Request{}, clusters: map[string]atlas.Cluster{}}
+		ps = &projectState{}
 		c.projects[p.ID] = ps
 	}
 	if ps.project != p {
@@ -370,49 +375,62 @@ func (r *refresh) project(ctx context.Context, i int, e config.Project, p atlas.
 		if atlas.ProjectNotFound(err) {
 			c.rediscover = true
 		}
-	case due:
-		r.discovered(ps, i, e, p, list)
+	case due && ps.listedCycle != r.cycle:
+		// The first selector to see this cycle's listing records it.
+		r.recordListing(ps, p, list)
 	}
 	r.applyCompliance(ps, policy)
 	// Between discoveries (and when one fails) the targets found last time are read: the
 	// listing may be the only thing failing, and if all of Atlas is, collect_success says so.
-	reqs := r.requests(p, ps.plans[i])
-	c.mu.Unlock()
-	r.fetcher.Fetch(ctx, reqs, r.deliver)
-}
-
-// discovered records what discovery found in project p for entry i; c.mu must be held.
-func (r *refresh) discovered(ps *projectState, i int, e config.Project, p atlas.Project, list atlas.ClusterList) {
-	c := r.c
-	if ps.clusterCycle != r.cycle {
-		// The first selector to see this listing in this cycle records it.
-		c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
-		ps.clusterCycle, ps.listed, ps.listedCycle, ps.ok, ps.rediscover = r.cycle, true, r.cycle, true, false
-		ps.discoveredAt, ps.serverless = c.now(), list.ServerlessGone
-		ps.names = make(map[string]bool, len(list.Clusters))
-		for _, cl := range list.Clusters {
-			ps.names[cl.Name] = true
-		}
-		if r.selection == c.selection {
-			ps.clusters, ps.plans = map[string]atlas.Cluster{}, map[int][]atlas.Request{}
-		}
-		if list.ServerlessGone != nil {
-			c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
-		}
-	}
-	if r.selection != c.selection {
-		return
-	}
-	selected := filterClusters(e, list.Clusters)
-	for _, cl := range selected {
-		ps.clusters[cl.Name] = cl
-	}
-	ps.plans[i] = targetsOf(e, p, selected)
-	for _, t := range ps.plans[i] {
+	selected, plan := planOf(e, p, ps)
+	r.markSelected(p.ID, selected)
+	for _, t := range plan {
 		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
 			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
 				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", dateOf(lc.Sunset), "replacement", lc.Replacement)
 		}
+	}
+	reqs := r.requests(p, plan)
+	c.mu.Unlock()
+	r.fetcher.Fetch(ctx, reqs, r.deliver)
+}
+
+// recordListing keeps what discovery found in project p; c.mu must be held.
+func (r *refresh) recordListing(ps *projectState, p atlas.Project, list atlas.ClusterList) {
+	c := r.c
+	c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
+	ps.listed, ps.listedCycle, ps.ok, ps.rediscover = true, r.cycle, true, false
+	ps.discoveredAt, ps.serverless = c.now(), list.ServerlessGone
+	ps.clusters = list.Clusters
+	ps.names = make(map[string]bool, len(list.Clusters))
+	for _, cl := range list.Clusters {
+		ps.names[cl.Name] = true
+	}
+	if list.ServerlessGone != nil {
+		c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
+	}
+}
+
+// planOf is what entry e reads in project p: the clusters it selects in the project's last
+// listing, and their targets.
+func planOf(e config.Project, p atlas.Project, ps *projectState) ([]atlas.Cluster, []atlas.Request) {
+	selected := filterClusters(e, ps.clusters)
+	return selected, targetsOf(e, p, selected)
+}
+
+// markSelected notes clusters an entry selects in project id, for cluster_info once the
+// refresh finishes; c.mu must be held.
+func (r *refresh) markSelected(id string, clusters []atlas.Cluster) {
+	if r.selection != r.c.selection {
+		return
+	}
+	m := r.selected[id]
+	if m == nil {
+		m = map[string]atlas.Cluster{}
+		r.selected[id] = m
+	}
+	for _, cl := range clusters {
+		m[cl.Name] = cl
 	}
 }
 
@@ -430,15 +448,17 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Reques
 		}
 		ts.seen = r.cycle
 		if r.settings.BackupSchedules {
+			// A next snapshot that was due long before the schedule was read means Atlas is
+			// behind the policy: ask hourly. One due only shortly before is being taken, and
+			// Atlas moves it on when that ends: ask at every refresh until it does.
 			age := now.Sub(ts.scheduleAt)
 			req.Schedule = ts.schedule == nil || ts.scheduleAt.IsZero() || age >= scheduleMaxAge ||
-				(ts.schedule.NextSnapshotPassed(now) && (!ts.schedule.NextSnapshotPassed(ts.scheduleAt) || age >= pastScheduleRetry))
+				(ts.schedule.NextSnapshotPassed(now) && (ts.scheduleAt.Sub(ts.schedule.NextSnapshot) < pastScheduleRetry || age >= pastScheduleRetry))
 			if !req.Schedule {
 				req.Cached, req.CachedAt = ts.schedule, ts.scheduleAt
 			}
 		}
 		r.askHistory(ts, &req)
-		r.pending[req.Target]++
 		reqs = append(reqs, req)
 	}
 	return reqs
@@ -491,10 +511,10 @@ func (r *refresh) deliver(res atlas.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := res.Request.Target
-	r.pending[t]--
 	if r.generation != c.generation {
 		return
 	}
+	r.delivered[t] = true
 	ts := c.targets[t]
 	if ts == nil {
 		return
@@ -515,6 +535,7 @@ func (r *refresh) deliver(res atlas.Result) {
 			c.notFound[t] = r.cycle
 		}
 		delete(c.targets, t)
+		c.forget(targetID(t))
 		return
 	case atlas.ProjectNotFound(res.Err):
 		level.Info(c.logger).Log("msg", "project not found; dropping its series and resolving the configured projects again", "project_id", t.ProjectID)
@@ -527,7 +548,9 @@ func (r *refresh) deliver(res atlas.Result) {
 		c.rediscover = true
 		return
 	}
-	delete(c.notFound, t)
+	if res.Err == nil {
+		delete(c.notFound, t)
+	}
 	c.logChange("target\x00"+targetID(t), res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	ts.gone, ts.cache, ts.text = res.Gone, nil, nil
 	if res.Err != nil {
