@@ -308,10 +308,9 @@ func mustRegexp(t *testing.T, s string) *config.Regexp {
 // TestRefreshTimeoutFailsUnfinishedTargets: a target still being read when the refresh times
 // out counts as failed, and says why.
 func TestRefreshTimeoutFailsUnfinishedTargets(t *testing.T) {
-	s := oneProject()
-	s.RefreshTimeout = 300 * time.Millisecond
-	e := newEnv(t, atlastest.Options{}, s, func(c *atlas.Config) { c.Timeout = 10 * time.Second })
+	e := newEnv(t, atlastest.Options{}, oneProject(), func(c *atlas.Config) { c.Timeout = 10 * time.Second })
 	e.refresh(t)
+	shortRefreshes(e)
 	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Hang: true})
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
@@ -404,10 +403,9 @@ func TestScheduleBehindItsPolicy(t *testing.T) {
 // TestDiscoveryCutOffFailsItsTargets: a full discovery whose listing hangs until refresh_timeout
 // leaves the project's targets unread: they report failure, not their old success.
 func TestDiscoveryCutOffFailsItsTargets(t *testing.T) {
-	s := oneProject()
-	s.RefreshTimeout = 300 * time.Millisecond
-	e := newEnv(t, atlastest.Options{}, s, func(c *atlas.Config) { c.Timeout = 10 * time.Second })
+	e := newEnv(t, atlastest.Options{}, oneProject(), func(c *atlas.Config) { c.Timeout = 10 * time.Second })
 	e.refresh(t)
+	shortRefreshes(e)
 	e.srv.SetFault("listGroupClusters", "", &atlastest.Fault{Hang: true})
 	e.clock.Advance(time.Hour)
 	e.refresh(t)
@@ -460,4 +458,12 @@ func TestScheduleWhileItsSnapshotIsTaken(t *testing.T) {
 		t.Errorf("%d schedule reads once Atlas moved the next snapshot on, want 1", n)
 	}
 	expectLines(t, e.exposition(t), "atlas_backup_next_snapshot_timestamp_seconds"+cloudLabels+" 1.7951976e+09")
+}
+
+// shortRefreshes cuts refresh_timeout to 300ms once the first refresh has read everything, so
+// that a slow machine cannot cut that one short.
+func shortRefreshes(e *env) {
+	s := oneProject()
+	s.RefreshTimeout = 300 * time.Millisecond
+	e.coll.Reconfigure(e.coll.fetcher, s)
 }
