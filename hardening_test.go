@@ -227,6 +227,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if code, _ := e.get(t, "/-/healthy"); code != 200 {
 		t.Errorf("not healthy after reloads: %d", code)
 	}
+	e.waitLog(t, `msg="configuration reloaded"`, 9)
 	logs := e.logs.String()
 	// The first SIGHUP finds the file as it started; the nine others alternate.
 	if strings.Count(logs, `msg="configuration reloaded"`) != 9 || strings.Count(logs, `msg="configuration unchanged"`) != 1 || strings.Contains(logs, "panic") {

@@ -43,7 +43,7 @@ func TestReloadStorm(t *testing.T) {
 	if n := srv.Count("") - first; n != 0 {
 		t.Errorf("50 reloads of an unchanged file and scrapes sent %d requests to Atlas: %v", n, srv.Counts())
 	}
-	if n := strings.Count(e.logs.String(), `msg="configuration unchanged" reason="POST /-/reload"`); n != 50 {
+	if n := e.waitLog(t, `msg="configuration unchanged" reason="POST /-/reload"`, 50); n != 50 {
 		t.Errorf("%d unchanged reloads logged, want 50", n)
 	}
 	// Only the client's settings change: the token and the data stay.
@@ -51,7 +51,7 @@ func TestReloadStorm(t *testing.T) {
 	if code, body := e.reload(t); code != 200 {
 		t.Fatalf("reload: %d %s", code, body)
 	}
-	if !strings.Contains(e.logs.String(), `msg="configuration reloaded" reason="POST /-/reload" atlas_session_kept=true`) {
+	if e.waitLog(t, `msg="configuration reloaded" reason="POST /-/reload" atlas_session_kept=true`, 1) == 0 {
 		t.Errorf("client settings reload not logged as keeping the session:\n%s", e.logs)
 	}
 	if n := srv.Count("") - first; n != 0 {
@@ -143,7 +143,7 @@ func TestSecretFileRotation(t *testing.T) {
 			if _, body := e.get(t, "/metrics"); !strings.Contains(body, "atlas_backup_up 1\n") {
 				t.Error("Atlas refuses the exporter after the rotation")
 			}
-			if !strings.Contains(e.logs.String(), `msg="configuration reloaded" `+tc.reason+` atlas_session_kept=false`) {
+			if e.waitLog(t, `msg="configuration reloaded" `+tc.reason+` atlas_session_kept=false`, 1) == 0 {
 				t.Errorf("reload not logged with its reason:\n%s", e.logs)
 			}
 			if strings.Contains(e.logs.String(), "s3cr3t") {
