@@ -288,7 +288,8 @@ func (c *Collector) start() chan struct{} {
 	r := &refresh{
 		c: c, fetcher: c.fetcher, settings: c.settings, generation: c.generation, selection: c.selection,
 		cycle: c.cycle, start: c.lastStart, requestsBefore: c.fetcher.RequestsSent(),
-		delivered: map[atlas.Target]bool{}, listings: map[string]*listing{}, byName: map[string]*listing{},
+		delivered: map[atlas.Target]bool{}, listings: map[string]*shared[atlas.ClusterList]{},
+		byName: map[string]*shared[atlas.Project]{}, policies: map[string]*shared[*atlas.CompliancePolicy]{},
 		selected: map[string]map[string]atlas.Cluster{},
 	}
 	r.plan()

@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,44 +26,27 @@ type complianceState struct {
 	ok     bool // the last read succeeded
 }
 
-// policyRead is one read of a project's policy in a refresh, shared by every selector naming
-// the project.
-type policyRead struct {
-	once   sync.Once
-	policy *atlas.CompliancePolicy
-	err    error
-}
-
-// compliance starts reading project id's policy, once per refresh, and returns what waits for
-// it; that returns nil when compliance_policy is off.
-func (r *refresh) compliance(ctx context.Context, id string) func() *policyRead {
+// compliance starts reading project id's policy, once per refresh and beside the cluster
+// listing, and returns what waits for it; that returns nil when compliance_policy is off.
+func (r *refresh) compliance(ctx context.Context, id string) func() *shared[*atlas.CompliancePolicy] {
 	if !r.settings.CompliancePolicy {
-		return func() *policyRead { return nil }
+		return func() *shared[*atlas.CompliancePolicy] { return nil }
 	}
-	r.mu.Lock()
-	if r.policies == nil {
-		r.policies = map[string]*policyRead{}
+	l := sharedIn(r, r.policies, id)
+	read := func() (*atlas.CompliancePolicy, error) {
+		pol, err := r.fetcher.CompliancePolicy(ctx, id)
+		r.note(err)
+		return pol, err
 	}
-	l := r.policies[id]
-	if l == nil {
-		l = &policyRead{}
-		r.policies[id] = l
-	}
-	r.mu.Unlock()
-	read := func() {
-		l.policy, l.err = r.fetcher.CompliancePolicy(ctx, id)
-		r.note(l.err)
-	}
-	// Beside the cluster listing rather than after it.
-	go l.once.Do(read)
-	return func() *policyRead {
-		l.once.Do(read)
+	go func() { _, _ = l.do(read) }()
+	return func() *shared[*atlas.CompliancePolicy] {
+		_, _ = l.do(read)
 		return l
 	}
 }
 
 // applyCompliance records a read of the project's policy; c.mu must be held.
-func (r *refresh) applyCompliance(ps *projectState, l *policyRead) {
+func (r *refresh) applyCompliance(ps *projectState, l *shared[*atlas.CompliancePolicy]) {
 	if l == nil || !r.c.settings.CompliancePolicy {
 		return
 	}
@@ -77,7 +59,7 @@ func (r *refresh) applyCompliance(ps *projectState, l *policyRead) {
 	}
 	c.logChange(key, l.err, "msg", "Backup Compliance Policy collection", "project_id", p.ID, "project", p.Name)
 	if l.err == nil {
-		cs.policy, cs.read = l.policy, true
+		cs.policy, cs.read = l.val, true
 	}
 }
 

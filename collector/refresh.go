@@ -29,29 +29,58 @@ type refresh struct {
 	dueProjects map[string]bool
 	dueEntries  map[string]bool
 
-	mu          sync.Mutex
-	successes   int
-	authFailed  bool
-	complete    bool
-	listings    map[string]*listing                 // per project, at most one listing per refresh
-	selected    map[string]map[string]atlas.Cluster // per project, the clusters entries select (under c.mu)
-	allProjects *listing                            // the project listing, shared by the selectors
-	byName      map[string]*listing                 // project lookups by name, shared likewise
-	listed      int                                 // projects whose clusters were listed
-	delivered   map[atlas.Target]bool               // under c.mu
-	policies    map[string]*policyRead              // compliance policies read, per project
+	mu         sync.Mutex
+	successes  int
+	authFailed bool
+	complete   bool
+	// The calls every selector that needs them shares, one each per refresh (under r.mu).
+	allProjects shared[[]atlas.Project]
+	byName      map[string]*shared[atlas.Project]
+	listings    map[string]*shared[atlas.ClusterList]       // per project
+	policies    map[string]*shared[*atlas.CompliancePolicy] // per project
+	selected    map[string]map[string]atlas.Cluster         // per project, the clusters entries select (under c.mu)
+	delivered   map[atlas.Target]bool                       // under c.mu
 
 	// probed holds the projects and job families that Atlas refused, in which one target asks
 	// again in this refresh (guarded by c.mu).
 	probed map[string]bool
 }
 
-// listing is one discovery call of a refresh, shared by every selector that needs it.
-type listing struct {
-	once     sync.Once
-	clusters atlas.ClusterList
-	projects []atlas.Project
-	err      error
+// shared is a call of a refresh made once for every selector that needs it: the fetcher
+// collapses only calls that overlap in time.
+type shared[T any] struct {
+	once sync.Once
+	val  T
+	err  error
+}
+
+// do returns what fn returns, fn running once for all callers.
+func (s *shared[T]) do(fn func() (T, error)) (T, error) {
+	s.once.Do(func() { s.val, s.err = fn() })
+	return s.val, s.err
+}
+
+// sharedIn returns m[key], created on first use; m is one of r's maps, guarded by r.mu.
+func sharedIn[T any](r *refresh, m map[string]*shared[T], key string) *shared[T] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := m[key]
+	if s == nil {
+		s = &shared[T]{}
+		m[key] = s
+	}
+	return s
+}
+
+// lockCurrent takes c.mu and keeps it only while the collector still reads the data source the
+// refresh started with: what a refresh against an older one brings is dropped.
+func (r *refresh) lockCurrent() bool {
+	r.c.mu.Lock()
+	if r.generation != r.c.generation {
+		r.c.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 // plan decides what the refresh discovers; c.mu must be held.
@@ -90,7 +119,7 @@ func (r *refresh) discoveryKind() string {
 	switch {
 	case r.full:
 		return "full"
-	case r.listed > 0:
+	case len(r.listings) > 0:
 		return "partial"
 	}
 	return "none"
@@ -101,11 +130,11 @@ func (r *refresh) run(ctx context.Context) {
 		r.detectChanges(ctx)
 	}
 	var wg sync.WaitGroup
-	for i, entry := range r.settings.Projects {
+	for _, entry := range r.settings.Projects {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.entry(ctx, i, entry)
+			r.entry(ctx, entry)
 		}()
 	}
 	wg.Wait()
@@ -121,11 +150,10 @@ func (r *refresh) detectChanges(ctx context.Context) {
 	all, err := r.fetcher.ClusterNames(ctx)
 	r.note(err)
 	c := r.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r.generation != c.generation {
+	if !r.lockCurrent() {
 		return
 	}
+	defer c.mu.Unlock()
 	c.logChange("clusternames", err, "msg", "the all-projects cluster listing failed; new clusters are found at the next full discovery")
 	if err != nil {
 		return
@@ -178,7 +206,7 @@ func mayName(e config.Project, p atlas.Project) bool {
 }
 
 // entry resolves one configured project selector (when due) and refreshes each project it names.
-func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
+func (r *refresh) entry(ctx context.Context, e config.Project) {
 	c := r.c
 	sel := selector(e)
 	c.mu.Lock()
@@ -191,12 +219,7 @@ func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
 	if due {
 		projects, err = r.resolve(ctx, e)
 		r.note(err)
-		if ctx.Err() != nil {
-			return
-		}
-		c.mu.Lock()
-		if r.generation != c.generation {
-			c.mu.Unlock()
+		if ctx.Err() != nil || !r.lockCurrent() {
 			return
 		}
 		es = c.entries[sel]
@@ -237,7 +260,7 @@ func (r *refresh) entry(ctx context.Context, i int, e config.Project) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.project(ctx, i, e, p, resolved)
+			r.project(ctx, e, p, resolved)
 		}()
 	}
 	wg.Wait()
@@ -262,23 +285,13 @@ func selector(e config.Project) string {
 
 func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Project, error) {
 	if e.Name != "" {
-		r.mu.Lock()
-		l := r.byName[e.Name]
-		if l == nil {
-			l = &listing{}
-			r.byName[e.Name] = l
+		p, err := sharedIn(r, r.byName, e.Name).do(func() (atlas.Project, error) { return r.fetcher.ProjectByName(ctx, e.Name) })
+		if err != nil {
+			return nil, err
 		}
-		r.mu.Unlock()
-		l.once.Do(func() {
-			p, err := r.fetcher.ProjectByName(ctx, e.Name)
-			l.projects, l.err = []atlas.Project{p}, err
-		})
-		if l.err != nil {
-			return nil, l.err
-		}
-		return l.projects, nil
+		return []atlas.Project{p}, nil
 	}
-	all, err := r.projectList(ctx)
+	all, err := r.allProjects.do(func() ([]atlas.Project, error) { return r.fetcher.Projects(ctx) })
 	if err != nil {
 		return nil, err
 	}
@@ -298,39 +311,18 @@ func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Projec
 	return out, nil
 }
 
-// projectList lists the projects once per refresh, for every selector that needs it (the
-// fetcher collapses only calls that overlap in time).
-func (r *refresh) projectList(ctx context.Context) ([]atlas.Project, error) {
-	r.mu.Lock()
-	if r.allProjects == nil {
-		r.allProjects = &listing{}
-	}
-	l := r.allProjects
-	r.mu.Unlock()
-	l.once.Do(func() { l.projects, l.err = r.fetcher.Projects(ctx) })
-	return l.projects, l.err
-}
-
 // clusters lists a project's clusters once per refresh, for every selector that names it.
 func (r *refresh) clusters(ctx context.Context, projectID string) (atlas.ClusterList, error) {
-	r.mu.Lock()
-	l := r.listings[projectID]
-	if l == nil {
-		l = &listing{}
-		r.listings[projectID] = l
-		r.listed++
-	}
-	r.mu.Unlock()
-	l.once.Do(func() {
-		l.clusters, l.err = r.fetcher.Clusters(ctx, projectID)
-		r.note(l.err)
+	return sharedIn(r, r.listings, projectID).do(func() (atlas.ClusterList, error) {
+		list, err := r.fetcher.Clusters(ctx, projectID)
+		r.note(err)
+		return list, err
 	})
-	return l.clusters, l.err
 }
 
 // project discovers one project's clusters when due, and fetches the snapshots of the targets
-// entry i selects in it.
-func (r *refresh) project(ctx context.Context, i int, e config.Project, p atlas.Project, resolved bool) {
+// entry e selects in it.
+func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project, resolved bool) {
 	c := r.c
 	c.mu.Lock()
 	ps := c.projects[p.ID]
@@ -338,18 +330,13 @@ func (r *refresh) project(ctx context.Context, i int, e config.Project, p atlas.
 	c.mu.Unlock()
 	var list atlas.ClusterList
 	var err error
-	var policy *policyRead
+	var policy *shared[*atlas.CompliancePolicy]
 	if due {
 		readPolicy := r.compliance(ctx, p.ID)
 		list, err = r.clusters(ctx, p.ID)
 		policy = readPolicy()
-		if ctx.Err() != nil {
-			return
-		}
 	}
-	c.mu.Lock()
-	if r.generation != c.generation {
-		c.mu.Unlock()
+	if ctx.Err() != nil || !r.lockCurrent() {
 		return
 	}
 	ps = c.projects[p.ID]
@@ -508,12 +495,11 @@ func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []at
 func (r *refresh) deliver(res atlas.Result) {
 	r.note(res.Err)
 	c := r.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := res.Request.Target
-	if r.generation != c.generation {
+	if !r.lockCurrent() {
 		return
 	}
+	defer c.mu.Unlock()
+	t := res.Request.Target
 	r.delivered[t] = true
 	ts := c.targets[t]
 	if ts == nil {
