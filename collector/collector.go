@@ -121,8 +121,9 @@ type entryState struct {
 
 type projectState struct {
 	project atlas.Project
-	// The clusters of the last successful listing, by name and in its order: what each
-	// configuration entry reads in the project is worked out from them at every refresh.
+	// The clusters of the last successful listing, as a set of names and sorted by name (as
+	// atlas.ClusterList keeps them): what each configuration entry reads in the project is
+	// worked out from them at every refresh.
 	names    map[string]bool
 	clusters []atlas.Cluster
 	// selected are the clusters some entry selects, as of the last refresh that finished.

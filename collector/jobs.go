@@ -2,6 +2,7 @@ package collector
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -58,7 +59,8 @@ func (r *refresh) askHistory(ts *targetState, req *atlas.Request) {
 	if ps == nil {
 		return
 	}
-	if i := slices.IndexFunc(ps.clusters, func(cl atlas.Cluster) bool { return cl.Name == req.Target.Cluster }); i >= 0 && ps.clusters[i].PITEnabled != ts.pit {
+	i, found := slices.BinarySearchFunc(ps.clusters, req.Target.Cluster, func(cl atlas.Cluster, name string) int { return strings.Compare(cl.Name, name) })
+	if found && ps.clusters[i].PITEnabled != ts.pit {
 		ts.pit, ts.cache = ps.clusters[i].PITEnabled, nil
 	}
 	req.RestoreJobs = r.settings.RestoreJobs && r.jobsDue(ps, ts, &ts.restores.jobsMeta, familyRestores)
