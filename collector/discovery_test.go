@@ -374,28 +374,40 @@ func TestReconfigureDuringRefreshKeepsItsData(t *testing.T) {
 	expectLines(t, e.exposition(t), cloudOK, flexSuccess+" 1")
 }
 
+// scheduleEnv reads project-001 once, with dedicated-01's next snapshot at next and
+// dedicated-06's a month away.
+func scheduleEnv(t *testing.T, next time.Time) *env {
+	t.Helper()
+	e := newEnv(t, atlastest.Options{}, oneProject())
+	e.srv.Update(func(es *atlastest.Estate) {
+		es.Projects[0].Cluster("dedicated-01").NextSnapshot = next
+		es.Projects[0].Cluster("dedicated-06").NextSnapshot = testNow.Add(30 * 24 * time.Hour)
+	})
+	e.refresh(t)
+	return e
+}
+
+// scheduleReads refreshes n times, five minutes apart, and returns how many schedules were read.
+func (e *env) scheduleReads(t *testing.T, n int) int {
+	t.Helper()
+	e.srv.Reset()
+	for range n {
+		e.clock.Advance(5 * time.Minute)
+		e.refresh(t)
+	}
+	return e.srv.Count("getGroupClusterBackupSchedule")
+}
+
 // TestScheduleBehindItsPolicy: a schedule whose next snapshot was due hours before Atlas gave it
 // (Atlas is behind the cluster's policy) is read again hourly, not on every refresh; one due
 // minutes before (the snapshot is being taken) is read at every refresh until Atlas moves it.
 func TestScheduleBehindItsPolicy(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, oneProject())
-	e.srv.Update(func(es *atlastest.Estate) {
-		es.Projects[0].Cluster("dedicated-01").NextSnapshot = testNow.Add(-3 * time.Hour)
-		es.Projects[0].Cluster("dedicated-06").NextSnapshot = testNow.Add(30 * 24 * time.Hour)
-	})
-	e.refresh(t)
-	e.srv.Reset()
-	for range 11 {
-		e.clock.Advance(5 * time.Minute)
-		e.refresh(t)
-	}
-	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 0 {
+	e := scheduleEnv(t, testNow.Add(-3*time.Hour))
+	if n := e.scheduleReads(t, 11); n != 0 {
 		t.Errorf("%d schedule reads within the hour, want 0", n)
 	}
 	expectLines(t, e.exposition(t), "atlas_backup_next_snapshot_timestamp_seconds"+cloudLabels+" 1.7951652e+09")
-	e.clock.Advance(5 * time.Minute)
-	e.refresh(t)
-	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 1 {
+	if n := e.scheduleReads(t, 1); n != 1 {
 		t.Errorf("%d schedule reads after an hour, want 1", n)
 	}
 }
@@ -431,30 +443,15 @@ func TestEntryThatCannotResolveKeepsItsTargets(t *testing.T) {
 }
 
 func TestScheduleWhileItsSnapshotIsTaken(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, oneProject())
-	e.srv.Update(func(es *atlastest.Estate) {
-		es.Projects[0].Cluster("dedicated-01").NextSnapshot = testNow.Add(-10 * time.Minute)
-		es.Projects[0].Cluster("dedicated-06").NextSnapshot = testNow.Add(30 * 24 * time.Hour)
-	})
-	e.refresh(t)
-	e.srv.Reset()
-	for range 3 {
-		e.clock.Advance(5 * time.Minute)
-		e.refresh(t)
-	}
-	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 3 {
+	e := scheduleEnv(t, testNow.Add(-10*time.Minute))
+	if n := e.scheduleReads(t, 3); n != 3 {
 		t.Errorf("%d schedule reads in three refreshes, want 3", n)
 	}
 	// Atlas moves it on: read once more, then not until it is due.
 	e.srv.Update(func(es *atlastest.Estate) {
 		es.Projects[0].Cluster("dedicated-01").NextSnapshot = testNow.Add(6 * time.Hour)
 	})
-	e.srv.Reset()
-	for range 3 {
-		e.clock.Advance(5 * time.Minute)
-		e.refresh(t)
-	}
-	if n := e.srv.Count("getGroupClusterBackupSchedule"); n != 1 {
+	if n := e.scheduleReads(t, 3); n != 1 {
 		t.Errorf("%d schedule reads once Atlas moved the next snapshot on, want 1", n)
 	}
 	expectLines(t, e.exposition(t), "atlas_backup_next_snapshot_timestamp_seconds"+cloudLabels+" 1.7951976e+09")
