@@ -57,8 +57,7 @@ func newReloader(load func() (*config.Config, error), settings func(*config.Conf
 		return nil, err
 	}
 	r.cfg, r.fetcher = cfg, atlas.NewFetcher(r.client)
-	r.success.Set(1)
-	r.timestamp.SetToCurrentTime()
+	r.loaded()
 	return r, nil
 }
 
@@ -74,40 +73,51 @@ func clientConfig(cfg *config.Config, obs atlas.Observer) atlas.Config {
 func (r *reloader) reload(reason string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cfg, err := r.load()
+	changed, kept, err := r.apply()
 	if err != nil {
 		r.success.Set(0)
 		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "reason", reason, "err", err)
 		return err
 	}
-	if cfg.Equal(r.cfg) {
-		r.success.Set(1)
-		r.timestamp.SetToCurrentTime()
+	r.loaded()
+	if !changed {
 		level.Info(r.logger).Log("msg", "configuration unchanged", "reason", reason)
 		return nil
 	}
-	old, client, reused := r.client, r.client, true
+	level.Info(r.logger).Log("msg", "configuration reloaded", "reason", reason, "atlas_session_kept", kept)
+	return nil
+}
+
+// apply loads the configuration and puts what changed in place; r.mu must be held. kept says
+// whether the Atlas session (token, limiters, connections) stayed.
+func (r *reloader) apply() (changed, kept bool, err error) {
+	cfg, err := r.load()
+	if err != nil || cfg.Equal(r.cfg) {
+		return false, true, err
+	}
+	old, client, kept := r.client, r.client, true
 	if !reflect.DeepEqual(cfg.Atlas, r.cfg.Atlas) {
-		if client, reused, err = atlas.NewFrom(old, clientConfig(cfg, r.obs)); err != nil {
-			r.success.Set(0)
-			level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "reason", reason, "err", err)
-			return err
+		if client, kept, err = atlas.NewFrom(old, clientConfig(cfg, r.obs)); err != nil {
+			return false, false, err
 		}
 	}
-	if reused {
+	if kept {
 		r.fetcher.Use(client)
 	} else {
 		r.fetcher = atlas.NewFetcher(client)
 	}
 	r.cfg, r.client = cfg, client
 	r.coll.Reconfigure(r.fetcher, r.settings(cfg))
-	if !reused {
+	if !kept {
 		old.Close()
 	}
+	return true, kept, nil
+}
+
+// loaded records a successful load of the configuration.
+func (r *reloader) loaded() {
 	r.success.Set(1)
 	r.timestamp.SetToCurrentTime()
-	level.Info(r.logger).Log("msg", "configuration reloaded", "reason", reason, "atlas_session_kept", reused)
-	return nil
 }
 
 // inFlight is the running client's requests in flight.
