@@ -17,8 +17,6 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -310,18 +308,10 @@ func sampleMemory() func() (uint64, int64) {
 	}
 }
 
+// rssPeakKiB is this process's peak RSS, 0 where /proc cannot tell.
 func rssPeakKiB() int64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			return v
-		}
-	}
-	return 0
+	_, hwm, _ := procStatus(os.Getpid())
+	return hwm
 }
 
 // SoakReport is what a load run measured.
