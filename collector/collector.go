@@ -157,6 +157,11 @@ type targetState struct {
 	unknownSeen map[string]bool
 	log         logBook
 
+	// The snapshots are kept newest first: the first future of them Atlas dates in the future.
+	// implausible is what checkSnapshots logged of the snapshots last read.
+	future      int
+	implausible map[string]bool
+
 	// Encodings of this state, reused by every scrape until it changes.
 	cache     []prometheus.Metric // per-cluster metrics
 	cacheView int

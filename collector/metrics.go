@@ -17,12 +17,12 @@ var (
 	}
 
 	// Per target (project, cluster, kind).
-	snapshotsCount     = desc("snapshots", "Snapshots Atlas lists for the cluster, by status.", targetLabels, "status")
+	snapshotsCount     = desc("snapshots", "Snapshots Atlas lists for the cluster, by status; those it dates in the future are in future_snapshots instead.", targetLabels, "status")
 	lastCompleted      = desc("last_completed_snapshot_timestamp_seconds", "When the newest completed snapshot was taken. Absent when there is none.", targetLabels)
 	lastStatus         = desc("last_snapshot_status", "Status of the newest snapshot: 1 for its status, 0 for the others.", targetLabels, "status")
 	oldestCompleted    = desc("oldest_completed_snapshot_timestamp_seconds", "When the oldest completed snapshot was taken: the start of the restore window.", targetLabels)
 	lastFallback       = desc("last_fallback_snapshot_timestamp_seconds", "When the newest fallback snapshot was taken (Atlas fell back because the primary snapshot method failed). Absent when there is none.", targetLabels)
-	storageBytes       = desc("storage_bytes", "Storage taken by all the cluster's snapshots. Absent for kinds without sizes (flex, tenant).", targetLabels)
+	storageBytes       = desc("storage_bytes", "Storage taken by all the cluster's snapshots: negative sizes, which Atlas should never give, are left out (and logged), and the sum stops at 2^63-1. Absent for kinds without sizes (flex, tenant).", targetLabels)
 	collectSuccess     = desc("collect_success", "1 if the last attempt to read the cluster's snapshots (and, for Cloud Backup, its backup schedule) succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
 	scheduleInterval   = desc("schedule_interval_seconds", "Longest time the cluster's backup policy lets pass between two scheduled snapshots: the period of its most frequent item (months and years at their longest). Cloud Backup only; absent when the policy schedules none.", targetLabels)
 	nextSnapshot       = desc("next_snapshot_timestamp_seconds", "When Atlas plans to take the cluster's next scheduled snapshot, from its backup schedule. Cloud Backup only.", targetLabels)
@@ -46,7 +46,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp, scheduleInterval, nextSnapshot,
-		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, targetMissing, up, refreshDuration,
+		futureSnapshots, endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, targetMissing, up, refreshDuration,
 		refreshRequests, fullDiscovery, shardInfo, shardCount, apiDeprecated, apiSunset, endpointSunsetAt} {
 		ch <- d
 	}
@@ -160,17 +160,20 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 		}
 	}
 	buildHistory(ts, gauge)
-	counts := map[atlas.Status]float64{}
-	var size float64
+	// Snapshots from the future take storage too, but are no part of the cluster's history yet.
+	var size int64
 	hasSize := t.Kind.HasSizes()
-	var newestDone, oldestDone, newestFallback *atlas.Snapshot
-	for i := range ts.snapshots {
-		s := &ts.snapshots[i]
-		counts[s.Status]++
+	for _, s := range ts.snapshots {
 		if s.HasSize {
-			size += float64(s.SizeBytes)
-			hasSize = true
+			size, hasSize = atlas.AddSizes(size, s.SizeBytes), true
 		}
+	}
+	counts := map[atlas.Status]float64{}
+	var newestDone, oldestDone, newestFallback *atlas.Snapshot
+	snaps := ts.current()
+	for i := range snaps {
+		s := &snaps[i]
+		counts[s.Status]++
 		if s.Status == atlas.StatusCompleted {
 			if newestDone == nil || s.CreatedAt.After(newestDone.CreatedAt) {
 				newestDone = s
@@ -189,8 +192,9 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 	if counts[atlas.StatusUnknown] > 0 {
 		gauge(snapshotsCount, counts[atlas.StatusUnknown], string(atlas.StatusUnknown))
 	}
+	gauge(futureSnapshots, float64(ts.future))
 	if hasSize {
-		gauge(storageBytes, size)
+		gauge(storageBytes, float64(size))
 	}
 	if newestDone != nil {
 		gauge(lastCompleted, unix(newestDone.CreatedAt))
@@ -199,9 +203,9 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 	if newestFallback != nil {
 		gauge(lastFallback, unix(newestFallback.CreatedAt))
 	}
-	if len(ts.snapshots) > 0 {
+	if len(snaps) > 0 {
 		// Snapshots are kept newest first.
-		newest := ts.snapshots[0].Status
+		newest := snaps[0].Status
 		for _, st := range atlas.Statuses {
 			gauge(lastStatus, b2f(newest == st), string(st))
 		}

@@ -559,6 +559,7 @@ func (r *refresh) deliver(res atlas.Result) {
 	// A schedule that could not be read keeps its last value but fails the collection.
 	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, c.now()
 	ts.snapshots, ts.served = snaps, res.Served
+	c.checkSnapshots(ts)
 	r.applyJobs(ts, res)
 	if c.settings.SnapshotMetrics {
 		// Encode now, in the refresh, rather than in the next scrape.
