@@ -29,8 +29,8 @@ var (
 	collectTimestamp   = desc("collect_timestamp_seconds", "When the snapshot data exposed for the cluster was fetched from Atlas.", targetLabels)
 	endpointDeprecated = desc("endpoint_deprecated", "1 when the cluster's configured or discovered snapshot endpoint is deprecated by Atlas; sunset_date is empty when Atlas announced none.", targetLabels, "sunset_date")
 	endpointSunset     = desc("endpoint_sunset", "1 when the kind's endpoint answered that it is gone (410, 404 on a removed route, or 400 naming another API); its data comes from the replacement kind. cluster is empty for the serverless instance listing.", targetLabels)
-	clusterInfo        = desc("cluster_info", "Discovered cluster; always 1. kind is the snapshot kind its backups are read from, or none.", []string{"project_id", "project", "cluster", "kind", "type", "tier", "state", "mongodb_version"})
-	clusterBackup      = desc("cluster_backup_enabled", "1 if backups are enabled for the discovered cluster (always 0 for M0).", []string{"project_id", "project", "cluster"})
+	clusterInfo        = desc("cluster_info", "Discovered cluster; always 1. kind is the snapshot kind of its backups: the one discovery finds (cloud, flex, serverless); for a cluster discovery finds none for, the kind its snapshots are read from as the configuration names it (legacy backup, which discovery cannot see; with several, the first of cloud, flex, serverless, tenant, legacy whose listing has snapshots); none when neither (M0, backup disabled).", []string{"project_id", "project", "cluster", "kind", "type", "tier", "state", "mongodb_version"})
+	clusterBackup      = desc("cluster_backup_enabled", "1 if the discovered cluster is backed up: Atlas says its backups are enabled, or its snapshots are listed through a kind the configuration names (legacy backup); 0 when cluster_info's kind is none (always for M0).", []string{"project_id", "project", "cluster"})
 	clusterPaused      = desc("cluster_paused", "1 if the discovered cluster is paused: Atlas takes no scheduled snapshots of a paused cluster.", []string{"project_id", "project", "cluster"})
 	discoverySuccess   = desc("discovery_success", "1 if the last discovery of the project's clusters succeeded.", []string{"project_id", "project"})
 	discoveryTimestamp = desc("discovery_timestamp_seconds", "When the project's clusters were last discovered.", []string{"project_id", "project"})
@@ -98,12 +98,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		collectCompliance(ch, ps)
 		for _, cl := range ps.selected {
-			kind := string(cl.Kind)
-			if kind == "" {
+			kind := string(c.backupKind(p.ID, cl))
+			enabled := kind != ""
+			if !enabled {
 				kind = "none"
 			}
 			ch <- prometheus.MustNewConstMetric(clusterInfo, prometheus.GaugeValue, 1, p.ID, p.Name, cl.Name, kind, cl.Type, cl.Tier, cl.State, cl.MongoDBVersion)
-			ch <- prometheus.MustNewConstMetric(clusterBackup, prometheus.GaugeValue, b2f(cl.BackupEnabled), p.ID, p.Name, cl.Name)
+			ch <- prometheus.MustNewConstMetric(clusterBackup, prometheus.GaugeValue, b2f(enabled), p.ID, p.Name, cl.Name)
 			ch <- prometheus.MustNewConstMetric(clusterPaused, prometheus.GaugeValue, b2f(cl.Paused), p.ID, p.Name, cl.Name)
 		}
 	}
@@ -135,6 +136,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- m
 		}
 	}
+}
+
+// backupKind is the kind of backup cluster cl of project id has, for cluster_info: the one
+// discovery finds (Cloud Backup, Flex, serverless), or, for a cluster discovery finds none for,
+// the one its snapshots are read from as the configuration names it (legacy backup, which
+// Atlas's cluster listing does not show; with several, the first in atlas.Kinds order). Only a
+// read that listed snapshots counts: Atlas answers an empty listing for a cluster whose backup
+// is off. "" when it has neither. c.mu must be held.
+func (c *Collector) backupKind(id string, cl atlas.Cluster) atlas.Kind {
+	if cl.Kind != "" {
+		return cl.Kind
+	}
+	for _, k := range atlas.Kinds {
+		if ts := c.targets[atlas.Target{ProjectID: id, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud}]; ts != nil && len(ts.snapshots) > 0 {
+			return ts.served.Kind
+		}
+	}
+	return ""
 }
 
 // buildTarget builds a target's per-cluster metrics. They change only when the target is
