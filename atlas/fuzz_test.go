@@ -20,6 +20,7 @@ func FuzzDecodeSnapshots(f *testing.F) {
 	f.Add([]byte(`{"results":[{"id":"x","status":"RUNNING","scheduledTime":"2026-11-20T11:00:00Z","startTime":"2026-11-20T11:00:30Z","expiration":"2026-11-28T11:00:00Z","mongoDBVersion":"8.0.4"}]}`))
 	f.Add([]byte(`{"results":[{"id":"x","complete":false,"created":{"date":"2026-11-20T11:00:00Z","increment":1},"parts":[{"storageSizeBytes":5},{"storageSizeBytes":null}],"doNotDelete":true}]}`))
 	f.Add([]byte(`{"nextSnapshot":"2026-11-20T18:00:00Z","policies":[{"policyItems":[{"frequencyType":"hourly","frequencyInterval":6,"retentionUnit":"days","retentionValue":2},{"frequencyType":"ondemand","frequencyInterval":0}]}]}`))
+	f.Add([]byte(`{"results":[{"id":"x","complete":true,"created":{"date":"2026-11-20T11:00:00Z"},"parts":[{"storageSizeBytes":9223372036854775807},{"storageSizeBytes":9223372036854775807}]},{"id":"y","storageSizeBytes":-9223372036854775808}]}`))
 	f.Add([]byte(`{"results":null}`))
 	f.Add([]byte(`<html>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -27,7 +28,7 @@ func FuzzDecodeSnapshots(f *testing.F) {
 		check := func(snaps []Snapshot, err error) {
 			ids := map[string]bool{}
 			for _, s := range snaps {
-				if s.Status == "" || s.Cluster != "c" || ids[s.ID] {
+				if s.Status == "" || s.Cluster != "c" || ids[s.ID] || s.SizeBytes < 0 || s.InvalidSize > 0 || (s.HasSize && s.InvalidSize != 0) {
 					t.Fatalf("bad or repeated snapshot %+v", s)
 				}
 				ids[s.ID] = true

@@ -99,8 +99,13 @@ type Snapshot struct {
 	FinishedAt time.Time
 	ExpiresAt  time.Time
 
+	// SizeBytes is the storage the snapshot takes (legacy: its parts summed, saturating at
+	// math.MaxInt64); HasSize says whether Atlas gave it.
 	SizeBytes int64
 	HasSize   bool
+	// InvalidSize is a negative size Atlas gave (legacy: of a part), which no snapshot can take:
+	// the snapshot then has no size. 0 when Atlas gave none.
+	InvalidSize int64
 
 	Type           string // scheduled, onDemand, fallback ("" where the kind has none)
 	Frequency      string // hourly, daily, weekly, monthly, yearly ("" where the kind has none)

@@ -3,6 +3,7 @@ package atlas
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -81,6 +82,46 @@ func ProjectByID(all []Project, id string) (Project, error) {
 // HasSizes reports whether Atlas gives the storage size of the kind's snapshots.
 func (k Kind) HasSizes() bool {
 	return k == KindCloud || k == KindServerless || k == KindLegacy
+}
+
+// ClockSkew is how far Atlas's clock and this host's may disagree before a time Atlas gives is
+// taken as wrong rather than as skew. NTP keeps both within a fraction of a second; five minutes
+// is the tolerance Kerberos has long allowed between hosts that must agree on time, which covers
+// a host whose time sync stopped days ago, and is small next to the hours every alert allows a
+// snapshot's age. Every comparison of a time Atlas gives with this host's clock uses it.
+const ClockSkew = 5 * time.Minute
+
+// Ahead reports whether Atlas's time t is later than now by more than ClockSkew: a time this
+// host's clock has not reached, which no skew explains.
+func Ahead(t, now time.Time) bool { return t.Sub(now) > ClockSkew }
+
+// FromFuture reports whether Atlas dates the snapshot later than now can be (Ahead). Such a
+// snapshot says nothing of the backups taken so far: taken as the newest, its negative age would
+// hide every snapshot that stops coming.
+func (s Snapshot) FromFuture(now time.Time) bool { return Ahead(s.CreatedAt, now) }
+
+// AddSizes returns a+b for sizes in bytes (neither negative), saturating at math.MaxInt64: a sum
+// no honest answer reaches then shows as the largest size rather than wrapping to a small or
+// negative one.
+func AddSizes(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// addSize adds a size Atlas gave to the snapshot's (legacy snapshots have one per part). A
+// negative one is invalid, and so is the snapshot's size then.
+func (s *Snapshot) addSize(n int64) {
+	switch {
+	case n < 0:
+		if s.InvalidSize == 0 {
+			s.InvalidSize = n
+		}
+		s.SizeBytes, s.HasSize = 0, false
+	case s.InvalidSize == 0:
+		s.SizeBytes, s.HasSize = AddSizes(s.SizeBytes, n), true
+	}
 }
 
 // IsFallback reports whether Atlas took the snapshot by its fallback method, because the primary

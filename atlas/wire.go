@@ -125,7 +125,7 @@ func (w wireCloudSnapshot) normalise(kind Kind, t Target) Snapshot {
 		Type: w.SnapshotType, Frequency: w.FrequencyType, MongoDBVersion: w.MongodVersion, CopyRegions: w.CopyRegions,
 	}
 	if w.StorageSizeBytes != nil {
-		s.SizeBytes, s.HasSize = *w.StorageSizeBytes, true
+		s.addSize(*w.StorageSizeBytes)
 	}
 	return s
 }
@@ -160,8 +160,7 @@ func (w wireLegacySnapshot) normalise(kind Kind, t Target) Snapshot {
 	}
 	for _, p := range w.Parts {
 		if p.StorageSizeBytes != nil {
-			s.SizeBytes += *p.StorageSizeBytes
-			s.HasSize = true
+			s.addSize(*p.StorageSizeBytes)
 		}
 		if s.MongoDBVersion == "" {
 			s.MongoDBVersion = p.MongodVersion

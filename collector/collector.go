@@ -11,12 +11,10 @@ package collector
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
@@ -107,8 +105,7 @@ type Collector struct {
 	missing                     map[missingKey]bool
 	clusterNames                map[string]map[string]bool // per project: names in the last all-projects cluster listing
 	version                     uint64                     // bumped when a refresh ends and on Reconfigure
-	warned                      map[string]bool            // deprecation and sunset messages already logged
-	lastErr                     map[string]string          // last error logged per subject, "" after recovery
+	log                         logBook                    // what was logged about the exporter as a whole
 }
 
 // entryState is what a project selector of the configuration resolved to.
@@ -117,6 +114,7 @@ type entryState struct {
 	resolved bool // resolved at least once
 	absent   bool // Atlas said the configured project does not exist
 	again    bool // resolve again at the next refresh
+	log      logBook
 }
 
 type projectState struct {
@@ -139,6 +137,7 @@ type projectState struct {
 	// refused holds, per job family and kind, when Atlas last refused it in this project (403):
 	// roles are per project, so one cluster asks again per jobs_interval, not all.
 	refused map[string]time.Time
+	log     logBook
 }
 
 type targetState struct {
@@ -156,6 +155,12 @@ type targetState struct {
 	ok          bool
 	seen        int
 	unknownSeen map[string]bool
+	log         logBook
+
+	// The snapshots are kept newest first: the first future of them Atlas dates in the future.
+	// implausible is what checkSnapshots logged of the snapshots last read.
+	future      int
+	implausible map[string]bool
 
 	// Encodings of this state, reused by every scrape until it changes.
 	cache     []prometheus.Metric // per-cluster metrics
@@ -171,7 +176,7 @@ func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now fun
 		logger: logger, now: now, life: life, fetcher: f, settings: s,
 		entries: map[string]*entryState{}, projects: map[string]*projectState{},
 		targets: map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[missingKey]bool{}, clusterNames: map[string]map[string]bool{},
-		lastRequests: map[string]float64{}, warned: map[string]bool{}, lastErr: map[string]string{},
+		lastRequests: map[string]float64{},
 	}
 }
 
@@ -205,7 +210,6 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 		for sel := range c.entries {
 			if !keep[sel] {
 				delete(c.entries, sel)
-				delete(c.lastErr, "resolve\x00"+sel)
 			}
 		}
 		c.selection++
@@ -326,7 +330,6 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 		for id, ps := range c.projects {
 			if ps.seen != r.cycle {
 				delete(c.projects, id)
-				c.forget(id)
 				continue
 			}
 			ps.selected = r.selected[id]
@@ -334,7 +337,6 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 		for t, ts := range c.targets {
 			if ts.seen != r.cycle {
 				delete(c.targets, t)
-				c.forget(targetID(t))
 			}
 		}
 		if r.full {
@@ -365,7 +367,7 @@ func (c *Collector) failUnfinished(r *refresh) {
 			continue
 		}
 		ts.ok, ts.cache = false, nil
-		c.logChange("target\x00"+targetID(t), err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+		c.logChange(&ts.log, "snapshots", err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	}
 }
 
@@ -374,48 +376,3 @@ type errUnfinished struct{ timeout time.Duration }
 func (e errUnfinished) Error() string {
 	return "not finished within refresh_timeout (" + e.timeout.String() + "); the data shown is from the last read that finished"
 }
-
-// logChange logs err under key only when it differs from the last one logged there, so a
-// problem is reported once when it starts and once when it ends, not on every scrape. c.mu
-// must be held.
-func (c *Collector) logChange(key string, err error, kv ...any) {
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	if last, seen := c.lastErr[key]; last == msg && (seen || msg == "") {
-		return
-	}
-	c.lastErr[key] = msg
-	if err != nil {
-		level.Warn(c.logger).Log(append(kv, "err", err)...)
-		return
-	}
-	level.Info(c.logger).Log(append(kv, "status", "recovered")...)
-}
-
-// forget drops what was logged about a project or target (id) that is no longer watched, so
-// that the log and warning keys do not grow with every cluster ever seen, and one that comes
-// back is reported afresh. c.mu must be held.
-func (c *Collector) forget(id string) {
-	for k := range c.lastErr {
-		if strings.Contains(k, "\x00"+id) {
-			delete(c.lastErr, k)
-		}
-	}
-	for k := range c.warned {
-		if strings.Contains(k, "\x00"+id) {
-			delete(c.warned, k)
-		}
-	}
-}
-
-func (c *Collector) warnOnce(key string, kv ...any) {
-	if c.warned[key] {
-		return
-	}
-	c.warned[key] = true
-	level.Warn(c.logger).Log(kv...)
-}
-
-func targetID(t atlas.Target) string { return t.ProjectID + "/" + t.Cluster + "/" + string(t.Kind) }

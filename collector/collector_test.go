@@ -458,3 +458,37 @@ func TestBackupSchedulesOff(t *testing.T) {
 	}
 	expectLines(t, out, cloudOK)
 }
+
+// TestLegacyBackupIsNotBackupDisabled: discovery cannot see legacy backup (Atlas's backupEnabled
+// is about Cloud Backup), so a cluster whose snapshots are listed as the kind the configuration
+// names is backed up, of that kind; one whose listing is empty is not.
+func TestLegacyBackupIsNotBackupDisabled(t *testing.T) {
+	s := defaultSettings()
+	s.Projects = []config.Project{{ID: p1}, {ID: p1, Clusters: []string{"legacy-05", "disabled-08"}, Kinds: []string{"legacy"}}}
+	e := newEnv(t, atlastest.Options{}, s)
+	e.refresh(t)
+	out := e.exposition(t)
+	cluster := func(name string) string {
+		return `cluster="` + name + `",project="project-001",project_id="5f0000000000000000000001"`
+	}
+	info := func(name, kind, typ, tier string) string {
+		return `atlas_backup_cluster_info{` + `cluster="` + name + `",kind="` + kind + `",mongodb_version="8.0.4",project="project-001",project_id="5f0000000000000000000001",state="IDLE",tier="` + tier + `",type="` + typ + `"} 1`
+	}
+	expectLines(t, out,
+		`atlas_backup_collect_success{cluster="legacy-05",kind="legacy",project="project-001",project_id="5f0000000000000000000001"} 1`,
+		info("legacy-05", "legacy", "REPLICASET", "M30"),
+		"atlas_backup_cluster_backup_enabled{"+cluster("legacy-05")+"} 1",
+		// disabled-08 has no legacy backup: Atlas says to use the Cloud Backup endpoint, which
+		// lists no snapshots.
+		`atlas_backup_endpoint_sunset{cluster="disabled-08",kind="legacy",project="project-001",project_id="5f0000000000000000000001"} 1`,
+		`atlas_backup_snapshots{cluster="disabled-08",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 0`,
+		info("disabled-08", "none", "REPLICASET", "M30"),
+		"atlas_backup_cluster_backup_enabled{"+cluster("disabled-08")+"} 0",
+		info("m0-07", "none", "TENANT", "M0"),
+		"atlas_backup_cluster_backup_enabled{"+cluster("m0-07")+"} 0",
+		info("dedicated-01", "cloud", "REPLICASET", "M30"),
+		"atlas_backup_cluster_backup_enabled{"+cluster("dedicated-01")+"} 1")
+	if n := len(grep(out, "atlas_backup_cluster_info{")); n != 8 {
+		t.Errorf("%d cluster_info series, want one per cluster (8)", n)
+	}
+}

@@ -52,12 +52,11 @@ func (r *refresh) applyCompliance(ps *projectState, l *shared[*atlas.ComplianceP
 	}
 	c, p, cs := r.c, ps.project, &ps.compliance
 	cs.tried, cs.ok = true, l.err == nil
-	key := "compliance\x00" + p.ID
 	if ref := atlas.Refused(l.err); ref != nil {
-		c.logChange(key, ref, "msg", "Atlas refuses to show the Backup Compliance Policy; asking again at each discovery", "project_id", p.ID, "project", p.Name)
+		c.logChange(&ps.log, "compliance", ref, "msg", "Atlas refuses to show the Backup Compliance Policy; asking again at each discovery", "project_id", p.ID, "project", p.Name)
 		return
 	}
-	c.logChange(key, l.err, "msg", "Backup Compliance Policy collection", "project_id", p.ID, "project", p.Name)
+	c.logChange(&ps.log, "compliance", l.err, "msg", "Backup Compliance Policy collection", "project_id", p.ID, "project", p.Name)
 	if l.err == nil {
 		cs.policy, cs.read = l.val, true
 	}

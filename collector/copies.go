@@ -21,7 +21,7 @@ func buildCopies(ts *targetState, gauge gaugeFunc) {
 		if d, ok := sch.CopyInterval(r); ok {
 			gauge(copyRegionInterval, d.Seconds(), r.CloudProvider, r.Region)
 		}
-		if at, ok := atlas.LastCopied(ts.snapshots, r.Region); ok {
+		if at, ok := atlas.LastCopied(ts.current(), r.Region); ok {
 			gauge(lastCopied, unix(at), r.CloudProvider, r.Region)
 		}
 	}

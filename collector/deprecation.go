@@ -28,7 +28,7 @@ func collectNotices(ch chan<- prometheus.Metric, heard []atlas.Notice) {
 // logNotices logs each operation and version Atlas says is deprecated, once; c.mu must be held.
 func (c *Collector) logNotices(heard []atlas.Notice) {
 	for _, n := range heard {
-		c.warnOnce("notice\x00"+n.Operation+"\x00"+n.Version, "msg", "Atlas says an API version the exporter sends is deprecated; upgrade the exporter before the sunset date",
+		c.warnOnce(&c.log, "notice "+n.Operation+" "+n.Version, "msg", "Atlas says an API version the exporter sends is deprecated; upgrade the exporter before the sunset date",
 			"operation", n.Operation, "version", n.Version, "deprecation_date", dateOf(n.Deprecation), "sunset_date", dateOf(n.Sunset))
 	}
 }

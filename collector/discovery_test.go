@@ -191,12 +191,12 @@ func TestNewAndDeletedClusters(t *testing.T) {
 	if got := missingLines(e, t); got != "" {
 		t.Errorf("a deleted cluster that was not named in the configuration is not missing:\n%s", got)
 	}
-	// Nothing is kept about it: its log keys go with it.
+	// Nothing is kept about it: what was logged about it went with its state.
 	e.coll.mu.Lock()
 	defer e.coll.mu.Unlock()
-	for k := range e.coll.lastErr {
-		if strings.Contains(k, "/flex-02/") {
-			t.Errorf("log key kept for the deleted cluster: %q", k)
+	for tt := range e.coll.targets {
+		if tt.Cluster == "flex-02" {
+			t.Errorf("state kept for the deleted cluster: %v", tt)
 		}
 	}
 }

@@ -134,7 +134,11 @@ func (r *refresh) applyFamily(ts *targetState, t atlas.Target, family string, m 
 	r.note(err)
 	ps := c.projects[t.ProjectID]
 	key := refusalKey(family, t.Kind)
-	refusedLog := "refused\x00" + t.ProjectID + "\x00" + key
+	// A refusal is logged once per project.
+	book, refusedLog := &ts.log, "refused "+key
+	if ps != nil {
+		book = &ps.log
+	}
 	m.tried, m.ok = true, err == nil
 	if ref := atlas.Refused(err); ref != nil {
 		if ps != nil {
@@ -143,18 +147,18 @@ func (r *refresh) applyFamily(ts *targetState, t atlas.Target, family string, m 
 			}
 			ps.refused[key] = c.now()
 		}
-		c.logChange(refusedLog, ref, "msg", "Atlas refuses "+family+" in this project; one cluster asks again every jobs_interval",
+		c.logChange(book, refusedLog, ref, "msg", "Atlas refuses "+family+" in this project; one cluster asks again every jobs_interval",
 			"project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
 		return false
 	}
-	c.logChange(family+"\x00"+targetID(t), err, "msg", family+" collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	c.logChange(&ts.log, family, err, "msg", family+" collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	if err != nil {
 		return false
 	}
 	if ps != nil {
 		delete(ps.refused, key)
 	}
-	c.logChange(refusedLog, nil, "msg", "Atlas no longer refuses "+family+" in this project", "project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
+	c.logChange(book, refusedLog, nil, "msg", "Atlas no longer refuses "+family+" in this project", "project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
 	m.read, m.at = true, c.now()
 	return true
 }

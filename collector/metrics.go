@@ -17,20 +17,20 @@ var (
 	}
 
 	// Per target (project, cluster, kind).
-	snapshotsCount     = desc("snapshots", "Snapshots Atlas lists for the cluster, by status.", targetLabels, "status")
+	snapshotsCount     = desc("snapshots", "Snapshots Atlas lists for the cluster, by status; those it dates in the future are in future_snapshots instead.", targetLabels, "status")
 	lastCompleted      = desc("last_completed_snapshot_timestamp_seconds", "When the newest completed snapshot was taken. Absent when there is none.", targetLabels)
 	lastStatus         = desc("last_snapshot_status", "Status of the newest snapshot: 1 for its status, 0 for the others.", targetLabels, "status")
 	oldestCompleted    = desc("oldest_completed_snapshot_timestamp_seconds", "When the oldest completed snapshot was taken: the start of the restore window.", targetLabels)
 	lastFallback       = desc("last_fallback_snapshot_timestamp_seconds", "When the newest fallback snapshot was taken (Atlas fell back because the primary snapshot method failed). Absent when there is none.", targetLabels)
-	storageBytes       = desc("storage_bytes", "Storage taken by all the cluster's snapshots. Absent for kinds without sizes (flex, tenant).", targetLabels)
+	storageBytes       = desc("storage_bytes", "Storage taken by all the cluster's snapshots: negative sizes, which Atlas should never give, are left out (and logged), and the sum stops at 2^63-1. Absent for kinds without sizes (flex, tenant).", targetLabels)
 	collectSuccess     = desc("collect_success", "1 if the last attempt to read the cluster's snapshots (and, for Cloud Backup, its backup schedule) succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
 	scheduleInterval   = desc("schedule_interval_seconds", "Longest time the cluster's backup policy lets pass between two scheduled snapshots: the period of its most frequent item (months and years at their longest). Cloud Backup only; absent when the policy schedules none.", targetLabels)
 	nextSnapshot       = desc("next_snapshot_timestamp_seconds", "When Atlas plans to take the cluster's next scheduled snapshot, from its backup schedule. Cloud Backup only.", targetLabels)
 	collectTimestamp   = desc("collect_timestamp_seconds", "When the snapshot data exposed for the cluster was fetched from Atlas.", targetLabels)
 	endpointDeprecated = desc("endpoint_deprecated", "1 when the cluster's configured or discovered snapshot endpoint is deprecated by Atlas; sunset_date is empty when Atlas announced none.", targetLabels, "sunset_date")
 	endpointSunset     = desc("endpoint_sunset", "1 when the kind's endpoint answered that it is gone (410, 404 on a removed route, or 400 naming another API); its data comes from the replacement kind. cluster is empty for the serverless instance listing.", targetLabels)
-	clusterInfo        = desc("cluster_info", "Discovered cluster; always 1. kind is the snapshot kind its backups are read from, or none.", []string{"project_id", "project", "cluster", "kind", "type", "tier", "state", "mongodb_version"})
-	clusterBackup      = desc("cluster_backup_enabled", "1 if backups are enabled for the discovered cluster (always 0 for M0).", []string{"project_id", "project", "cluster"})
+	clusterInfo        = desc("cluster_info", "Discovered cluster; always 1. kind is the snapshot kind of its backups: the one discovery finds (cloud, flex, serverless); for a cluster discovery finds none for, the kind its snapshots are read from as the configuration names it (legacy backup, which discovery cannot see; with several, the first of cloud, flex, serverless, tenant, legacy whose listing has snapshots); none when neither (M0, backup disabled).", []string{"project_id", "project", "cluster", "kind", "type", "tier", "state", "mongodb_version"})
+	clusterBackup      = desc("cluster_backup_enabled", "1 if the discovered cluster is backed up: Atlas says its backups are enabled, or its snapshots are listed through a kind the configuration names (legacy backup); 0 when cluster_info's kind is none (always for M0).", []string{"project_id", "project", "cluster"})
 	clusterPaused      = desc("cluster_paused", "1 if the discovered cluster is paused: Atlas takes no scheduled snapshots of a paused cluster.", []string{"project_id", "project", "cluster"})
 	discoverySuccess   = desc("discovery_success", "1 if the last discovery of the project's clusters succeeded.", []string{"project_id", "project"})
 	discoveryTimestamp = desc("discovery_timestamp_seconds", "When the project's clusters were last discovered.", []string{"project_id", "project"})
@@ -46,7 +46,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{snapshotsCount, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes, collectSuccess, collectTimestamp, scheduleInterval, nextSnapshot,
-		endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, targetMissing, up, refreshDuration,
+		futureSnapshots, endpointDeprecated, endpointSunset, clusterInfo, clusterBackup, clusterPaused, discoverySuccess, discoveryTimestamp, targetMissing, up, refreshDuration,
 		refreshRequests, fullDiscovery, shardInfo, shardCount, apiDeprecated, apiSunset, endpointSunsetAt} {
 		ch <- d
 	}
@@ -98,12 +98,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		collectCompliance(ch, ps)
 		for _, cl := range ps.selected {
-			kind := string(cl.Kind)
-			if kind == "" {
+			kind := string(c.backupKind(p.ID, cl))
+			enabled := kind != ""
+			if !enabled {
 				kind = "none"
 			}
 			ch <- prometheus.MustNewConstMetric(clusterInfo, prometheus.GaugeValue, 1, p.ID, p.Name, cl.Name, kind, cl.Type, cl.Tier, cl.State, cl.MongoDBVersion)
-			ch <- prometheus.MustNewConstMetric(clusterBackup, prometheus.GaugeValue, b2f(cl.BackupEnabled), p.ID, p.Name, cl.Name)
+			ch <- prometheus.MustNewConstMetric(clusterBackup, prometheus.GaugeValue, b2f(enabled), p.ID, p.Name, cl.Name)
 			ch <- prometheus.MustNewConstMetric(clusterPaused, prometheus.GaugeValue, b2f(cl.Paused), p.ID, p.Name, cl.Name)
 		}
 	}
@@ -137,6 +138,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// backupKind is the kind of backup cluster cl of project id has, for cluster_info: the one
+// discovery finds (Cloud Backup, Flex, serverless), or, for a cluster discovery finds none for,
+// the one its snapshots are read from as the configuration names it (legacy backup, which
+// Atlas's cluster listing does not show; with several, the first in atlas.Kinds order). Only a
+// read that listed snapshots counts: Atlas answers an empty listing for a cluster whose backup
+// is off. "" when it has neither. c.mu must be held.
+func (c *Collector) backupKind(id string, cl atlas.Cluster) atlas.Kind {
+	if cl.Kind != "" {
+		return cl.Kind
+	}
+	for _, k := range atlas.Kinds {
+		if ts := c.targets[atlas.Target{ProjectID: id, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud}]; ts != nil && len(ts.snapshots) > 0 {
+			return ts.served.Kind
+		}
+	}
+	return ""
+}
+
 // buildTarget builds a target's per-cluster metrics. They change only when the target is
 // refreshed, so every scrape until then reuses them.
 func buildTarget(ts *targetState) []prometheus.Metric {
@@ -160,17 +179,20 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 		}
 	}
 	buildHistory(ts, gauge)
-	counts := map[atlas.Status]float64{}
-	var size float64
+	// Snapshots from the future take storage too, but are no part of the cluster's history yet.
+	var size int64
 	hasSize := t.Kind.HasSizes()
-	var newestDone, oldestDone, newestFallback *atlas.Snapshot
-	for i := range ts.snapshots {
-		s := &ts.snapshots[i]
-		counts[s.Status]++
+	for _, s := range ts.snapshots {
 		if s.HasSize {
-			size += float64(s.SizeBytes)
-			hasSize = true
+			size, hasSize = atlas.AddSizes(size, s.SizeBytes), true
 		}
+	}
+	counts := map[atlas.Status]float64{}
+	var newestDone, oldestDone, newestFallback *atlas.Snapshot
+	snaps := ts.current()
+	for i := range snaps {
+		s := &snaps[i]
+		counts[s.Status]++
 		if s.Status == atlas.StatusCompleted {
 			if newestDone == nil || s.CreatedAt.After(newestDone.CreatedAt) {
 				newestDone = s
@@ -189,8 +211,9 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 	if counts[atlas.StatusUnknown] > 0 {
 		gauge(snapshotsCount, counts[atlas.StatusUnknown], string(atlas.StatusUnknown))
 	}
+	gauge(futureSnapshots, float64(ts.future))
 	if hasSize {
-		gauge(storageBytes, size)
+		gauge(storageBytes, float64(size))
 	}
 	if newestDone != nil {
 		gauge(lastCompleted, unix(newestDone.CreatedAt))
@@ -199,9 +222,9 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 	if newestFallback != nil {
 		gauge(lastFallback, unix(newestFallback.CreatedAt))
 	}
-	if len(ts.snapshots) > 0 {
+	if len(snaps) > 0 {
 		// Snapshots are kept newest first.
-		newest := ts.snapshots[0].Status
+		newest := snaps[0].Status
 		for _, st := range atlas.Statuses {
 			gauge(lastStatus, b2f(newest == st), string(st))
 		}

@@ -154,7 +154,7 @@ func (r *refresh) detectChanges(ctx context.Context) {
 		return
 	}
 	defer c.mu.Unlock()
-	c.logChange("clusternames", err, "msg", "the all-projects cluster listing failed; new clusters are found at the next full discovery")
+	c.logChange(&c.log, "clusternames", err, "msg", "the all-projects cluster listing failed; new clusters are found at the next full discovery")
 	if err != nil {
 		return
 	}
@@ -232,16 +232,16 @@ func (r *refresh) entry(ctx context.Context, e config.Project) {
 		switch {
 		case err == nil:
 			es.projects, es.resolved, es.absent, es.again = projects, true, false, false
-			c.logChange("resolve\x00"+sel, nil, "msg", "configured project resolved", "selector", sel)
+			c.logChange(&es.log, "resolve", nil, "msg", "configured project resolved", "selector", sel)
 		case atlas.ProjectNotFound(err):
 			// Atlas answered: there is no such project. Its series go; target_missing says so.
 			es.projects, es.resolved, es.absent, es.again = nil, true, true, false
 			projects = nil
-			c.logChange("resolve\x00"+sel, err, "msg", "configured project not found", "selector", sel)
+			c.logChange(&es.log, "resolve", err, "msg", "configured project not found", "selector", sel)
 		default:
 			// Keep what the selector found before, and say the projects could not be read.
 			resolved, projects, es.again = false, es.projects, true
-			c.logChange("resolve\x00"+sel, err, "msg", "cannot resolve configured project", "selector", sel)
+			c.logChange(&es.log, "resolve", err, "msg", "cannot resolve configured project", "selector", sel)
 			for _, p := range projects {
 				if ps := c.projects[p.ID]; ps != nil {
 					ps.ok = false
@@ -358,7 +358,7 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 		ps.ok = false
 	case due && err != nil:
 		ps.ok, ps.rediscover = false, true
-		c.logChange("discover\x00"+p.ID, err, "msg", "cluster discovery failed", "project_id", p.ID, "project", p.Name)
+		c.logChange(&ps.log, "discover", err, "msg", "cluster discovery failed", "project_id", p.ID, "project", p.Name)
 		if atlas.ProjectNotFound(err) {
 			c.rediscover = true
 		}
@@ -371,12 +371,6 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 	// listing may be the only thing failing, and if all of Atlas is, collect_success says so.
 	selected, plan := planOf(e, p, ps)
 	r.markSelected(p.ID, selected)
-	for _, t := range plan {
-		if lc := atlas.LifecycleOf(t.Target.Kind); lc.Deprecated {
-			c.warnOnce("deprecated\x00"+targetID(t.Target), "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
-				"cluster", t.Target.Cluster, "kind", t.Target.Kind, "sunset_date", dateOf(lc.Sunset), "replacement", lc.Replacement)
-		}
-	}
 	reqs := r.requests(p, plan)
 	c.mu.Unlock()
 	r.fetcher.Fetch(ctx, reqs, r.deliver)
@@ -385,7 +379,7 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 // recordListing keeps what discovery found in project p; c.mu must be held.
 func (r *refresh) recordListing(ps *projectState, p atlas.Project, list atlas.ClusterList) {
 	c := r.c
-	c.logChange("discover\x00"+p.ID, nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
+	c.logChange(&ps.log, "discover", nil, "msg", "cluster discovery recovered", "project_id", p.ID, "project", p.Name)
 	ps.listed, ps.listedCycle, ps.ok, ps.rediscover = true, r.cycle, true, false
 	ps.discoveredAt, ps.serverless = c.now(), list.ServerlessGone
 	ps.clusters = list.Clusters
@@ -394,7 +388,7 @@ func (r *refresh) recordListing(ps *projectState, p atlas.Project, list atlas.Cl
 		ps.names[cl.Name] = true
 	}
 	if list.ServerlessGone != nil {
-		c.warnOnce("serverless-list\x00"+p.ID, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
+		c.warnOnce(&ps.log, "serverless-list", "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
 	}
 }
 
@@ -434,6 +428,10 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Reques
 			c.targets[req.Target] = ts
 		}
 		ts.seen = r.cycle
+		if lc := atlas.LifecycleOf(req.Target.Kind); lc.Deprecated {
+			c.warnOnce(&ts.log, "deprecated", "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
+				"cluster", req.Target.Cluster, "kind", req.Target.Kind, "sunset_date", dateOf(lc.Sunset), "replacement", lc.Replacement)
+		}
 		if r.settings.BackupSchedules {
 			// A next snapshot that was due long before the schedule was read means Atlas is
 			// behind the policy: ask hourly. One due only shortly before is being taken, and
@@ -506,7 +504,7 @@ func (r *refresh) deliver(res atlas.Result) {
 		return
 	}
 	for _, g := range res.Gone {
-		c.warnOnce("gone\x00"+targetID(t)+"\x00"+string(g.Kind), "msg", "snapshot endpoint answered that it is gone", "project_id", t.ProjectID,
+		c.warnOnce(&ts.log, "gone "+string(g.Kind), "msg", "snapshot endpoint answered that it is gone", "project_id", t.ProjectID,
 			"project", ts.project.Name, "cluster", t.Cluster, "kind", g.Kind, "replacement", g.Replacement, "err", g.Err)
 	}
 	switch {
@@ -521,7 +519,6 @@ func (r *refresh) deliver(res atlas.Result) {
 			c.notFound[t] = r.cycle
 		}
 		delete(c.targets, t)
-		c.forget(targetID(t))
 		return
 	case atlas.ProjectNotFound(res.Err):
 		level.Info(c.logger).Log("msg", "project not found; dropping its series and resolving the configured projects again", "project_id", t.ProjectID)
@@ -537,14 +534,14 @@ func (r *refresh) deliver(res atlas.Result) {
 	if res.Err == nil {
 		delete(c.notFound, t)
 	}
-	c.logChange("target\x00"+targetID(t), res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	c.logChange(&ts.log, "snapshots", res.Err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	ts.gone, ts.cache, ts.text = res.Gone, nil, nil
 	if res.Err != nil {
 		ts.ok = false
 		return
 	}
 	r.note(res.ScheduleErr)
-	c.logChange("schedule\x00"+targetID(t), res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	c.logChange(&ts.log, "schedule", res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	switch {
 	case res.Served.Kind != atlas.KindCloud || !r.settings.BackupSchedules:
 		ts.schedule, ts.scheduleAt = nil, time.Time{}
@@ -562,6 +559,7 @@ func (r *refresh) deliver(res atlas.Result) {
 	// A schedule that could not be read keeps its last value but fails the collection.
 	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, c.now()
 	ts.snapshots, ts.served = snaps, res.Served
+	c.checkSnapshots(ts)
 	r.applyJobs(ts, res)
 	if c.settings.SnapshotMetrics {
 		// Encode now, in the refresh, rather than in the next scrape.

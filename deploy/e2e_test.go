@@ -26,7 +26,8 @@ func TestEndToEndUnderPrometheus(t *testing.T) {
 	}
 	// One project of every kind: flex-02's newest snapshot failed, serverless-04 is four days
 	// behind, dedicated-06 had a fallback snapshot, tenant-03 is also configured through the
-	// sunset tenant endpoint, disabled-08 and legacy-05 have Cloud Backup off, m0-07 is free.
+	// sunset tenant endpoint, disabled-08 has backup off, legacy-05 has legacy backup (configured
+	// as the demo does: backed up, not AtlasBackupDisabled), m0-07 is free.
 	// Atlas's headers say the tenant and serverless snapshot endpoints are past their sunset,
 	// and the serverless instance listing has 30 days left (whatever today's date).
 	// Beyond snapshots: dedicated-06 has a restore that failed 3 hours ago, dedicated-01 an
@@ -50,6 +51,9 @@ projects:
   - name: project-001
     clusters: [tenant-03]
     kinds: [tenant]
+  - name: project-001
+    clusters: [legacy-05]
+    kinds: [legacy]
 `, fake.URL))
 	exp := startExporter(t, "--config.file="+cfg)
 
@@ -60,11 +64,12 @@ projects:
 
 	for q, want := range map[string][]float64{
 		`atlas_backup_last_snapshot_status{cluster="flex-02",status="failed"}`:                               {1},
-		`count(atlas_backup_collect_success == 1)`:                                                           {5},
+		`count(atlas_backup_collect_success == 1)`:                                                           {6},
 		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant"}`:                                    {1},
 		`min(atlas_backup_exporter_api_sunset_timestamp_seconds)`:                                            {1769040000},
 		`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                                  {12},
 		`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                               {0},
+		`atlas_backup_cluster_backup_enabled{cluster="legacy-05"}`:                                           {1},
 		`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                                     {8 * 3600},
 		`atlas_backup:snapshot_max_age_seconds{cluster="dedicated-01"}`:                                      {6*3600 + 2*3600},
 		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 5*86400`:                {},
@@ -101,7 +106,7 @@ projects:
 		"alertname=AtlasBackupCompliancePolicyInactive,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 		"alertname=AtlasBackupCopyRegionBehind,cloud_provider=AWS,cluster=dedicated-01,kind=cloud,project=project-001,project_id=5f0000000000000000000001,region=EU_WEST_1,severity=warning",
 		"alertname=AtlasBackupDisabled,cluster=disabled-08,project=project-001,project_id=5f0000000000000000000001,severity=info",
-		"alertname=AtlasBackupDisabled,cluster=legacy-05,project=project-001,project_id=5f0000000000000000000001,severity=info",
+		"alertname=AtlasBackupEndpointDeprecated,cluster=legacy-05,kind=legacy,project=project-001,project_id=5f0000000000000000000001,severity=info",
 		"alertname=AtlasBackupEndpointDeprecated,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=info,sunset_date=2026-01-22",
 		"alertname=AtlasBackupEndpointDeprecated,cluster=tenant-03,kind=tenant,project=project-001,project_id=5f0000000000000000000001,severity=info,sunset_date=2026-01-22",
 		"alertname=AtlasBackupEndpointSunset,cluster=tenant-03,kind=tenant,project=project-001,project_id=5f0000000000000000000001,severity=warning",
