@@ -49,8 +49,9 @@ type RequestEvent struct {
 	HasRateLimit       bool
 }
 
-// RetryReasons are the reasons ObserveRetry reports.
-var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout", "token_rejected"}
+// RetryReasons are the reasons ObserveRetry reports; listing_shifted is a listing read once more
+// because its pages moved while it was read.
+var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout", "token_rejected", "listing_shifted"}
 
 // RetryPolicy bounds the retries of 429, 5xx and connection failures.
 type RetryPolicy struct {

@@ -203,12 +203,14 @@ func TestPagingFollowsNextLinks(t *testing.T) {
 	for _, r := range apiRequests(srv.Requests()) {
 		queries = append(queries, r.Query)
 	}
+	// The later pages carry a count, and the first page is looked at again: see TestShiftingPages.
 	want := []string{
 		"includeCount=false&itemsPerPage=500",
-		"includeCount=false&itemsPerPage=7&pageNum=2",
-		"includeCount=false&itemsPerPage=7&pageNum=3",
-		"includeCount=false&itemsPerPage=7&pageNum=4",
-		"includeCount=false&itemsPerPage=7&pageNum=5",
+		"includeCount=true&itemsPerPage=7&pageNum=2",
+		"includeCount=true&itemsPerPage=7&pageNum=3",
+		"includeCount=true&itemsPerPage=7&pageNum=4",
+		"includeCount=true&itemsPerPage=7&pageNum=5",
+		"includeCount=true&itemsPerPage=500",
 	}
 	if !reflect.DeepEqual(queries, want) {
 		t.Errorf("queries\n got %q\nwant %q", queries, want)
