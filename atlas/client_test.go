@@ -411,7 +411,7 @@ func TestConcurrencyBound(t *testing.T) {
 		mu.Lock()
 		n++
 		mu.Unlock()
-	})
+	}, nil, nil)
 	if n != 24 {
 		t.Errorf("delivered %d results, want 24", n)
 	}
@@ -455,7 +455,7 @@ func TestFetcherFollowsReplacement(t *testing.T) {
 	req := Request{Target: Target{pid, "tenant-03", KindTenant, false}}
 	for round := 1; round <= 2; round++ {
 		var res Result
-		f.Fetch(t.Context(), []Request{req}, func(r Result) { res = r })
+		f.Fetch(t.Context(), []Request{req}, func(r Result) { res = r }, nil, nil)
 		if res.Err != nil || res.Served.Kind != KindFlex || len(res.Snapshots) != 3 || len(res.Gone) != 1 || res.Gone[0].Err.StatusCode != 410 {
 			t.Fatalf("round %d: %+v", round, res)
 		}
@@ -467,7 +467,7 @@ func TestFetcherFollowsReplacement(t *testing.T) {
 	// Get-one requests follow the replacement too, also for a fetcher that has not learned it.
 	var res Result
 	f = NewFetcher(c)
-	f.Fetch(t.Context(), []Request{{Target: req.Target, SnapshotIDs: []string{"6a0000010000000000000008"}}}, func(r Result) { res = r })
+	f.Fetch(t.Context(), []Request{{Target: req.Target, SnapshotIDs: []string{"6a0000010000000000000008"}}}, func(r Result) { res = r }, nil, nil)
 	if res.Err != nil || len(res.Snapshots) != 1 || res.Snapshots[0].Status != StatusCompleted || res.Served.Kind != KindFlex {
 		t.Errorf("get-one through replacement: %+v", res)
 	}
@@ -605,7 +605,7 @@ func TestFetcherReadsScheduleOfCloudTargets(t *testing.T) {
 			key += " without schedule"
 		}
 		got[key] = r
-	})
+	}, nil, nil)
 	if r := got["dedicated-01"]; r.Err != nil || r.ScheduleErr != nil || r.Schedule == nil || len(r.Schedule.Items) != 4 || len(r.Snapshots) != 3 {
 		t.Errorf("dedicated-01: %+v", r)
 	}
@@ -634,7 +634,7 @@ func TestFetcherReadsScheduleThroughReplacement(t *testing.T) {
 	srv.SetFault("listGroupClusterSnapshots", "", &atlastest.Fault{Status: 410, ErrorCode: "VERSION_GONE"})
 	c, _ := newTestClient(t, srv)
 	var res Result
-	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}, Schedule: true}}, func(r Result) { res = r })
+	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}, Schedule: true}}, func(r Result) { res = r }, nil, nil)
 	want := []PolicyItem{{"daily", 1, "days", 8}}
 	if res.Err != nil || res.Served.Kind != KindCloud || res.Schedule == nil || !reflect.DeepEqual(res.Schedule.Items, want) {
 		t.Errorf("legacy read as cloud: %+v", res)

@@ -117,7 +117,7 @@ type Request struct {
 	Cached      *Schedule
 	CachedAt    time.Time // when Cached was read
 	// RestoreJobs and ExportJobs ask for the target's restore and export jobs, read after its
-	// snapshots where the kind served has them.
+	// snapshots where the kind served has them, each family on its own (JobsResult).
 	RestoreJobs, ExportJobs bool
 }
 
@@ -136,24 +136,45 @@ type Result struct {
 	// failed.
 	Schedule    *Schedule
 	ScheduleErr error
-	// RestoreJobs and ExportJobs are what reading them brought; nil where they were not asked
-	// for, the kind served has none, or reading the snapshots failed.
-	RestoreJobs *Jobs[RestoreJob]
-	ExportJobs  *Jobs[ExportJob]
+	// RestoreJobsFollow and ExportJobsFollow say which job families are read next, now that the
+	// snapshots are: each is delivered on its own, as a JobsResult.
+	RestoreJobsFollow, ExportJobsFollow bool
 }
 
-// Fetch reads every request concurrently and calls deliver once per request, as each finishes
-// (deliver may be called from several goroutines at once). It returns when all are delivered
-// or ctx is done; requests still running then are abandoned and not delivered.
-func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result)) {
+// Fetch reads every request concurrently. It calls deliver once per request with its snapshots
+// and schedule as soon as they are read, and then reads each job family the Result says follows
+// on its own and calls deliverJobs with it, so that a job listing that fails or hangs never holds
+// back the snapshots, nor the other family. deliver and deliverJobs may be called from several
+// goroutines at once; a target's jobs come after its snapshots.
+//
+// Fetch returns when every request's snapshots are delivered or ctx is done. The job reads go on,
+// counted in jobs, until they are delivered or ctx is done; with jobs nil, Fetch waits for them
+// too. Reads still running when ctx is done are abandoned and not delivered.
+func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result), deliverJobs func(JobsResult), jobs *sync.WaitGroup) {
+	if jobs == nil {
+		jobs = &sync.WaitGroup{}
+		defer jobs.Wait()
+	}
 	var wg sync.WaitGroup
 	for _, r := range reqs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res := f.fetchOne(ctx, r)
-			if ctx.Err() == nil {
-				deliver(res)
+			if ctx.Err() != nil {
+				return
+			}
+			reads := f.jobReads(ctx, &res)
+			deliver(res)
+			// Counted before wg.Done, so before Fetch returns and its caller waits on jobs.
+			jobs.Add(len(reads))
+			for _, read := range reads {
+				go func() {
+					defer jobs.Done()
+					if jr := read(); ctx.Err() == nil {
+						deliverJobs(jr)
+					}
+				}()
 			}
 		}()
 	}
@@ -207,7 +228,6 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		// Reached Cloud Backup through a replacement, or the policy changed since it was read.
 		sr.schedule, sr.err = f.Schedule(ctx, res.Served)
 	default:
-		f.readJobs(ctx, &res)
 		return res
 	}
 	if res.Err == nil {
@@ -217,7 +237,6 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 			res.Schedule = &sr.schedule
 		}
 	}
-	f.readJobs(ctx, &res)
 	return res
 }
 

@@ -41,7 +41,7 @@ type Fetcher interface {
 	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
-	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result))
+	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
 	RequestsSent() uint64
 	Notices() []atlas.Notice
 }
@@ -322,6 +322,7 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 	if !r.complete {
 		c.failUnfinished(r)
 	}
+	r.failUnfinishedJobs()
 	if r.complete && r.selection == c.selection {
 		for id, ps := range c.projects {
 			if ps.seen != r.cycle {
