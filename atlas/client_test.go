@@ -448,21 +448,43 @@ func TestSingleflightCollapsesIdenticalCalls(t *testing.T) {
 	}
 }
 
+// TestFetcherFollowsReplacement: a gone endpoint is followed to its replacement; a request that
+// carries what the last result said of them goes straight there, and one that does not asks the
+// gone endpoint again: the fetcher keeps nothing per target.
 func TestFetcherFollowsReplacement(t *testing.T) {
 	srv := newFake(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}})
 	c, _ := newTestClient(t, srv)
 	f := NewFetcher(c)
 	req := Request{Target: Target{pid, "tenant-03", KindTenant, false}}
-	for round := 1; round <= 2; round++ {
+	var known []*GoneError
+	for _, tc := range []struct {
+		name      string
+		gone      func() []*GoneError
+		askedGone int // requests to the gone endpoint
+	}{
+		{"nothing known", func() []*GoneError { return nil }, 1},
+		{"the last result's chain", func() []*GoneError { return known }, 0},
+		{"nothing known again", func() []*GoneError { return nil }, 1},
+		{"a chain without a replacement", func() []*GoneError { return []*GoneError{{Kind: KindTenant}} }, 1},
+		{"a chain of another kind", func() []*GoneError { return []*GoneError{{Kind: KindCloud, Replacement: KindFlex}} }, 1},
+		{"a chain that goes round", func() []*GoneError {
+			return []*GoneError{{Kind: KindTenant, Replacement: KindFlex}, {Kind: KindFlex, Replacement: KindTenant}}
+		}, 1},
+	} {
+		srv.Reset()
+		r := req
+		r.Gone = tc.gone()
 		var res Result
-		f.Fetch(t.Context(), []Request{req}, func(r Result) { res = r }, nil, nil)
+		f.Fetch(t.Context(), []Request{r}, func(r Result) { res = r }, nil, nil)
 		if res.Err != nil || res.Served.Kind != KindFlex || len(res.Snapshots) != 3 || len(res.Gone) != 1 || res.Gone[0].Err.StatusCode != 410 {
-			t.Fatalf("round %d: %+v", round, res)
+			t.Fatalf("%s: %+v", tc.name, res)
 		}
-	}
-	// The gone endpoint is asked once; after that the replacement is read directly.
-	if a, b := srv.Count("listGroupClusterBackupTenantSnapshots"), srv.Count("listGroupFlexClusterBackupSnapshots"); a != 1 || b != 2 {
-		t.Errorf("tenant %d, flex %d requests; want 1 and 2", a, b)
+		if a, b := srv.Count("listGroupClusterBackupTenantSnapshots"), srv.Count("listGroupFlexClusterBackupSnapshots"); a != tc.askedGone || b != 1 {
+			t.Errorf("%s: tenant %d, flex %d requests; want %d and 1", tc.name, a, b, tc.askedGone)
+		}
+		if known == nil {
+			known = res.Gone
+		}
 	}
 	// Get-one requests follow the replacement too, also for a fetcher that has not learned it.
 	var res Result

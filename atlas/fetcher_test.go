@@ -2,6 +2,7 @@ package atlas
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -53,5 +54,52 @@ func TestHangingJobListingDoesNotHoldBackSnapshots(t *testing.T) {
 	case j := <-restore:
 		t.Errorf("the hanging restore-job read was delivered after ctx ended: %+v", j)
 	default:
+	}
+}
+
+// BenchmarkFetcherChurn reads rounds of new targets whose endpoint is gone (each replaced by
+// Flex) through one Fetcher and reports the heap the rounds after the first keep per target:
+// about 0 for a fetcher that keeps nothing per target (the first round grows the runtime's
+// goroutine and connection pools once).
+//
+//	go test ./atlas -run '^$' -bench FetcherChurn -benchtime 1x
+func BenchmarkFetcherChurn(b *testing.B) {
+	const round, rounds = 1500, 4
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 1, ClustersPerProject: round * rounds, SnapshotsPerCluster: 1,
+		Kinds: []atlastest.ClusterKind{atlastest.Tenant}, Now: testNow})
+	srv := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: testClientID, ClientSecret: testSecret,
+		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}})
+	defer srv.Close()
+	// A generous limiter: the rounds are not about Atlas's rate limits.
+	c, err := New(Config{BaseURL: srv.URL, ServiceAccount: &ServiceAccount{testClientID, testSecret}, RateLimitFactor: 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	f := NewFetcher(c)
+	heap := func() int64 {
+		srv.Reset() // the fake's request log
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	for b.Loop() {
+		var after []int64
+		for r := range rounds {
+			var reqs []Request
+			for _, cl := range est.Projects[0].Clusters[r*round : (r+1)*round] {
+				reqs = append(reqs, Request{Target: Target{ProjectID: est.Projects[0].ID, Cluster: cl.Name, Kind: KindTenant}})
+			}
+			ctx, cancel := context.WithCancel(b.Context())
+			f.Fetch(ctx, reqs, func(res Result) {
+				if res.Err != nil || res.Served.Kind != KindFlex {
+					b.Error(res.Err)
+				}
+			}, nil, nil)
+			cancel()
+			after = append(after, heap())
+		}
+		b.ReportMetric(float64(after[rounds-1]-after[0])/float64(round*(rounds-1)), "retained-B/target")
 	}
 }

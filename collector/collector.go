@@ -177,10 +177,10 @@ func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now fun
 
 // Reconfigure applies a reloaded configuration. f is the fetcher to use from now on: the same
 // one when the credentials and base URL did not change, so that its token, rate limiters and
-// knowledge of gone endpoints stay, and the refresh under way still counts. A new fetcher means a
-// new data source: what refreshes under the old one still bring is dropped. A change of what the
-// configuration selects starts a full rediscovery at once (after a refresh under way); the data
-// shown stays until then.
+// what was learnt of gone endpoints stay, and the refresh under way still counts. A new fetcher
+// means a new data source: what refreshes under the old one still bring is dropped, and which
+// endpoints are gone is learnt anew. A change of what the configuration selects starts a full
+// rediscovery at once (after a refresh under way); the data shown stays until then.
 func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -194,6 +194,9 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 		c.fetcher = f
 		c.generation++
 		c.queued, c.rediscover = true, true
+		for _, ts := range c.targets {
+			ts.gone = nil // learnt from the old source
+		}
 	}
 	c.reconfigureHistory(old, s, newSource)
 	if !sameSelection(old, s) {

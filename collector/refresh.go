@@ -443,6 +443,7 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Reques
 			c.targets[req.Target] = ts
 		}
 		ts.seen = r.cycle
+		req.Gone = ts.gone
 		if r.settings.BackupSchedules {
 			// A next snapshot that was due long before the schedule was read means Atlas is
 			// behind the policy: ask hourly. One due only shortly before is being taken, and
