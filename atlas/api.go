@@ -180,8 +180,8 @@ func normaliseAll[W normaliser](ws []W, t Target, err error) ([]Snapshot, error)
 	out := make([]Snapshot, 0, len(ws))
 	seen := make(map[string]bool, len(ws))
 	for _, w := range ws {
-		// One id twice (pages that shifted while they were read, or a broken answer) would be
-		// two series of one snapshot: the first copy is kept.
+		// One id twice (a broken answer, or pages that shifted in a way list cannot see) would
+		// be two series of one snapshot: the first copy is kept.
 		s := w.normalise(t.Kind, t)
 		if !seen[s.ID] {
 			seen[s.ID] = true

@@ -203,12 +203,14 @@ func TestPagingFollowsNextLinks(t *testing.T) {
 	for _, r := range apiRequests(srv.Requests()) {
 		queries = append(queries, r.Query)
 	}
+	// The later pages carry a count, and the first page is looked at again: see TestShiftingPages.
 	want := []string{
 		"includeCount=false&itemsPerPage=500",
-		"includeCount=false&itemsPerPage=7&pageNum=2",
-		"includeCount=false&itemsPerPage=7&pageNum=3",
-		"includeCount=false&itemsPerPage=7&pageNum=4",
-		"includeCount=false&itemsPerPage=7&pageNum=5",
+		"includeCount=true&itemsPerPage=7&pageNum=2",
+		"includeCount=true&itemsPerPage=7&pageNum=3",
+		"includeCount=true&itemsPerPage=7&pageNum=4",
+		"includeCount=true&itemsPerPage=7&pageNum=5",
+		"includeCount=true&itemsPerPage=500",
 	}
 	if !reflect.DeepEqual(queries, want) {
 		t.Errorf("queries\n got %q\nwant %q", queries, want)
@@ -409,7 +411,7 @@ func TestConcurrencyBound(t *testing.T) {
 		mu.Lock()
 		n++
 		mu.Unlock()
-	})
+	}, nil, nil)
 	if n != 24 {
 		t.Errorf("delivered %d results, want 24", n)
 	}
@@ -446,26 +448,48 @@ func TestSingleflightCollapsesIdenticalCalls(t *testing.T) {
 	}
 }
 
+// TestFetcherFollowsReplacement: a gone endpoint is followed to its replacement; a request that
+// carries what the last result said of them goes straight there, and one that does not asks the
+// gone endpoint again: the fetcher keeps nothing per target.
 func TestFetcherFollowsReplacement(t *testing.T) {
 	srv := newFake(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}})
 	c, _ := newTestClient(t, srv)
 	f := NewFetcher(c)
 	req := Request{Target: Target{pid, "tenant-03", KindTenant, false}}
-	for round := 1; round <= 2; round++ {
+	var known []*GoneError
+	for _, tc := range []struct {
+		name      string
+		gone      func() []*GoneError
+		askedGone int // requests to the gone endpoint
+	}{
+		{"nothing known", func() []*GoneError { return nil }, 1},
+		{"the last result's chain", func() []*GoneError { return known }, 0},
+		{"nothing known again", func() []*GoneError { return nil }, 1},
+		{"a chain without a replacement", func() []*GoneError { return []*GoneError{{Kind: KindTenant}} }, 1},
+		{"a chain of another kind", func() []*GoneError { return []*GoneError{{Kind: KindCloud, Replacement: KindFlex}} }, 1},
+		{"a chain that goes round", func() []*GoneError {
+			return []*GoneError{{Kind: KindTenant, Replacement: KindFlex}, {Kind: KindFlex, Replacement: KindTenant}}
+		}, 1},
+	} {
+		srv.Reset()
+		r := req
+		r.Gone = tc.gone()
 		var res Result
-		f.Fetch(t.Context(), []Request{req}, func(r Result) { res = r })
+		f.Fetch(t.Context(), []Request{r}, func(r Result) { res = r }, nil, nil)
 		if res.Err != nil || res.Served.Kind != KindFlex || len(res.Snapshots) != 3 || len(res.Gone) != 1 || res.Gone[0].Err.StatusCode != 410 {
-			t.Fatalf("round %d: %+v", round, res)
+			t.Fatalf("%s: %+v", tc.name, res)
 		}
-	}
-	// The gone endpoint is asked once; after that the replacement is read directly.
-	if a, b := srv.Count("listGroupClusterBackupTenantSnapshots"), srv.Count("listGroupFlexClusterBackupSnapshots"); a != 1 || b != 2 {
-		t.Errorf("tenant %d, flex %d requests; want 1 and 2", a, b)
+		if a, b := srv.Count("listGroupClusterBackupTenantSnapshots"), srv.Count("listGroupFlexClusterBackupSnapshots"); a != tc.askedGone || b != 1 {
+			t.Errorf("%s: tenant %d, flex %d requests; want %d and 1", tc.name, a, b, tc.askedGone)
+		}
+		if known == nil {
+			known = res.Gone
+		}
 	}
 	// Get-one requests follow the replacement too, also for a fetcher that has not learned it.
 	var res Result
 	f = NewFetcher(c)
-	f.Fetch(t.Context(), []Request{{Target: req.Target, SnapshotIDs: []string{"6a0000010000000000000008"}}}, func(r Result) { res = r })
+	f.Fetch(t.Context(), []Request{{Target: req.Target, SnapshotIDs: []string{"6a0000010000000000000008"}}}, func(r Result) { res = r }, nil, nil)
 	if res.Err != nil || len(res.Snapshots) != 1 || res.Snapshots[0].Status != StatusCompleted || res.Served.Kind != KindFlex {
 		t.Errorf("get-one through replacement: %+v", res)
 	}
@@ -603,7 +627,7 @@ func TestFetcherReadsScheduleOfCloudTargets(t *testing.T) {
 			key += " without schedule"
 		}
 		got[key] = r
-	})
+	}, nil, nil)
 	if r := got["dedicated-01"]; r.Err != nil || r.ScheduleErr != nil || r.Schedule == nil || len(r.Schedule.Items) != 4 || len(r.Snapshots) != 3 {
 		t.Errorf("dedicated-01: %+v", r)
 	}
@@ -632,7 +656,7 @@ func TestFetcherReadsScheduleThroughReplacement(t *testing.T) {
 	srv.SetFault("listGroupClusterSnapshots", "", &atlastest.Fault{Status: 410, ErrorCode: "VERSION_GONE"})
 	c, _ := newTestClient(t, srv)
 	var res Result
-	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}, Schedule: true}}, func(r Result) { res = r })
+	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}, Schedule: true}}, func(r Result) { res = r }, nil, nil)
 	want := []PolicyItem{{"daily", 1, "days", 8}}
 	if res.Err != nil || res.Served.Kind != KindCloud || res.Schedule == nil || !reflect.DeepEqual(res.Schedule.Items, want) {
 		t.Errorf("legacy read as cloud: %+v", res)

@@ -12,26 +12,23 @@ import (
 // Fetcher is the bounded-concurrency layer the collector talks to. The Client's gate bounds
 // the HTTP requests in flight; the Fetcher collapses identical concurrent calls into one
 // (singleflight), follows a gone endpoint to its replacement, and fans a refresh out per target
-// so that one slow or failing cluster never holds back or hides the others.
+// so that one slow or failing cluster never holds back or hides the others. It keeps nothing
+// per target: what is known of a target's gone endpoints comes with its Request.
 type Fetcher struct {
 	apiMu sync.RWMutex
 	api   API
 	sf    singleflight.Group
-
-	mu   sync.Mutex
-	gone map[Target][]*GoneError // targets whose endpoint answered gone, with the chain seen
 }
 
 // NewFetcher decorates api.
 func NewFetcher(api API) *Fetcher {
-	return &Fetcher{api: api, gone: map[Target][]*GoneError{}}
+	return &Fetcher{api: api}
 }
 
 var _ API = (*Fetcher)(nil)
 
-// Use makes the fetcher read through api from now on (calls under way finish on the old one),
-// keeping what it learnt of gone endpoints: api must reach the same Atlas host with the same
-// credentials.
+// Use makes the fetcher read through api from now on (calls under way finish on the old one):
+// api must reach the same Atlas host with the same credentials.
 func (f *Fetcher) Use(api API) {
 	f.apiMu.Lock()
 	defer f.apiMu.Unlock()
@@ -117,8 +114,12 @@ type Request struct {
 	Cached      *Schedule
 	CachedAt    time.Time // when Cached was read
 	// RestoreJobs and ExportJobs ask for the target's restore and export jobs, read after its
-	// snapshots where the kind served has them.
+	// snapshots where the kind served has them, each family on its own (JobsResult).
 	RestoreJobs, ExportJobs bool
+	// Gone is what the last Result for the target said of its gone endpoints (Result.Gone):
+	// the read goes straight to the replacement the chain leads to (see replacementOf), rather
+	// than ask a gone endpoint at every refresh.
+	Gone []*GoneError
 }
 
 // Result is what one Request produced.
@@ -136,24 +137,45 @@ type Result struct {
 	// failed.
 	Schedule    *Schedule
 	ScheduleErr error
-	// RestoreJobs and ExportJobs are what reading them brought; nil where they were not asked
-	// for, the kind served has none, or reading the snapshots failed.
-	RestoreJobs *Jobs[RestoreJob]
-	ExportJobs  *Jobs[ExportJob]
+	// RestoreJobsFollow and ExportJobsFollow say which job families are read next, now that the
+	// snapshots are: each is delivered on its own, as a JobsResult.
+	RestoreJobsFollow, ExportJobsFollow bool
 }
 
-// Fetch reads every request concurrently and calls deliver once per request, as each finishes
-// (deliver may be called from several goroutines at once). It returns when all are delivered
-// or ctx is done; requests still running then are abandoned and not delivered.
-func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result)) {
+// Fetch reads every request concurrently. It calls deliver once per request with its snapshots
+// and schedule as soon as they are read, and then reads each job family the Result says follows
+// on its own and calls deliverJobs with it, so that a job listing that fails or hangs never holds
+// back the snapshots, nor the other family. deliver and deliverJobs may be called from several
+// goroutines at once; a target's jobs come after its snapshots.
+//
+// Fetch returns when every request's snapshots are delivered or ctx is done. The job reads go on,
+// counted in jobs, until they are delivered or ctx is done; with jobs nil, Fetch waits for them
+// too. Reads still running when ctx is done are abandoned and not delivered.
+func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result), deliverJobs func(JobsResult), jobs *sync.WaitGroup) {
+	if jobs == nil {
+		jobs = &sync.WaitGroup{}
+		defer jobs.Wait()
+	}
 	var wg sync.WaitGroup
 	for _, r := range reqs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res := f.fetchOne(ctx, r)
-			if ctx.Err() == nil {
-				deliver(res)
+			if ctx.Err() != nil {
+				return
+			}
+			reads := f.jobReads(ctx, &res)
+			deliver(res)
+			// Counted before wg.Done, so before Fetch returns and its caller waits on jobs.
+			jobs.Add(len(reads))
+			for _, read := range reads {
+				go func() {
+					defer jobs.Done()
+					if jr := read(); ctx.Err() == nil {
+						deliverJobs(jr)
+					}
+				}()
 			}
 		}()
 	}
@@ -162,13 +184,12 @@ func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result
 
 func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 	res := Result{Request: r, Served: r.Target}
-	f.mu.Lock()
-	known := f.gone[r.Target]
-	f.mu.Unlock()
-	if len(known) > 0 {
-		// Go straight to the replacement: the gone endpoint costs a call per refresh otherwise.
-		res.Gone = known
-		res.Served = replaced(r.Target, known[len(known)-1].Replacement)
+	visited := map[Kind]bool{}
+	if t, ok := replacementOf(r.Target, r.Gone); ok {
+		res.Gone, res.Served = r.Gone, t
+		for _, g := range r.Gone {
+			visited[g.Kind] = true
+		}
 	}
 	// The schedule is read beside the snapshots, not after them, when the kind is known.
 	var sched chan scheduleResult
@@ -179,7 +200,6 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 			sched <- scheduleResult{s, err}
 		}(res.Served)
 	}
-	visited := map[Kind]bool{}
 	for {
 		visited[res.Served.Kind] = true
 		res.Snapshots, res.Err = f.read(ctx, res.Served, r.SnapshotIDs)
@@ -193,11 +213,6 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		}
 		res.Served = replaced(res.Served, g.Replacement)
 	}
-	if len(res.Gone) > 0 && res.Err == nil {
-		f.mu.Lock()
-		f.gone[r.Target] = res.Gone
-		f.mu.Unlock()
-	}
 	var sr scheduleResult
 	switch {
 	case sched != nil:
@@ -207,7 +222,6 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 		// Reached Cloud Backup through a replacement, or the policy changed since it was read.
 		sr.schedule, sr.err = f.Schedule(ctx, res.Served)
 	default:
-		f.readJobs(ctx, &res)
 		return res
 	}
 	if res.Err == nil {
@@ -217,13 +231,30 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 			res.Schedule = &sr.schedule
 		}
 	}
-	f.readJobs(ctx, &res)
 	return res
 }
 
 type scheduleResult struct {
 	schedule Schedule
 	err      error
+}
+
+// replacementOf is the target a chain of gone endpoints leads t to: the last one's replacement,
+// where the chain starts at t's kind, each endpoint's replacement is the next one's kind, and
+// the last has a replacement the chain has not been through. Any other chain (one that ended
+// without a replacement, or went round) is not followed: the read starts at t.
+func replacementOf(t Target, gone []*GoneError) (Target, bool) {
+	k, seen := t.Kind, map[Kind]bool{}
+	for _, g := range gone {
+		if g == nil || g.Kind != k || g.Replacement == "" || seen[k] {
+			return t, false
+		}
+		seen[k], k = true, g.Replacement
+	}
+	if len(gone) == 0 || seen[k] {
+		return t, false
+	}
+	return replaced(t, k), true
 }
 
 func replaced(t Target, k Kind) Target {

@@ -296,17 +296,34 @@ func TestFetcherReadsJobs(t *testing.T) {
 		both("serverless-04", KindServerless, false), both("gone-99", KindCloud, false),
 		{Target: Target{pid, "dedicated-01", KindCloud, false}, SnapshotIDs: []string{"6a0000010000000000000001"}}, // not asked for
 	}
+	keyOf := func(r Request) string {
+		if !r.RestoreJobs {
+			return r.Target.Cluster + " without jobs"
+		}
+		return r.Target.Cluster
+	}
 	got := map[string]Result{}
+	restores, exports := map[string]*Jobs[RestoreJob]{}, map[string]*Jobs[ExportJob]{}
 	var mu sync.Mutex
 	NewFetcher(c).Fetch(t.Context(), reqs, func(r Result) {
 		mu.Lock()
 		defer mu.Unlock()
-		key := r.Request.Target.Cluster
-		if !r.Request.RestoreJobs {
-			key += " without jobs"
+		got[keyOf(r.Request)] = r
+	}, func(j JobsResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := keyOf(j.Request)
+		r, delivered := got[key]
+		if !delivered || j.Served != r.Served {
+			t.Errorf("%s: jobs delivered before the snapshots, or for another target: %+v", key, j)
 		}
-		got[key] = r
-	})
+		if j.RestoreJobs != nil {
+			restores[key] = j.RestoreJobs
+		}
+		if j.ExportJobs != nil {
+			exports[key] = j.ExportJobs
+		}
+	}, nil)
 	count := func(j any) int {
 		switch j := j.(type) {
 		case *Jobs[RestoreJob]:
@@ -329,19 +346,26 @@ func TestFetcherReadsJobs(t *testing.T) {
 		{"dedicated-01", 4, 5}, {"flex-02", 3, -1}, {"tenant-03", 0, -1}, {"serverless-04", -1, -1}, {"gone-99", -1, -1},
 		{"dedicated-01 without jobs", -1, -1},
 	} {
-		r := got[tc.key]
-		if count(r.RestoreJobs) != tc.restores || count(r.ExportJobs) != tc.exports {
-			t.Errorf("%s: %d restore and %d export jobs, want %d and %d (%+v)", tc.key, count(r.RestoreJobs), count(r.ExportJobs), tc.restores, tc.exports, r)
+		if r, e := count(restores[tc.key]), count(exports[tc.key]); r != tc.restores || e != tc.exports {
+			t.Errorf("%s: %d restore and %d export jobs, want %d and %d (%+v)", tc.key, r, e, tc.restores, tc.exports, got[tc.key])
+		}
+	}
+	for key, r := range got {
+		if _, ok := restores[key]; ok != r.RestoreJobsFollow {
+			t.Errorf("%s: restore jobs delivered %v, said to follow %v", key, ok, r.RestoreJobsFollow)
+		}
+		if _, ok := exports[key]; ok != r.ExportJobsFollow {
+			t.Errorf("%s: export jobs delivered %v, said to follow %v", key, ok, r.ExportJobsFollow)
 		}
 	}
 	for _, key := range []string{"flex-02", "tenant-03", "serverless-04", "gone-99", "dedicated-01 without jobs"} {
-		if got[key].ExportJobs != nil {
+		if exports[key] != nil {
 			t.Errorf("%s: export jobs read", key)
 		}
 	}
 	// Refused exports leave the snapshots and restore jobs alone.
 	r := got["dedicated-06"]
-	if r.Err != nil || len(r.Snapshots) != 3 || count(r.RestoreJobs) != 3 || r.ExportJobs == nil || Refused(r.ExportJobs.Err) == nil {
+	if r.Err != nil || len(r.Snapshots) != 3 || count(restores["dedicated-06"]) != 3 || exports["dedicated-06"] == nil || Refused(exports["dedicated-06"].Err) == nil {
 		t.Errorf("dedicated-06: %+v", r)
 	}
 	if r := got["tenant-03"]; r.Served.Kind != KindFlex {

@@ -1,9 +1,6 @@
 package atlas
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
 // Jobs is what one read of a target's restore or export jobs brought.
 type Jobs[J any] struct {
@@ -26,29 +23,42 @@ func (f *Fetcher) CompliancePolicy(ctx context.Context, projectID string) (*Comp
 	return do(f, "compliancePolicy\x00"+projectID, func() (*CompliancePolicy, error) { return f.client().CompliancePolicy(ctx, projectID) })
 }
 
-// readJobs reads the jobs res.Request asks for, both at once, once its snapshots are read and
-// the kind that serves them is known; a failure is the family's own, never the snapshots'.
-func (f *Fetcher) readJobs(ctx context.Context, res *Result) {
+// JobsResult is what reading one job family of a target brought, after its snapshots: exactly
+// one of RestoreJobs and ExportJobs is set.
+type JobsResult struct {
+	Request Request
+	Served  Target // the target whose snapshots were read: Result.Served
+	// RestoreJobs and ExportJobs are the jobs read, or the error reading them; a failure is the
+	// family's own, never the snapshots'.
+	RestoreJobs *Jobs[RestoreJob]
+	ExportJobs  *Jobs[ExportJob]
+}
+
+// jobReads returns the reads of the job families res.Request asks for that the kind serving
+// its snapshots has, once they are read, and marks them in res as following.
+func (f *Fetcher) jobReads(ctx context.Context, res *Result) []func() JobsResult {
 	if res.Err != nil {
-		return
+		return nil
 	}
-	t := res.Served
-	var wg sync.WaitGroup
+	t, base := res.Served, JobsResult{Request: res.Request, Served: res.Served}
+	var reads []func() JobsResult
 	if res.Request.RestoreJobs && t.Kind.HasRestoreJobs() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		res.RestoreJobsFollow = true
+		reads = append(reads, func() JobsResult {
 			jobs, err := f.RestoreJobs(ctx, t)
-			res.RestoreJobs = &Jobs[RestoreJob]{jobs, err}
-		}()
+			jr := base
+			jr.RestoreJobs = &Jobs[RestoreJob]{jobs, err}
+			return jr
+		})
 	}
 	if res.Request.ExportJobs && t.Kind.HasExportJobs() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		res.ExportJobsFollow = true
+		reads = append(reads, func() JobsResult {
 			jobs, err := f.ExportJobs(ctx, t)
-			res.ExportJobs = &Jobs[ExportJob]{jobs, err}
-		}()
+			jr := base
+			jr.ExportJobs = &Jobs[ExportJob]{jobs, err}
+			return jr
+		})
 	}
-	wg.Wait()
+	return reads
 }

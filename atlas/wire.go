@@ -17,8 +17,9 @@ type link struct {
 
 // page is the common shape of Atlas's paginated list responses.
 type page[T any] struct {
-	Results []T    `json:"results"`
-	Links   []link `json:"links"`
+	Results    []T    `json:"results"`
+	Links      []link `json:"links"`
+	TotalCount *int64 `json:"totalCount"` // absent unless asked for (includeCount)
 }
 
 // errTooManyItems is a page with more results than its listing may still take.
@@ -41,12 +42,13 @@ func decodePage[T any](body []byte, limit int) (page[T], error) {
 // decodePageByItem is decodePage for bodies that might hold more than limit results.
 func decodePageByItem[T any](body []byte, limit int) (page[T], error) {
 	var w struct {
-		Results limitedItems[T] `json:"results"`
-		Links   []link          `json:"links"`
+		Results    limitedItems[T] `json:"results"`
+		Links      []link          `json:"links"`
+		TotalCount *int64          `json:"totalCount"`
 	}
 	w.Results.limit = limit
 	err := json.Unmarshal(body, &w)
-	return page[T]{Results: w.Results.items, Links: w.Links}, err
+	return page[T]{Results: w.Results.items, Links: w.Links, TotalCount: w.TotalCount}, err
 }
 
 // limitedItems decodes a JSON array one element at a time and stops past limit.

@@ -39,7 +39,7 @@ type Fetcher interface {
 	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
-	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result))
+	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
 	RequestsSent() uint64
 	Notices() []atlas.Notice
 }
@@ -182,10 +182,10 @@ func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now fun
 
 // Reconfigure applies a reloaded configuration. f is the fetcher to use from now on: the same
 // one when the credentials and base URL did not change, so that its token, rate limiters and
-// knowledge of gone endpoints stay, and the refresh under way still counts. A new fetcher means a
-// new data source: what refreshes under the old one still bring is dropped. A change of what the
-// configuration selects starts a full rediscovery at once (after a refresh under way); the data
-// shown stays until then.
+// what was learnt of gone endpoints stay, and the refresh under way still counts. A new fetcher
+// means a new data source: what refreshes under the old one still bring is dropped, and which
+// endpoints are gone is learnt anew. A change of what the configuration selects starts a full
+// rediscovery at once (after a refresh under way); the data shown stays until then.
 func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -199,6 +199,9 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 		c.fetcher = f
 		c.generation++
 		c.queued, c.rediscover = true, true
+		for _, ts := range c.targets {
+			ts.gone = nil // learnt from the old source
+		}
 	}
 	c.reconfigureHistory(old, s, newSource)
 	if !sameSelection(old, s) {
@@ -326,6 +329,7 @@ func (c *Collector) finish(r *refresh, done chan struct{}) {
 	if !r.complete {
 		c.failUnfinished(r)
 	}
+	r.failUnfinishedJobs()
 	if r.complete && r.selection == c.selection {
 		for id, ps := range c.projects {
 			if ps.seen != r.cycle {

@@ -13,10 +13,10 @@ import (
 
 // Restore jobs, export jobs and the Backup Compliance Policy change slowly and may need roles
 // the snapshots do not, so they have their own cadence and failures: a target's jobs are read
-// beside its snapshots when jobs_interval has passed since they were last read (keeping the
-// last good list when a read fails), and the policy with each discovery of its project. A
-// family that fails, Atlas refusing it included, never touches collect_success or the snapshot
-// series.
+// once its snapshots are delivered, each family on its own, when jobs_interval has passed since
+// they were last read (keeping the last good list when a read fails), and the policy with each
+// discovery of its project. A family that fails or does not finish within refresh_timeout,
+// Atlas refusing it included, never touches collect_success or the snapshot series.
 
 // The families, as the family label names them.
 const (
@@ -41,6 +41,9 @@ type jobsMeta struct {
 	tried bool      // asked for at least once, or refused in the project
 	ok    bool      // the last attempt succeeded
 	asked int       // the refresh cycle that last asked for them
+	// pending is the refresh cycle whose read is under way, the snapshots it follows being
+	// delivered; 0 when none is.
+	pending int
 }
 
 // jobsState is a target's jobs of one family: the list of the last successful read.
@@ -97,8 +100,47 @@ func (r *refresh) jobsDue(ps *projectState, ts *targetState, m *jobsMeta, family
 	return true
 }
 
+// expectJobs notes the job families that follow the snapshots res delivered; c.mu must be held.
+func (r *refresh) expectJobs(ts *targetState, res atlas.Result) {
+	if res.RestoreJobsFollow {
+		ts.restores.pending = r.cycle
+	}
+	if res.ExportJobsFollow {
+		ts.exports.pending = r.cycle
+	}
+}
+
+// deliverJobs records one job family a target's read brought, after its snapshots.
+func (r *refresh) deliverJobs(res atlas.JobsResult) {
+	if !r.lockCurrent() {
+		return
+	}
+	defer r.c.mu.Unlock()
+	if ts := r.c.targets[res.Request.Target]; ts != nil {
+		ts.cache = nil
+		r.applyJobs(ts, res)
+	}
+}
+
+// failUnfinishedJobs fails the job reads this refresh left running at refresh_timeout: their
+// families say so, with the last good jobs kept. c.mu must be held.
+func (r *refresh) failUnfinishedJobs() {
+	err := errUnfinished{r.settings.RefreshTimeout}
+	for _, ts := range r.c.targets {
+		for _, f := range [...]struct {
+			name string
+			m    *jobsMeta
+		}{{familyRestores, &ts.restores.jobsMeta}, {familyExports, &ts.exports.jobsMeta}} {
+			if f.m.pending == r.cycle {
+				r.applyFamily(ts, ts.served, f.name, f.m, err)
+				ts.cache = nil
+			}
+		}
+	}
+}
+
 // applyJobs records the jobs a result brought; c.mu must be held.
-func (r *refresh) applyJobs(ts *targetState, res atlas.Result) {
+func (r *refresh) applyJobs(ts *targetState, res atlas.JobsResult) {
 	if r.c.settings.RestoreJobs {
 		keepJobs(r, ts, res.Served, familyRestores, &ts.restores, res.RestoreJobs, func(j atlas.RestoreJob) (string, string, bool) {
 			return j.ID, j.RawStatus, j.Status == atlas.RestoreUnknown
@@ -139,7 +181,7 @@ func (r *refresh) applyFamily(ts *targetState, t atlas.Target, family string, m 
 	if ps != nil {
 		book = &ps.log
 	}
-	m.tried, m.ok = true, err == nil
+	m.tried, m.ok, m.pending = true, err == nil, 0
 	if ref := atlas.Refused(err); ref != nil {
 		if ps != nil {
 			if ps.refused == nil {

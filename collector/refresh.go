@@ -44,6 +44,8 @@ type refresh struct {
 	// probed holds the projects and job families that Atlas refused, in which one target asks
 	// again in this refresh (guarded by c.mu).
 	probed map[string]bool
+	// jobs counts the job reads under way, which follow the snapshots they belong to.
+	jobs sync.WaitGroup
 }
 
 // shared is a call of a refresh made once for every selector that needs it: the fetcher
@@ -138,9 +140,16 @@ func (r *refresh) run(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	// The refresh is complete when discovery and every target's snapshots and schedule were
+	// read before refresh_timeout: that is all that what finish decides needs (which targets
+	// and projects are no longer seen, which configured ones Atlas does not show, when discovery
+	// last ran). Job reads still running then do not make it incomplete: they are cut, and their
+	// families alone report it (failUnfinishedJobs), so a job listing that hangs at every
+	// refresh never holds back the rest.
 	r.mu.Lock()
 	r.complete = ctx.Err() == nil
 	r.mu.Unlock()
+	r.jobs.Wait() // the reads honour ctx: at refresh_timeout at the latest
 }
 
 // detectChanges reads the all-projects cluster listing and marks for discovery the projects in
@@ -373,7 +382,7 @@ func (r *refresh) project(ctx context.Context, e config.Project, p atlas.Project
 	r.markSelected(p.ID, selected)
 	reqs := r.requests(p, plan)
 	c.mu.Unlock()
-	r.fetcher.Fetch(ctx, reqs, r.deliver)
+	r.fetcher.Fetch(ctx, reqs, r.deliver, r.deliverJobs, &r.jobs)
 }
 
 // recordListing keeps what discovery found in project p; c.mu must be held.
@@ -432,6 +441,7 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Reques
 			c.warnOnce(&ts.log, "deprecated", "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
 				"cluster", req.Target.Cluster, "kind", req.Target.Kind, "sunset_date", dateOf(lc.Sunset), "replacement", lc.Replacement)
 		}
+		req.Gone = ts.gone
 		if r.settings.BackupSchedules {
 			// A next snapshot that was due long before the schedule was read means Atlas is
 			// behind the policy: ask hourly. One due only shortly before is being taken, and
@@ -560,7 +570,7 @@ func (r *refresh) deliver(res atlas.Result) {
 	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, c.now()
 	ts.snapshots, ts.served = snaps, res.Served
 	c.checkSnapshots(ts)
-	r.applyJobs(ts, res)
+	r.expectJobs(ts, res)
 	if c.settings.SnapshotMetrics {
 		// Encode now, in the refresh, rather than in the next scrape.
 		ts.text, ts.textView = buildSnapshotText(ts), c.view

@@ -322,6 +322,42 @@ func (s *Server) paginate(r *http.Request, items []any, paged bool) obj {
 	return out
 }
 
+// PageHook changes the estate after a page of a listing was served: it is given the page's
+// number and runs with the estate locked, so the listing's next page shows the change. It lets
+// tests delete and add items between the pages of one read, deterministically.
+type PageHook func(page int, e *Estate)
+
+// OnPage runs h after every page of operation op's listing of cluster ("" for any, or for the
+// listings that name no cluster) is served; a nil h removes it.
+func (s *Server) OnPage(op, cluster string, h PageHook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h == nil {
+		delete(s.onPage, [2]string{op, cluster})
+		return
+	}
+	if s.onPage == nil {
+		s.onPage = map[[2]string]PageHook{}
+	}
+	s.onPage[[2]string{op, cluster}] = h
+}
+
+// afterPage runs the page hook of rt's listing, if any; s.mu is held.
+func (s *Server) afterPage(r *http.Request, rt routeInfo) {
+	h := s.onPage[[2]string{rt.op, rt.cluster}]
+	if h == nil {
+		h = s.onPage[[2]string{rt.op, ""}]
+	}
+	if h == nil {
+		return
+	}
+	n, err := strconv.Atoi(r.URL.Query().Get("pageNum"))
+	if err != nil || n < 1 {
+		n = 1
+	}
+	h(n, s.estate)
+}
+
 // pageLink is the link to page n of r's listing, per items a page.
 func pageLink(r *http.Request, n, per int, paged bool) string {
 	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}

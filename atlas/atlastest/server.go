@@ -119,6 +119,7 @@ type Server struct {
 	gen      int // bumped by Reset
 	hang     chan struct{}
 	secrets  []string // every token issued and digest response received, for leak tests
+	onPage   map[[2]string]PageHook
 }
 
 type nonce struct {
@@ -650,6 +651,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 	}
 	s.mu.Lock()
 	body, status := s.answer(r, rt)
+	if status == 200 {
+		s.afterPage(r, rt)
+	}
 	remaining := 1200 - s.counts[rt.op]%1200
 	s.mu.Unlock()
 	if status != 200 {

@@ -255,13 +255,18 @@ func jobPages(est *atlastest.Estate, p Params) int {
 	return n
 }
 
-// pages is how many pages a paged listing of n items takes (one when empty).
+// pages is how many requests a paged listing of n items takes: one per page (one when empty),
+// and for a listing of several pages a second look at the first, which shows whether it moved
+// while it was read.
 func pages(n int, p Params) int {
 	perPage := 500
 	if p.PageCap > 0 && p.PageCap < perPage {
 		perPage = p.PageCap
 	}
-	return max(1, int(math.Ceil(float64(n)/float64(perPage))))
+	if n := int(math.Ceil(float64(n) / float64(perPage))); n > 1 {
+		return n + 1
+	}
+	return 1
 }
 
 type countingWriter struct{ n, lines int }

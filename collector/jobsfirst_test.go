@@ -1,0 +1,66 @@
+package collector
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+)
+
+// TestHangingJobListingsKeepSnapshotsFresh: dedicated-06's restore-job listing and
+// dedicated-01's export-job listing never answer, for longer than refresh_timeout, at three
+// refreshes. Every cluster's snapshots and schedule are still delivered at each refresh
+// (collect_success 1, collect_timestamp advancing); only the hanging families report failure,
+// logged once; the other family of each cluster is read; and the refresh still counts as
+// complete, so a full discovery that finds flex-02 deleted drops its series.
+func TestHangingJobListingsKeepSnapshotsFresh(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, oneProject(), func(c *atlas.Config) { c.Timeout = time.Hour })
+	e.refresh(t)
+	s := oneProject()
+	s.RefreshTimeout = time.Second // after the first refresh, so that a slow machine cannot cut that one
+	e.coll.Reconfigure(e.coll.fetcher, s)
+	e.srv.SetFault("listGroupClusterBackupRestoreJobs", "dedicated-06", &atlastest.Fault{Hang: true})
+	e.srv.SetFault("listGroupClusterBackupExports", "dedicated-01", &atlastest.Fault{Hang: true})
+	e.srv.Reset()
+	e.clock.Advance(30 * time.Minute) // jobs_interval: every cluster's jobs are due
+	const d6Labels = `{cluster="dedicated-06",kind="cloud",project="project-001",project_id="5f0000000000000000000001"}`
+	for i := range 3 {
+		if i == 2 {
+			// A full discovery is due, and flex-02 is gone from Atlas.
+			removeCluster(e, 0, "flex-02")
+			e.clock.Advance(time.Hour)
+		}
+		e.clock.Advance(time.Minute)
+		e.refresh(t)
+		now := " " + strconv.FormatFloat(float64(e.clock.Now().Unix()), 'g', -1, 64)
+		out := e.exposition(t)
+		expectLines(t, out, cloudOK, "atlas_backup_collect_timestamp_seconds"+cloudLabels+now,
+			"atlas_backup_collect_success"+d6Labels+" 1", "atlas_backup_collect_timestamp_seconds"+d6Labels+now,
+			"atlas_backup_schedule_interval_seconds"+cloudLabels+" 21600",
+			familyLine(d6, familyRestores, 0), familyLine(d6, familyExports, 1),
+			familyLine(d1, familyRestores, 1), familyLine(d1, familyExports, 0), "atlas_backup_up 1")
+		if flex := strings.Contains(out, flexSuccess+" 1\n"); flex != (i < 2) {
+			t.Errorf("refresh %d: flex-02 shown %v, want %v", i+1, flex, i < 2)
+		}
+	}
+	// Each hanging listing was asked once per refresh; the others when they were due, at the
+	// first refresh and an hour later (flex-02 and tenant-03 are the Flex clusters).
+	if got, want := opCounts(e, "listGroupClusterBackupRestoreJobs", "listGroupClusterBackupExports", "listGroupFlexClusterBackupRestoreJobs"),
+		map[string]int{"listGroupClusterBackupRestoreJobs": 3 + 2, "listGroupClusterBackupExports": 3 + 2, "listGroupFlexClusterBackupRestoreJobs": 2 + 1}; !equalCounts(got, want) {
+		t.Errorf("job listings sent %v, want %v", got, want)
+	}
+	for _, line := range []string{
+		`level=warn msg="restore_jobs collection" project_id=5f0000000000000000000001 project=project-001 cluster=dedicated-06 kind=cloud err="not finished within refresh_timeout (1s); the data shown is from the last read that finished"`,
+		`level=warn msg="export_jobs collection" project_id=5f0000000000000000000001 project=project-001 cluster=dedicated-01 kind=cloud err="not finished within refresh_timeout (1s); the data shown is from the last read that finished"`,
+	} {
+		if n := strings.Count(e.logs.String(), line+"\n"); n != 1 {
+			t.Errorf("logged %d times, want once: %s\n%s", n, line, e.logs)
+		}
+	}
+	if strings.Contains(e.logs.String(), `msg="snapshot collection"`) {
+		t.Errorf("a snapshot collection failed:\n%s", e.logs)
+	}
+}
