@@ -246,10 +246,11 @@ func (c *call) admit(s **session) (verdict, error) {
 	}
 }
 
-// pick takes a session from the pool, dropping those due for renewal. With no guess in flight
-// and the key trusted, the session furthest beyond what the server has shown it accepts goes
-// first: its answer proves the most for the others. Otherwise one within it; or, with the key
-// in doubt and no guess in flight, any (the call guesses with it). d.mu must be held.
+// pick takes a session from the pool, dropping those due for renewal: one the server has shown
+// it accepts if there is one, else the oldest (of those, the furthest counted), which the call
+// guesses with if no other call is guessing (its answer proves the most for the others) and
+// otherwise drops and renews, so that the pool never holds more sessions than there were calls
+// in flight. d.mu must be held.
 func (d *digestAuth) pick(now time.Time) *session {
 	keep := d.idle[:0]
 	for _, s := range d.idle {
@@ -259,21 +260,16 @@ func (d *digestAuth) pick(now time.Time) *session {
 	}
 	clear(d.idle[len(keep):])
 	d.idle = keep
-	guess, sure := -1, -1
-	for i, s := range d.idle {
-		switch {
-		case d.certain(s, now):
-			sure = i
-		case guess < 0 || s.nc >= d.idle[guess].nc:
-			guess = i
+	i := -1
+	for j := len(d.idle) - 1; j >= 0; j-- {
+		s := d.idle[j]
+		if d.certain(s, now) {
+			i = j
+			break
 		}
-	}
-	i := sure
-	switch {
-	case guess >= 0 && !d.trying && d.keyTrusted(now):
-		i = guess
-	case sure < 0 && !d.trying:
-		i = len(d.idle) - 1
+		if o := d.idle[max(i, 0)]; i < 0 || s.born.Before(o.born) || s.born.Equal(o.born) && s.nc > o.nc {
+			i = j
+		}
 	}
 	if i < 0 {
 		return nil
@@ -352,12 +348,13 @@ func (d *digestAuth) stale(s *session) {
 	d.acceptedAt, d.refusedAt = d.now(), time.Time{}
 }
 
-// learn lowers a limit after s's last use was refused for being old. A count the server never
-// accepted, at an age not far beyond one it did, was most likely refused for the count;
-// anything else for the age. d.mu must be held.
+// learn lowers a limit after s's last use was refused for being old: the count if its age was
+// proven, else the age. Taking a count for an age halves the age trusted, so a few refusals
+// at most settle it; taking an age for a count would lower the count by one a refusal. d.mu
+// must be held.
 func (d *digestAuth) learn(s *session) {
 	age := s.sent.Sub(s.born)
-	if s.nc > d.provenCount && age <= 2*d.provenAge {
+	if s.nc > d.provenCount && age+d.slow <= d.provenAge {
 		d.maxUses = min(d.maxUses, s.nc-1)
 		d.provenCount = min(d.provenCount, d.maxUses)
 		return
