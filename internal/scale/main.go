@@ -501,7 +501,7 @@ func main() {
 		}
 		return fmt.Errorf("want replay, increasing, one-use or lockout")
 	})
-	flag.DurationVar(&p.NonceExpires, "nonce-expires", 0, "digest, lockout policy: how long a nonce lives after its first use (0: the module's 10s)")
+	flag.DurationVar(&p.NonceExpires, "nonce-expires", 10*time.Second, "digest, lockout policy: how long a nonce lives after its first use (the module's default: 10s)")
 	flag.DurationVar(&p.Idle, "idle", 0, "real time to wait before the steady-state and jobs-due refreshes, as between refreshes (digest nonces age)")
 	flag.IntVar(&p.PageCap, "page-cap", 0, "most items per page the fake returns (0: as asked)")
 	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
