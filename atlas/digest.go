@@ -4,116 +4,308 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/icholy/digest"
 )
 
 // digestAuth signs calls with HTTP digest auth for an API key. github.com/icholy/digest parses
 // challenges and computes and formats credentials; this type decides which nonce and nonce count
-// each call uses.
+// each call uses, and when a nonce is too old to use.
 //
-// Atlas does not document how it checks nonce counts, and servers differ: RFC 7616 only forbids
-// a count used before; some refuse a count not above the last one seen for the nonce, so that
-// concurrent calls sharing a nonce are refused when they overtake each other on the way; some
-// accept each nonce once. So each call checks out a session (a challenge and its count) for
-// itself, signs with the session's next count and puts it back: a server sees the counts of
-// each nonce one after the other, in order. A session is made, at the cost of one challenge
-// round trip, only when every session is in use, so there are never more sessions than calls in
-// flight (the gate above bounds those).
+// Atlas does not document how it checks nonces, and servers differ: RFC 7616 only forbids a
+// count used before; some refuse a count not above the last one seen for the nonce; some
+// accept each nonce once; some let a nonce live a few seconds after its first use, sign a
+// capped number of requests, and lock an address out after a few failed logins in a row,
+// counting a stale nonce as one (the nginx-http-auth-digest module: 10 s, 19 requests, 5
+// failures within 300 s with no success between). So each call checks out a session (a
+// challenge and its count) for itself and signs with its next count, so that a server sees the
+// counts of each nonce in order; and the client trusts only what the server has shown. A
+// session is reused only while its age and count are within those of a reuse the server
+// accepted (provenAge, provenCount) and the key was accepted lately; a use beyond that is a
+// guess, which one call at a time makes, so that a guess costs at most one failed login. A
+// session at maxAge or maxUses is renewed with an unsigned request, which a server answers with
+// a challenge and never counts as a failed login. Both limits start below what servers are seen
+// to allow, and a reuse refused stale (the key was right, the nonce old) lowers one of them.
 type digestAuth struct {
 	user, pass string
 	next       http.RoundTripper
+	now        func() time.Time
 
 	mu   sync.Mutex
 	idle []*session
-	// Whether the server accepts a nonce for a second request is unknown until a second use
-	// was accepted (reuseOK) or refusedReuses reached oneUseAfter (oneUse).
-	reuseOK, oneUse bool
-	refusedReuses   int
-	// trying is set while one call tries a second use before reuseOK is known; the others
-	// wait on tried for its answer rather than each risk a refusal.
+	// The oldest age (at the server, at least) and highest count at which the server accepted
+	// a nonce's reuse.
+	provenAge   time.Duration
+	provenCount int
+	// slow is the slowest round trip of late: a request may reach the server that much after
+	// it was sent, so a nonce that much older than measured here.
+	slow time.Duration
+	// A session this old, or that has signed this many requests, is renewed, not reused.
+	maxAge  time.Duration
+	maxUses int
+	// When the server last accepted a signed request, and when it last refused the key (zero
+	// once it accepts one again).
+	acceptedAt, refusedAt time.Time
+	// trying is set while one call makes a guess; calls that doubt the key wait on tried.
 	trying bool
 	tried  chan struct{}
 }
 
-// oneUseAfter is how many second uses of a nonce must be refused, with none accepted, before
-// the server is taken to accept each nonce once. One refusal could be a nonce that expired or
-// a server that restarted.
-const oneUseAfter = 2
+const (
+	// renewAge is the age at which a nonce is renewed until a server shows it needs less: half
+	// the nginx-http-auth-digest module's default (10 s after its first use).
+	renewAge = 5 * time.Second
+	// renewUses is how many requests a nonce signs until a server shows it takes fewer: the
+	// module refuses count 20 by default.
+	renewUses = 16
+	// keyTrust is how long an accepted key is trusted without a new proof: after a quiet spell
+	// (between refreshes) one call alone signs first, in case the key was revoked meanwhile.
+	keyTrust = renewAge
+	// keyRetry spaces the signed requests after the server refused the key. In between, calls
+	// send no credentials and return the server's 401, which no server counts as a failed
+	// login, so a revoked key cannot lock the address out (the module forgets failures after
+	// 300 s) and a restored one is used again within this time.
+	keyRetry = 5 * time.Minute
+)
 
-// session is a server challenge and the last nonce count sent with it.
+// session is a server challenge, the last nonce count sent with it, and its times: when the
+// challenge arrived, when the answer to its first accepted use arrived (the server counts the
+// nonce's age from that use at the latest) and when its last count was sent.
 type session struct {
-	chal *digest.Challenge
-	nc   int
+	chal              *digest.Challenge
+	nc                int
+	born, first, sent time.Time
 }
 
 func newDigest(k APIKey, next http.RoundTripper) *digestAuth {
-	return &digestAuth{user: k.PublicKey, pass: k.PrivateKey, next: next, tried: make(chan struct{})}
+	return &digestAuth{
+		user: k.PublicKey, pass: k.PrivateKey, next: next, now: time.Now,
+		provenCount: 1, maxAge: renewAge, maxUses: renewUses, tried: make(chan struct{}),
+	}
 }
 
-// RoundTrip sends r with the credentials of a session, or first asks for a challenge when no
-// session is free. A 401 carrying a new challenge (the nonce was stale, used up, or its count
-// refused) is answered once more with that challenge, by this call alone; a 401 to that is the
-// key refused. Requests carry no body (the client sends only GETs), so one is sent again as is.
+// verdict is what a call does next.
+type verdict int
+
+const (
+	sign  verdict = iota // sign with the session
+	renew                // ask for a new challenge
+	hold                 // send no credentials: the key was refused lately
+)
+
+// call is one RoundTrip.
+type call struct {
+	d       *digestAuth
+	r       *http.Request
+	guessed bool           // this call holds the one guess
+	last    *http.Response // the last 401 received, answered if the call goes no further
+	signed  int
+}
+
+// RoundTrip sends r with the credentials of a session, asking for a challenge first when no
+// session fits. A 401 to a reused nonce that carries a new challenge is answered once more with
+// that challenge; a 401 to a new nonce is the key refused. Requests carry no body (the client
+// sends only GETs), so one is sent again as is.
 func (d *digestAuth) RoundTrip(r *http.Request) (*http.Response, error) {
-	s, trial, err := d.checkout(r)
-	if err != nil {
-		return nil, err
+	c := &call{d: d, r: r}
+	resp, err := c.run()
+	if c.guessed {
+		d.endGuess()
 	}
-	if s == nil {
-		// An unsigned request, answered with a challenge: not a failed login for the server.
-		resp, err := d.next.RoundTrip(r)
-		if err != nil {
-			return nil, err
-		}
-		chal, ok := challengeOf(resp, "")
-		if !ok {
-			return resp, nil
-		}
-		discard(resp)
-		return d.send(r, &session{chal: chal})
+	if c.last != nil && c.last != resp {
+		discard(c.last)
 	}
-	resp, err := d.sign(r, s)
-	if err != nil {
-		d.settle(trial, false, false)
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusUnauthorized {
-		// A 429 or 5xx may come from before authentication, so it proves nothing.
-		d.settle(trial, resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500, false)
-		d.checkin(s)
-		return resp, nil
-	}
-	chal, ok := challengeOf(resp, s.chal.Nonce)
-	if !ok {
-		d.settle(trial, false, false)
-		return resp, nil
-	}
-	discard(resp)
-	resp, err = d.send(r, &session{chal: chal})
-	// The second use was refused for being one only if the new nonce's first use was accepted
-	// (not if the key was).
-	d.settle(trial, false, err == nil && resp.StatusCode != http.StatusUnauthorized)
 	return resp, err
 }
 
-// send signs r with the new session s and keeps s if the server accepted it.
-func (d *digestAuth) send(r *http.Request, s *session) (*http.Response, error) {
-	resp, err := d.sign(r, s)
+func (c *call) run() (*http.Response, error) {
+	d := c.d
+	var s *session
+	for {
+		v, err := c.admit(&s)
+		switch {
+		case err != nil:
+			return nil, err
+		case v == hold:
+			if c.last != nil {
+				return c.last, nil
+			}
+			return d.next.RoundTrip(c.r)
+		case v == renew:
+			resp, chal, err := c.ask()
+			if chal == nil {
+				return resp, err
+			}
+			s = &session{chal: chal, born: d.now()}
+			continue
+		}
+		c.keep(nil)
+		resp, err := d.sign(c.r, s)
+		c.signed++
+		if err != nil {
+			// The session is dropped: its count may or may not have reached the server, and a
+			// server may insist on the exact next count.
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			d.answered(s, resp.StatusCode)
+			return resp, nil
+		}
+		c.keep(resp)
+		chal, ok := challengeOf(resp, s.chal.Nonce)
+		switch {
+		case ok && chal.Stale && c.signed == 1:
+			// The key was right and the nonce old: renew it (the answer's challenge) and learn.
+			d.stale(s)
+			if c.guessed {
+				d.endGuess()
+				c.guessed = false
+			}
+		case ok && s.nc > 1 && c.signed == 1:
+			// A nonce unknown (the server forgot it, or another server made it), a count
+			// refused, or the key: the new nonce tells, one call at a time. Nothing is learnt:
+			// the server did not say the nonce was old.
+			d.doubt()
+		case ok && chal.Stale:
+			return resp, nil
+		default:
+			// A new nonce refused, or no new challenge (an address locked out): the key.
+			d.refuse()
+			return resp, nil
+		}
+		s = &session{chal: chal, born: d.now()}
+	}
+}
+
+// keep makes resp (nil: none) the answer the call gives if it goes no further.
+func (c *call) keep(resp *http.Response) {
+	if c.last != nil {
+		discard(c.last)
+	}
+	c.last = resp
+}
+
+// ask sends r without credentials, which a server answers with a challenge and never counts as
+// a failed login. It returns the challenge, or the answer to pass on when there is none.
+func (c *call) ask() (*http.Response, *digest.Challenge, error) {
+	resp, err := c.d.next.RoundTrip(c.r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if resp.StatusCode != http.StatusUnauthorized {
-		d.checkin(s)
+	chal, ok := challengeOf(resp, "")
+	if !ok {
+		return resp, nil, nil
 	}
-	return resp, nil
+	c.keep(resp)
+	return nil, chal, nil
+}
+
+// admit decides how the call goes on with *s (nil: a session from the pool, if one fits). A
+// session the server has shown it accepts is signed with at once; otherwise signing is a guess:
+// the call makes it if no other call is guessing, else renews the session (a round trip, as
+// waiting would be, and no failed login) or, when the key itself is in doubt, waits.
+func (c *call) admit(s **session) (verdict, error) {
+	d := c.d
+	for {
+		d.mu.Lock()
+		now := d.now()
+		if d.held(now) {
+			d.mu.Unlock()
+			return hold, nil
+		}
+		if *s != nil && (*s).nc > 0 && d.due(*s, now) {
+			*s = nil // limits learnt while this call waited
+		}
+		if *s == nil && c.signed == 0 {
+			*s = d.pick(now)
+		}
+		switch {
+		case *s == nil:
+			d.mu.Unlock()
+			return renew, nil
+		case c.guessed || d.certain(*s, now):
+			d.mu.Unlock()
+			return sign, nil
+		case !d.trying:
+			d.trying, c.guessed = true, true
+			d.mu.Unlock()
+			return sign, nil
+		case (*s).nc > 0 && d.keyTrusted(now):
+			*s = nil
+			d.mu.Unlock()
+			return renew, nil
+		}
+		tried := d.tried
+		d.mu.Unlock()
+		select {
+		case <-tried:
+		case <-c.r.Context().Done():
+			return 0, c.r.Context().Err()
+		}
+	}
+}
+
+// pick takes a session from the pool, dropping those due for renewal: one the server has shown
+// it accepts if there is one, else the oldest (of those, the furthest counted), which the call
+// guesses with if no other call is guessing (its answer proves the most for the others) and
+// otherwise drops and renews, so that the pool never holds more sessions than there were calls
+// in flight. d.mu must be held.
+func (d *digestAuth) pick(now time.Time) *session {
+	keep := d.idle[:0]
+	for _, s := range d.idle {
+		if !d.due(s, now) {
+			keep = append(keep, s)
+		}
+	}
+	clear(d.idle[len(keep):])
+	d.idle = keep
+	i := -1
+	for j := len(d.idle) - 1; j >= 0; j-- {
+		s := d.idle[j]
+		if d.certain(s, now) {
+			i = j
+			break
+		}
+		if o := d.idle[max(i, 0)]; i < 0 || s.born.Before(o.born) || s.born.Equal(o.born) && s.nc > o.nc {
+			i = j
+		}
+	}
+	if i < 0 {
+		return nil
+	}
+	s := d.idle[i]
+	d.idle = append(d.idle[:i], d.idle[i+1:]...)
+	return s
+}
+
+// due says s is to be renewed rather than signed with again. d.mu must be held.
+func (d *digestAuth) due(s *session, now time.Time) bool {
+	return now.Sub(s.born) >= d.maxAge || s.nc >= d.maxUses
+}
+
+// certain says the server has shown it accepts s's next use: the key lately, and a new nonce or
+// a reuse no older, even if slow to arrive, and no further counted. d.mu must be held.
+func (d *digestAuth) certain(s *session, now time.Time) bool {
+	return d.keyTrusted(now) && (s.nc == 0 || now.Sub(s.born)+d.slow <= d.provenAge && s.nc < d.provenCount)
+}
+
+// keyTrusted says the server accepted the key lately and has not refused it since. d.mu must be
+// held.
+func (d *digestAuth) keyTrusted(now time.Time) bool {
+	return d.refusedAt.IsZero() && !d.acceptedAt.IsZero() && now.Sub(d.acceptedAt) < keyTrust
+}
+
+// held says the server refused the key less than keyRetry ago. d.mu must be held.
+func (d *digestAuth) held(now time.Time) bool {
+	return !d.refusedAt.IsZero() && now.Sub(d.refusedAt) < keyRetry
 }
 
 // sign sends r with the credentials of s's next count. The count is spent even if the request
-// fails; a session whose request failed is dropped (its count may or may not have reached the
-// server, and a server may insist on the exact next count).
+// fails.
 func (d *digestAuth) sign(r *http.Request, s *session) (*http.Response, error) {
 	s.nc++
+	s.sent = d.now()
 	cred, err := digest.Digest(s.chal, digest.Options{
 		Method: r.Method, URI: r.URL.RequestURI(), Count: s.nc, Username: d.user, Password: d.pass,
 	})
@@ -125,64 +317,70 @@ func (d *digestAuth) sign(r *http.Request, s *session) (*http.Response, error) {
 	return d.next.RoundTrip(r2)
 }
 
-// checkout returns a free session for r, or nil when r must ask for a challenge: none is free,
-// or the server takes each nonce once. Not reusing nonces on such a server saves no round trip
-// (a refused second use brings a new challenge too), but it saves a refused request per call:
-// each is a failed login to the server, which may log it, alert on it or lock the key out.
-// What it costs: if the server starts accepting reuse later, calls still ask for a challenge
-// each until the client is rebuilt (restart or reload). trial says r is the one call trying a
-// second use while the server's answer to that is unknown.
-func (d *digestAuth) checkout(r *http.Request) (s *session, trial bool, err error) {
-	for {
-		d.mu.Lock()
-		switch {
-		case d.oneUse || len(d.idle) == 0:
-			d.mu.Unlock()
-			return nil, false, nil
-		case d.reuseOK || !d.trying:
-			s = d.idle[len(d.idle)-1]
-			d.idle = d.idle[:len(d.idle)-1]
-			trial = !d.reuseOK
-			d.trying = trial
-			d.mu.Unlock()
-			return s, trial, nil
-		}
-		tried := d.tried
-		d.mu.Unlock()
-		select {
-		case <-tried:
-		case <-r.Context().Done():
-			return nil, false, r.Context().Err()
-		}
-	}
-}
-
-// checkin puts s back for another call, unless the server takes each nonce once.
-func (d *digestAuth) checkin(s *session) {
+// answered records an answer other than 401 to s's last use and puts s back. A 429 or 5xx may
+// come from before authentication, so it proves nothing.
+func (d *digestAuth) answered(s *session, status int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.oneUse {
+	now := d.now()
+	d.slow = max(now.Sub(s.sent), d.slow-d.slow/8)
+	if status != http.StatusTooManyRequests && status < 500 {
+		if s.first.IsZero() {
+			s.first = now
+		} else {
+			d.provenAge = max(d.provenAge, s.sent.Sub(s.first))
+		}
+		d.provenCount = max(d.provenCount, s.nc)
+		d.acceptedAt, d.refusedAt = now, time.Time{}
+	}
+	if s.nc < d.maxUses {
 		d.idle = append(d.idle, s)
 	}
 }
 
-// settle records what a trial call learnt: that the server accepted a second use of a nonce,
-// or refused one with a new challenge; then it lets the waiting calls go on.
-func (d *digestAuth) settle(trial, accepted, refused bool) {
-	if !trial {
-		return
-	}
+// stale records that s's last use was refused stale=true: the key is good, the nonce too old.
+func (d *digestAuth) stale(s *session) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch {
-	case accepted:
-		d.reuseOK = true
-	case refused:
-		d.refusedReuses++
-		if d.refusedReuses >= oneUseAfter {
-			d.oneUse, d.idle = true, nil
-		}
+	if s.nc > 1 {
+		d.learn(s)
 	}
+	d.acceptedAt, d.refusedAt = d.now(), time.Time{}
+}
+
+// learn lowers a limit after s's last use was refused for being old: the count if its age was
+// proven, else the age. Taking a count for an age halves the age trusted, so a few refusals
+// at most settle it; taking an age for a count would lower the count by one a refusal. d.mu
+// must be held.
+func (d *digestAuth) learn(s *session) {
+	age := s.sent.Sub(s.born)
+	if s.nc > d.provenCount && age+d.slow <= d.provenAge {
+		d.maxUses = min(d.maxUses, s.nc-1)
+		d.provenCount = min(d.provenCount, d.maxUses)
+		return
+	}
+	d.maxAge = min(d.maxAge, age/2)
+	d.provenAge = min(d.provenAge, d.maxAge)
+}
+
+// doubt makes every signed request a guess until the server accepts one again.
+func (d *digestAuth) doubt() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.acceptedAt = time.Time{}
+}
+
+// refuse records that the server refused the key: for keyRetry, calls send no credentials.
+func (d *digestAuth) refuse() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.refusedAt, d.acceptedAt, d.idle = d.now(), time.Time{}, nil
+}
+
+// endGuess lets the calls waiting for a guess's answer go on.
+func (d *digestAuth) endGuess() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.trying = false
 	close(d.tried)
 	d.tried = make(chan struct{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,27 +47,55 @@ func digestSequence(srv *atlastest.Server) []string {
 
 var cloudTarget = Target{pid, "dedicated-01", KindCloud, false}
 
+// testClock is a clock tests move by hand; the fake and the digest transport can share it.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// withDigestClock makes now the clock of c's digest transport.
+func withDigestClock(c *Client, now func() time.Time) { c.auth.(*digestAuth).now = now }
+
+// frozen is a clock that stands still: ages never matter, only counts.
+func frozen() time.Time { return testNow }
+
 func TestDigestRoundTrips(t *testing.T) {
 	cases := []struct {
-		name string
-		o    atlastest.Options
-		want float64
+		name    string
+		o       atlastest.Options
+		want    float64
+		refused int
 	}{
-		// A nonce serves every call after the first call's challenge.
-		{"challenge reuse", atlastest.Options{}, 1.01},
-		// The server marks the nonce stale after 10 uses: one more challenge per 10 calls.
-		{"stale nonce every 10 uses", atlastest.Options{NonceUses: 10}, 1.1},
-		// Every call needs a challenge: two second uses are refused, then none is tried.
-		{"one use per nonce", atlastest.Options{NoncePolicy: atlastest.OneUse}, 2},
+		// A nonce signs 16 calls, then a challenge renews it.
+		{"challenge reuse", atlastest.Options{}, 1.07, 0},
+		// The server marks the nonce stale after 10 uses: refused once, then renewed every 10.
+		{"stale nonce every 10 uses", atlastest.Options{NonceUses: 10}, 1.1, 1},
+		// Every call needs a challenge: one second use is refused, then none is tried.
+		{"one use per nonce", atlastest.Options{NoncePolicy: atlastest.OneUse}, 2, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newFake(t, tc.o)
 			c, _ := newTestClient(t, srv, withDigest)
+			withDigestClock(c, frozen)
 			if got := roundTrips(t, srv, c, 100); got != tc.want {
 				t.Errorf("%.2f round trips per call, want %.2f", got, tc.want)
 			}
-			tallyDigest(t, srv)
+			if d := tallyDigest(t, srv); d.refused != tc.refused {
+				t.Errorf("%d signed requests refused, want %d", d.refused, tc.refused)
+			}
 		})
 	}
 }
@@ -74,14 +103,15 @@ func TestDigestRoundTrips(t *testing.T) {
 // TestDigestConcurrentCalls makes 800 calls through 16 slots against each nonce policy a server
 // may apply. The number of sessions (distinct nonces the client asked for) depends on how many
 // calls happened to be in flight together, so it is bounded, not fixed; every other count
-// follows from it exactly.
+// follows from it exactly. The client's clock stands still: these servers limit counts.
 func TestDigestConcurrentCalls(t *testing.T) {
 	const calls, slots = 800, 16
-	// A server that accepts reuse: one challenge per session, at most one session per slot,
-	// nothing refused.
-	sessionsOnly := func(t *testing.T, d digestTally, _ int) {
-		if d.refused != 0 || d.unsigned < 1 || d.unsigned > slots {
-			t.Errorf("%+v: want nothing refused and 1 to %d sessions", d, slots)
+	// Nothing refused; a nonce signs at most renewUses calls; beyond that, a nonce per slot to
+	// begin with, and about as many renewed early while the counts are proven (a call whose
+	// nonce is past what the server has accepted renews it while another call makes the guess).
+	renewedOnly := func(t *testing.T, d digestTally, _ int) {
+		if low, high := calls/renewUses, calls/renewUses+2*slots; d.refused != 0 || d.unsigned < low || d.unsigned > high {
+			t.Errorf("%+v: want nothing refused and %d to %d nonces", d, low, high)
 		}
 	}
 	cases := []struct {
@@ -90,31 +120,28 @@ func TestDigestConcurrentCalls(t *testing.T) {
 		// check asserts the counts beyond "every call accepted once, total = calls + nonces".
 		check func(t *testing.T, d digestTally, nonces int)
 	}{
-		{"(a) replay check only", atlastest.Options{NoncePolicy: atlastest.ReplayCheck}, sessionsOnly},
+		{"(a) replay check only", atlastest.Options{NoncePolicy: atlastest.ReplayCheck}, renewedOnly},
 		// Each session's counts reach the server one after the other, so none is refused.
-		{"(b) counts increase per nonce", atlastest.Options{NoncePolicy: atlastest.IncreasingCount}, sessionsOnly},
+		{"(b) counts increase per nonce", atlastest.Options{NoncePolicy: atlastest.IncreasingCount}, renewedOnly},
 		// A server may also limit the uses of a nonce (the nginx-http-auth-digest module answers
-		// stale=true from count 20 by default): each session's nonces but its last serve exactly
-		// 20 calls.
-		{"(b) with 20 counts per nonce", atlastest.Options{NoncePolicy: atlastest.IncreasingCount, NonceUses: 20},
-			func(t *testing.T, d digestTally, nonces int) {
-				if d.unsigned < 1 || d.unsigned > slots || nonces < calls/20 || nonces > calls/20+d.unsigned {
-					t.Errorf("%d sessions and %d nonces, want 1 to %d sessions and %d nonces plus at most one per session", d.unsigned, nonces, slots, calls/20)
-				}
-			}},
-		// Two second uses are refused (one at a time), then every call asks for a challenge.
+		// stale=true from count 20 by default): a nonce is renewed before.
+		{"(b) with 20 counts per nonce", atlastest.Options{NoncePolicy: atlastest.IncreasingCount, NonceUses: 20}, renewedOnly},
+		// One second use is refused, then every call asks for a challenge.
 		{"(c) one request per nonce", atlastest.Options{NoncePolicy: atlastest.OneUse},
 			func(t *testing.T, d digestTally, nonces int) {
-				if want := (digestTally{calls - oneUseAfter, oneUseAfter, calls}); d != want {
+				if want := (digestTally{calls - 1, 1, calls}); d != want {
 					t.Errorf("%+v, want %+v", d, want)
 				}
 			}},
+		// The module itself, with its defaults: no failed login at all.
+		{"(d) nginx-http-auth-digest lockout", atlastest.Options{NoncePolicy: atlastest.Lockout}, renewedOnly},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.Latency = time.Millisecond
 			srv := newFake(t, tc.o)
 			c, _ := newTestClient(t, srv, withDigest, func(c *Config) { c.MaxConcurrency = slots })
+			withDigestClock(c, frozen)
 			if err := callConcurrently(t.Context(), c, calls, 2*slots); err != nil {
 				t.Fatal(err)
 			}
@@ -123,8 +150,159 @@ func TestDigestConcurrentCalls(t *testing.T) {
 			if d.accepted != calls || d.unsigned+d.refused != nonces || srv.Count("") != calls+nonces {
 				t.Errorf("%d requests (%+v) and %d nonces for %d calls, want each call accepted once and one request per nonce more", srv.Count(""), d, nonces, calls)
 			}
+			if srv.FailedLogins() != 0 || srv.Lockouts() != 0 {
+				t.Errorf("%d failed logins, %d lockouts", srv.FailedLogins(), srv.Lockouts())
+			}
 			tc.check(t, d, nonces)
 			t.Logf("%.3f round trips per call (%d requests, %d nonces, %d refused)", float64(srv.Count(""))/calls, srv.Count(""), nonces, d.refused)
+		})
+	}
+}
+
+// TestDigestLockoutBursts calls through a real client in bursts separated by idle spells longer
+// than a nonce lives after its first use, against a server that locks an address out after 5
+// failed logins in a row, at each max_concurrency. Failed logins come only from guesses, one
+// at a time, each followed by its call's success: never two in a row, no lockout. Measured:
+// one, in the second burst, at every max_concurrency. Bound asserted, for a loaded machine on
+// which a burst may outlast a nonce (each such crossing is one more guess): 2 per burst.
+func TestDigestLockoutBursts(t *testing.T) {
+	const (
+		bursts  = 4
+		expires = 400 * time.Millisecond
+		idle    = 2 * expires
+	)
+	for _, slots := range []int{1, 2, 4, 8, 16, 32} {
+		t.Run(fmt.Sprintf("max_concurrency %d", slots), func(t *testing.T) {
+			t.Parallel()
+			srv := newFake(t, atlastest.Options{NoncePolicy: atlastest.Lockout, Lockout: atlastest.LockoutLimits{Expires: expires, EvasionTime: time.Hour}})
+			c, _ := newTestClient(t, srv, withDigest, func(c *Config) { c.MaxConcurrency = slots })
+			calls := 4 * slots
+			var failed []int
+			var errs []error
+			for b := range bursts {
+				if b > 0 {
+					time.Sleep(idle)
+				}
+				before := srv.FailedLogins()
+				errs = append(errs, callConcurrently(t.Context(), c, calls, 2*slots))
+				failed = append(failed, srv.FailedLogins()-before)
+			}
+			t.Logf("failed logins per burst %v (at most %d in a row), lockouts %d, %.3f requests per call",
+				failed, srv.FailedInARow(), srv.Lockouts(), float64(srv.Count(""))/float64(bursts*calls))
+			if srv.Lockouts() != 0 || srv.FailedInARow() > 1 {
+				t.Errorf("locked out %d times, %d failed logins in a row", srv.Lockouts(), srv.FailedInARow())
+			}
+			for b, n := range failed {
+				if n > 2 {
+					t.Errorf("burst %d: %d failed logins, want at most 2", b+1, n)
+				}
+				if errs[b] != nil {
+					t.Errorf("burst %d: %v", b+1, errs[b])
+				}
+			}
+		})
+	}
+}
+
+// TestDigestStaleNonceRenewedOnce: a nonce refused stale=true costs one failed login, and the
+// client learns from it to renew nonces before that age, with no failed login.
+func TestDigestStaleNonceRenewedOnce(t *testing.T) {
+	clock := &testClock{t: testNow}
+	srv := newFake(t, atlastest.Options{Now: clock.now, NoncePolicy: atlastest.Lockout, Lockout: atlastest.LockoutLimits{Expires: 2 * time.Second}})
+	c, _ := newTestClient(t, srv, withDigest)
+	withDigestClock(c, clock.now)
+	var steps []string
+	call := func(advance time.Duration) {
+		t.Helper()
+		clock.advance(advance)
+		srv.Reset()
+		if _, err := c.Snapshots(t.Context(), cloudTarget); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, fmt.Sprintf("%v: %d failed", digestSequence(srv), srv.FailedLogins()))
+	}
+	call(0)
+	// A reuse 1 s old: a guess (no reuse accepted yet), made alone, accepted.
+	call(time.Second)
+	// 3 s old, 2 s after its first use: refused stale=true; the key was right, so the
+	// answer's challenge signs the call. Nonces are now renewed at half that age.
+	call(2 * time.Second)
+	call(0)
+	call(2 * time.Second)
+	want := []string{
+		"[none 401 digest 200]: 0 failed",
+		"[digest 200]: 0 failed",
+		"[digest 401 digest 200]: 1 failed",
+		"[digest 200]: 0 failed",
+		"[none 401 digest 200]: 0 failed",
+	}
+	if !reflect.DeepEqual(steps, want) {
+		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDigestOneGuessAtATime: eight idle sessions whose nonces expired meanwhile, and eight calls
+// at once. One call guesses (one failed login); the others renew their nonces rather than guess
+// too, or, once its answer is in, reuse a young one.
+func TestDigestOneGuessAtATime(t *testing.T) {
+	const slots = 8
+	clock := &testClock{t: testNow}
+	srv := newFake(t, atlastest.Options{Now: clock.now, NoncePolicy: atlastest.Lockout, Lockout: atlastest.LockoutLimits{Expires: 2 * time.Second}})
+	c := clientWithSessions(t, srv, slots, func(c *Client) { withDigestClock(c, clock.now) })
+	clock.advance(3 * time.Second)
+	srv.Reset()
+	if err := callConcurrently(t.Context(), c, slots, slots); err != nil {
+		t.Fatal(err)
+	}
+	if d := tallyDigest(t, srv); d.refused != 1 || d.accepted != slots || d.unsigned > slots-1 {
+		t.Errorf("%+v, want 1 refused, %d accepted and at most %d renewed", d, slots, slots-1)
+	}
+	if srv.FailedLogins() != 1 || srv.Lockouts() != 0 {
+		t.Errorf("%d failed logins and %d lockouts, want 1 and 0", srv.FailedLogins(), srv.Lockouts())
+	}
+}
+
+// TestDigestCountCap: a nonce signs 16 requests, then is renewed; a server that takes fewer is
+// refused once, and its cap learnt.
+func TestDigestCountCap(t *testing.T) {
+	seq := func(parts ...any) []string {
+		var out []string
+		for i := 0; i < len(parts); i += 2 {
+			for range parts[i+1].(int) {
+				out = append(out, parts[i].(string))
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		o      atlastest.Options
+		calls  int
+		want   []string
+		failed int
+	}{
+		{"no cap", atlastest.Options{}, 40,
+			seq("none 401", 1, "digest 200", 16, "none 401", 1, "digest 200", 16, "none 401", 1, "digest 200", 8), 0},
+		// Counts from 6 on refused stale=true: 5 per nonce.
+		{"5 counts per nonce", atlastest.Options{NoncePolicy: atlastest.Lockout, Lockout: atlastest.LockoutLimits{Replays: 6}}, 12,
+			seq("none 401", 1, "digest 200", 5, "digest 401", 1, "digest 200", 5, "none 401", 1, "digest 200", 2), 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newFake(t, tc.o)
+			c, _ := newTestClient(t, srv, withDigest)
+			withDigestClock(c, frozen)
+			for range tc.calls {
+				if _, err := c.Snapshots(t.Context(), cloudTarget); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := digestSequence(srv); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("requests %v\nwant %v", got, tc.want)
+			}
+			if srv.FailedLogins() != tc.failed {
+				t.Errorf("%d failed logins, want %d", srv.FailedLogins(), tc.failed)
+			}
 		})
 	}
 }
@@ -163,19 +341,10 @@ func callConcurrently(ctx context.Context, c *Client, n, workers int) error {
 }
 
 func TestDigestNonceExpiry(t *testing.T) {
-	var mu sync.Mutex
-	clock := testNow
-	advance := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		clock = clock.Add(6 * time.Minute)
-	}
-	srv := newFake(t, atlastest.Options{Now: func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return clock
-	}})
+	clock := &testClock{t: testNow}
+	srv := newFake(t, atlastest.Options{Now: clock.now, NonceTTL: 2 * time.Second})
 	c, _ := newTestClient(t, srv, withDigest)
+	withDigestClock(c, clock.now)
 	call := func() {
 		t.Helper()
 		if _, err := c.Snapshots(t.Context(), cloudTarget); err != nil {
@@ -184,18 +353,18 @@ func TestDigestNonceExpiry(t *testing.T) {
 	}
 	call()
 	// The nonce expires before its second use: refused stale, answered with the new challenge.
-	// One refusal does not make the server one that takes each nonce once.
-	advance()
+	clock.advance(3 * time.Second)
 	call()
 	call()
-	advance()
+	// Nonces are now renewed at half the age the server refused.
+	clock.advance(3 * time.Second)
 	call()
 	call()
 	want := []string{
 		"none 401", "digest 200",
 		"digest 401", "digest 200",
 		"digest 200",
-		"digest 401", "digest 200",
+		"none 401", "digest 200",
 		"digest 200",
 	}
 	if got := digestSequence(srv); !reflect.DeepEqual(got, want) {
@@ -204,51 +373,86 @@ func TestDigestNonceExpiry(t *testing.T) {
 }
 
 func TestDigestRejectsWrongKey(t *testing.T) {
-	srv := newFake(t, atlastest.Options{})
+	srv := newFake(t, atlastest.Options{NoncePolicy: atlastest.Lockout})
 	c, _ := newTestClient(t, srv, func(c *Config) { c.APIKey, c.ServiceAccount = &APIKey{testPublic, "wrong-private-key"}, nil })
-	_, err := c.Projects(t.Context())
-	var ae *Error
-	if !errors.As(err, &ae) || !ae.Unauthorized() {
-		t.Fatalf("got %v", err)
-	}
-	if want := "atlas: listGroups GET /api/atlas/v2/groups: HTTP 401 UNAUTHORIZED: You are not authorized for this resource."; err.Error() != want {
-		t.Errorf("got %q\nwant %q", err, want)
-	}
-	if want := []string{"none 401", "digest 401"}; !reflect.DeepEqual(digestSequence(srv), want) {
-		t.Errorf("requests %v, want %v (challenge + one attempt)", digestSequence(srv), want)
-	}
-}
-
-func TestDigestKeyRevokedAndRestored(t *testing.T) {
-	srv := newFake(t, atlastest.Options{})
-	c := clientWithTwoSessions(t, srv)
-	srv.SetCredentials(testClientID, testSecret, testPublic, "rotated")
-	// Each session's next count is refused; so is the new challenge, once: the key is refused.
+	// The second call sends no credentials: the server refused the key moments ago.
 	for range 2 {
+		_, err := c.Projects(t.Context())
 		var ae *Error
-		if _, err := c.Snapshots(t.Context(), cloudTarget); !errors.As(err, &ae) || !ae.Unauthorized() {
-			t.Fatalf("revoked key: %v", err)
+		if !errors.As(err, &ae) || !ae.Unauthorized() {
+			t.Fatalf("got %v", err)
+		}
+		if want := "atlas: listGroups GET /api/atlas/v2/groups: HTTP 401 UNAUTHORIZED: You are not authorized for this resource."; err.Error() != want {
+			t.Errorf("got %q\nwant %q", err, want)
 		}
 	}
-	srv.SetCredentials(testClientID, testSecret, testPublic, testPrivate)
-	// The refused sessions were dropped: a new challenge. Two second uses were refused, but the
-	// key with them, so nonces are still reused.
-	for range 2 {
-		if _, err := c.Snapshots(t.Context(), cloudTarget); err != nil {
-			t.Fatalf("restored: %v", err)
-		}
+	if want := []string{"none 401", "digest 401", "none 401"}; !reflect.DeepEqual(digestSequence(srv), want) {
+		t.Errorf("requests %v, want %v (challenge + one attempt, then no credentials)", digestSequence(srv), want)
 	}
-	want := []string{
-		"none 401", "none 401", "digest 200", "digest 200",
-		"digest 401", "digest 401", "digest 401", "digest 401",
-		"none 401", "digest 200", "digest 200",
-	}
-	if got := digestSequence(srv); !reflect.DeepEqual(got, want) {
-		t.Errorf("requests %v, want %v", got, want)
+	if srv.FailedLogins() != 1 {
+		t.Errorf("%d failed logins, want 1", srv.FailedLogins())
 	}
 }
 
-// barrier holds signed requests until n of them are waiting, then lets every request through.
+// TestDigestKeyRevokedAndRestored: a key revoked while the client was idle costs one failed
+// login per keyRetry, however many calls are made at once; restored, it is used again once
+// keyRetry has passed.
+func TestDigestKeyRevokedAndRestored(t *testing.T) {
+	const slots = 8
+	clock := &testClock{t: testNow}
+	srv := newFake(t, atlastest.Options{Now: clock.now, NoncePolicy: atlastest.Lockout})
+	c := clientWithSessions(t, srv, slots, func(c *Client) { withDigestClock(c, clock.now) })
+	srv.SetCredentials(testClientID, testSecret, testPublic, "rotated")
+	clock.advance(time.Minute)
+	srv.Reset()
+	var refused int
+	burst := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, 4*slots)
+		for range 4 * slots {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.Snapshots(t.Context(), cloudTarget)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			var ae *Error
+			if !errors.As(err, &ae) || !ae.Unauthorized() {
+				t.Fatalf("revoked key: %v", err)
+			}
+			refused++
+		}
+	}
+	// One call signs alone, with a new nonce (the sessions are too old): refused, the key. The
+	// others wait for its answer, then send no credentials.
+	burst()
+	clock.advance(keyRetry - time.Minute)
+	burst()
+	if d := tallyDigest(t, srv); d != (digestTally{unsigned: 8 * slots, refused: 1}) || refused != 8*slots {
+		t.Errorf("%+v for %d refused calls, want one signed request", d, refused)
+	}
+	if srv.FailedLogins() != 1 || srv.Lockouts() != 0 {
+		t.Errorf("%d failed logins and %d lockouts, want 1 and 0", srv.FailedLogins(), srv.Lockouts())
+	}
+	// Once keyRetry has passed, one call tries the key again.
+	srv.SetCredentials(testClientID, testSecret, testPublic, testPrivate)
+	clock.advance(time.Minute)
+	srv.Reset()
+	if err := callConcurrently(t.Context(), c, 4*slots, slots); err != nil {
+		t.Fatal(err)
+	}
+	if d := tallyDigest(t, srv); d.refused != 0 || d.accepted != 4*slots {
+		t.Errorf("restored: %+v", d)
+	}
+}
+
+// barrier holds requests without credentials until n of them are waiting, then lets every
+// request through.
 type barrier struct {
 	next    *http.Transport
 	mu      sync.Mutex
@@ -257,7 +461,7 @@ type barrier struct {
 }
 
 func (b *barrier) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Header.Get("Authorization") != "" {
+	if r.Header.Get("Authorization") == "" {
 		b.mu.Lock()
 		if b.n--; b.n == 0 {
 			close(b.release)
@@ -274,24 +478,33 @@ func (b *barrier) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func (b *barrier) CloseIdleConnections() { b.next.CloseIdleConnections() }
 
-// clientWithTwoSessions returns a digest client of srv that has two sessions, each used once:
-// two calls each ask for a challenge, and neither is answered before both have signed.
-func clientWithTwoSessions(t *testing.T, srv *atlastest.Server) *Client {
+// clientWithSessions returns a digest client of srv that has n sessions, each used once: n
+// calls each ask for a challenge, and none is answered before all have asked. setup runs on
+// the client before the calls.
+func clientWithSessions(t *testing.T, srv *atlastest.Server, n int, setup ...func(*Client)) *Client {
 	t.Helper()
 	c, _ := newTestClient(t, srv, withDigest, func(c *Config) {
-		c.Transport = &barrier{next: http.DefaultTransport.(*http.Transport).Clone(), n: 2, release: make(chan struct{})}
+		c.MaxConcurrency = n
+		c.Transport = &barrier{next: http.DefaultTransport.(*http.Transport).Clone(), n: n, release: make(chan struct{})}
 	})
-	if err := callConcurrently(t.Context(), c, 2, 2); err != nil {
+	for _, f := range setup {
+		f(c)
+	}
+	if err := callConcurrently(t.Context(), c, n, n); err != nil {
 		t.Fatal(err)
+	}
+	if d := tallyDigest(t, srv); d != (digestTally{n, 0, n}) {
+		t.Fatalf("setting up %d sessions: %+v", n, d)
 	}
 	return c
 }
 
+// TestDigestWaitHonoursTheContext: calls that wait for another call's answer before they sign
+// (here the first call ever, while the key is untried) give up with their own deadline and
+// send nothing more.
 func TestDigestWaitHonoursTheContext(t *testing.T) {
 	srv := newFake(t, atlastest.Options{})
-	c := clientWithTwoSessions(t, srv)
-	// The next call tries a nonce's second use, which hangs; another call waits for its answer
-	// until its own deadline, and sends nothing.
+	c, _ := newTestClient(t, srv, withDigest)
 	srv.SetFault("listGroupClusterBackupSnapshots", "", &atlastest.Fault{Hang: true, Times: 1})
 	trialCtx, cancelTrial := context.WithCancel(t.Context())
 	trialDone := make(chan error)
@@ -299,7 +512,7 @@ func TestDigestWaitHonoursTheContext(t *testing.T) {
 		_, err := c.Snapshots(trialCtx, cloudTarget)
 		trialDone <- err
 	}()
-	for srv.Count("") < 5 {
+	for srv.Count("") < 2 {
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -311,15 +524,15 @@ func TestDigestWaitHonoursTheContext(t *testing.T) {
 	if err := <-trialDone; !errors.Is(err, context.Canceled) {
 		t.Errorf("trial call: %v, want cancelled", err)
 	}
-	// The hung request's session was dropped; the other one serves the next call.
+	// Neither call left a session behind; the next call tries the key.
 	if _, err := c.Snapshots(t.Context(), cloudTarget); err != nil {
 		t.Fatal(err)
 	}
 	got := digestSequence(srv)
-	if len(got) == 6 {
-		got[4] = "hung" // its status is recorded whenever the fake notices the client left
+	if len(got) == 5 {
+		got[1] = "hung" // its status is recorded whenever the fake notices the client left
 	}
-	if want := []string{"none 401", "none 401", "digest 200", "digest 200", "hung", "digest 200"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"none 401", "hung", "none 401", "none 401", "digest 200"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("requests %v, want %v", got, want)
 	}
 }

@@ -47,6 +47,8 @@ type Options struct {
 	NonceUses int
 	// NoncePolicy is how the fake checks digest nonce counts (Atlas documents none).
 	NoncePolicy NoncePolicy
+	// Lockout sets the Lockout policy's limits.
+	Lockout LockoutLimits
 	// PageCap is the most items per page the fake returns, whatever itemsPerPage asked.
 	PageCap int
 	Sunset  map[string]SunsetMode
@@ -73,6 +75,10 @@ const (
 	IncreasingCount
 	// OneUse lets a nonce authenticate one request; the next is answered stale=true.
 	OneUse
+	// Lockout checks as the nginx-http-auth-digest module does (see LockoutLimits): nonces
+	// expire after their first use and sign a capped number of requests, and an address that
+	// fails to log in a few times in a row is locked out. NonceTTL and NonceUses do not apply.
+	Lockout
 )
 
 // Fault changes the answer of matching requests.
@@ -120,10 +126,16 @@ type Server struct {
 	hang     chan struct{}
 	secrets  []string // every token issued and digest response received, for leak tests
 	onPage   map[[2]string]PageHook
+
+	// The Lockout policy's failed logins per client address, and since the last Reset: failed
+	// logins, the most in a row from one address, lockouts.
+	evasions                       map[string]*evasion
+	failedLogins, inARow, lockouts int
 }
 
 type nonce struct {
 	expires time.Time
+	forget  time.Time // Lockout: unknown from then on
 	uses    int
 	seen    map[int]bool
 	last    int // highest count accepted
@@ -159,9 +171,10 @@ func newServer(o Options) *Server {
 	if o.Retirements == nil {
 		o.Retirements = DefaultRetirements()
 	}
+	o.Lockout = o.Lockout.withDefaults()
 	return &Server{
 		opts: o, estate: o.Estate, faults: map[[2]string]*Fault{}, tokens: map[string]time.Time{},
-		nonces: map[string]*nonce{}, counts: map[string]int{}, hang: make(chan struct{}),
+		nonces: map[string]*nonce{}, counts: map[string]int{}, hang: make(chan struct{}), evasions: map[string]*evasion{},
 	}
 }
 
@@ -267,11 +280,13 @@ func (s *Server) MaxInFlight() int {
 	return s.maxIn
 }
 
-// Reset forgets recorded requests and the in-flight maximum.
+// Reset forgets recorded requests, the in-flight maximum and the counts of nonces, failed
+// logins and lockouts (not the Lockout policy's state).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests, s.counts, s.maxIn, s.issued = nil, map[string]int{}, 0, 0
+	s.failedLogins, s.inARow, s.lockouts = 0, 0, 0
 	s.gen++
 }
 
@@ -419,6 +434,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opts.Now()
+	if s.opts.NoncePolicy == Lockout && s.lockedOut(r, now) {
+		kind := "none"
+		if digest.IsDigest(h) {
+			kind = "digest"
+		}
+		writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")
+		return kind, 401
+	}
 	switch {
 	case strings.HasPrefix(h, "Bearer "):
 		exp, ok := s.tokens[strings.TrimPrefix(h, "Bearer ")]
@@ -431,6 +454,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 		cred, err := digest.ParseCredentials(h)
 		if err == nil {
 			s.secrets = append(s.secrets, cred.Response)
+		}
+		if err == nil && s.opts.NoncePolicy == Lockout {
+			return "digest", s.checkLockout(w, r, cred, now)
 		}
 		if err != nil || s.opts.PublicKey == "" || cred.Username != s.opts.PublicKey || cred.Realm != realm {
 			s.challenge(w, false, now)
@@ -465,7 +491,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 
 func (s *Server) challenge(w http.ResponseWriter, stale bool, now time.Time) {
 	n := base64.RawURLEncoding.EncodeToString([]byte(randomHex(16)))
-	s.nonces[n] = &nonce{expires: now.Add(s.opts.NonceTTL), seen: map[int]bool{}}
+	ttl := s.opts.NonceTTL
+	if s.opts.NoncePolicy == Lockout {
+		ttl = s.opts.Lockout.Timeout
+	}
+	s.nonces[n] = &nonce{expires: now.Add(ttl), forget: now.Add(ttl), seen: map[int]bool{}}
 	s.issued++
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", domain="", nonce="%s", algorithm=MD5, qop="auth", stale=%t`, realm, n, stale))
 	writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")

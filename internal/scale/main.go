@@ -48,6 +48,10 @@ type Params struct {
 	// Jobs reads restore and export jobs every jobs_interval (default) and compliance policies
 	// with discovery (restore_jobs, export_jobs, compliance_policy).
 	Jobs bool
+	// NonceExpires is how long a nonce lives after its first use under the lockout digest
+	// policy (0: the module's 10s); Idle is the real time waited before the steady-state and
+	// jobs-due refreshes, as between refreshes.
+	NonceExpires, Idle time.Duration
 }
 
 // Report is what a run measured.
@@ -79,6 +83,10 @@ type Report struct {
 	JobsDue         int
 	JobsDueRequests map[string]int
 	JobPages        int
+	// Digest, per refresh (first, steady state, jobs due): challenges the fake sent, and the
+	// lockout policy's failed logins; its lockouts in all.
+	PhaseNonces, FailedLogins [3]int
+	Lockouts                  int
 }
 
 // kinds used by the harness: dedicated clusters and Flex clusters, alternating.
@@ -108,7 +116,8 @@ type rig struct {
 func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})}
 	r.fake = atlastest.NewServer(atlastest.Options{Estate: r.est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
-		NoncePolicy: p.NoncePolicy, ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
+		NoncePolicy: p.NoncePolicy, Lockout: atlastest.LockoutLimits{Expires: p.NonceExpires},
+		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
 	cc.BaseURL, cc.MaxConcurrency = r.fake.URL, p.Concurrency
 	if p.Digest {
 		cc.APIKey = &atlas.APIKey{PublicKey: "scale", PrivateKey: "scale-private"}
@@ -159,6 +168,11 @@ func run(p Params) (*Report, error) {
 	wall := time.Since(start)
 
 	r := &Report{Params: p, Requests: fake.Counts(), Total: fake.Count(""), Wall: wall, MaxInFlight: fake.MaxInFlight(), Nonces: fake.NoncesIssued()}
+	phase := func(i int) {
+		r.PhaseNonces[i], r.FailedLogins[i] = fake.NoncesIssued(), fake.FailedLogins()
+		r.Lockouts += fake.Lockouts()
+	}
+	phase(0)
 	for _, q := range fake.Requests() {
 		if q.Auth == "digest" && q.Status == http.StatusUnauthorized {
 			r.Refused++
@@ -173,15 +187,19 @@ func run(p Params) (*Report, error) {
 
 	// The steady state: the next refresh, once min_refresh_interval has passed.
 	fake.Reset()
+	time.Sleep(p.Idle)
 	rg.clock.advance(config.DefaultMinRefreshInterval)
 	coll.Refresh(ctx)
 	r.Steady, r.SteadyRequests, r.Floor = fake.Count(""), fake.Counts(), floorRequests(est, p)
+	phase(1)
 
 	// The refresh once jobs_interval has passed since the first.
 	fake.Reset()
+	time.Sleep(p.Idle)
 	rg.clock.advance(config.DefaultJobsInterval - config.DefaultMinRefreshInterval)
 	coll.Refresh(ctx)
 	r.JobsDue, r.JobsDueRequests, r.JobPages = fake.Count(""), fake.Counts(), jobPages(est, p)
+	phase(2)
 
 	// The first render after a refresh also encodes the new data; later ones reuse it.
 	for i, cpu := range []*time.Duration{&r.FirstRenderCPU, &r.RenderCPU} {
@@ -435,6 +453,10 @@ func (r *Report) print(w io.Writer) {
 		fmt.Fprintf(w, "digest: %d nonces issued, %d signed requests refused, %.3f requests per API call\n",
 			r.Nonces, r.Refused, float64(r.Total)/float64(r.Total-r.Nonces))
 	}
+	if p.NoncePolicy == atlastest.Lockout {
+		fmt.Fprintf(w, "lockout policy (nonces live %s after first use, %s idle before each later refresh): failed logins per refresh (first, steady, jobs due) %v; lockouts %d\n",
+			p.NonceExpires, p.Idle, r.FailedLogins, r.Lockouts)
+	}
 	fmt.Fprintf(w, "requests by a second scrape within min_refresh_interval: %d\n", r.SecondRefresh)
 	fmt.Fprintf(w, "steady state (the refresh after min_refresh_interval): %d requests (floor %d: one per snapshot page per target; ratio %.3f)\n",
 		r.Steady, r.Floor, float64(r.Steady)/float64(r.Floor))
@@ -463,7 +485,7 @@ func sortedKeys(m map[string]int) []string {
 
 // policyNames are the -digest-policy values.
 var policyNames = map[atlastest.NoncePolicy]string{
-	atlastest.ReplayCheck: "replay", atlastest.IncreasingCount: "increasing", atlastest.OneUse: "one-use",
+	atlastest.ReplayCheck: "replay", atlastest.IncreasingCount: "increasing", atlastest.OneUse: "one-use", atlastest.Lockout: "lockout",
 }
 
 func main() {
@@ -475,15 +497,17 @@ func main() {
 	flag.IntVar(&p.Concurrency, "concurrency", 16, "max_concurrency")
 	flag.BoolVar(&p.Digest, "digest", false, "use an API key (digest) instead of a service account")
 	flag.IntVar(&p.NonceUses, "nonce-uses", 0, "digest: requests per nonce before the fake answers stale=true (0: unlimited)")
-	flag.Func("digest-policy", "digest: how the fake checks nonce counts: replay (a count seen before is refused), increasing (a count not above the last one is refused), one-use (a nonce serves one request)", func(v string) error {
+	flag.Func("digest-policy", "digest: how the fake checks nonce counts: replay (a count seen before is refused), increasing (a count not above the last one is refused), one-use (a nonce serves one request), lockout (as nginx-http-auth-digest: nonces expire after first use, 19 counts, 5 failed logins in a row lock the address out)", func(v string) error {
 		for pol, name := range policyNames {
 			if name == v {
 				p.NoncePolicy = pol
 				return nil
 			}
 		}
-		return fmt.Errorf("want replay, increasing or one-use")
+		return fmt.Errorf("want replay, increasing, one-use or lockout")
 	})
+	flag.DurationVar(&p.NonceExpires, "nonce-expires", 10*time.Second, "digest, lockout policy: how long a nonce lives after its first use (the module's default: 10s)")
+	flag.DurationVar(&p.Idle, "idle", 0, "real time to wait before the steady-state and jobs-due refreshes, as between refreshes (digest nonces age)")
 	flag.IntVar(&p.PageCap, "page-cap", 0, "most items per page the fake returns (0: as asked)")
 	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
 	flag.BoolVar(&p.Schedules, "backup-schedules", true, "read Cloud Backup schedules")
