@@ -17,12 +17,14 @@ import (
 // of 240 clusters of every kind in 30 projects (each with a failed restore, a failed export and
 // a copy region behind, as the generator makes them). The shards read every snapshot listing exactly
 // once between them, their per-target series together are exactly the unsharded exporter's,
-// and under a real Prometheus scraping the three, each alert the estate should fire fires once.
+// and under every Prometheus release the tests know scraping the three, each alert the estate
+// should fire fires once.
 func TestShardedUnderPrometheus(t *testing.T) {
-	testenv.Tool(t, "prometheus")
+	releases := testenv.Prometheuses(t)
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
+	t.Parallel()
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 30, ClustersPerProject: 8, SnapshotsPerCluster: 6})
 	newFake := func() *atlastest.Server {
 		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret", Retirements: listingSunsetIn30Days()})
@@ -87,9 +89,13 @@ func TestShardedUnderPrometheus(t *testing.T) {
 		)
 	}
 	sort.Strings(alerts)
-	api := startPrometheus(t, dir, urls...)
-	waitFor(t, time.Minute, "Prometheus to scrape the shards", func() bool { return len(queryValues(api, "atlas_backup_up == 1")) == 3 })
-	expectAlerts(t, api, alerts)
+	proms := startPrometheuses(t, dir, releases, urls...)
+	for _, p := range proms {
+		waitFor(t, time.Minute, "Prometheus "+p.version+" to scrape the shards", func() bool { return len(queryValues(p.api, "atlas_backup_up == 1")) == 3 })
+	}
+	for _, p := range proms {
+		expectAlerts(t, p, alerts)
+	}
 }
 
 // timeOfRead are the families whose values say when the exporter read Atlas: they differ between
