@@ -18,7 +18,7 @@ import (
 
 // TestEndToEndUnderPrometheus runs the exporter against the fake Atlas and, side by side, every
 // Prometheus release the tests know with the shipped rules (their `for` durations cut to 2s), and
-// checks the series and exactly which alerts fire.
+// checks the series, exactly which alerts fire, that every rule and dashboard query evaluates.
 func TestEndToEndUnderPrometheus(t *testing.T) {
 	releases := testenv.Prometheuses(t)
 	if testing.Short() {
@@ -118,6 +118,8 @@ projects:
 	}
 	for _, p := range proms {
 		expectAlerts(t, p, want)
+		expectRulesEvaluated(t, p)
+		checkDashboard(t, p, "")
 	}
 }
 
@@ -200,7 +202,7 @@ func queryValues(api, q string) []float64 {
 
 // expectAlerts waits until at least as many alerts as want fire, gives anything unexpected a few
 // more evaluations to show up, then checks that exactly want fires, each once (labels without
-// instance and job, sorted).
+// job, sorted), none naming the instance or pod it was scraped from.
 func expectAlerts(t *testing.T, p *promServer, want []string) {
 	t.Helper()
 	alerts := func() []alert {
@@ -226,7 +228,6 @@ func expectAlerts(t *testing.T, p *promServer, want []string) {
 	time.Sleep(3 * time.Second)
 	var got []string
 	for _, a := range alerts() {
-		delete(a.Labels, "instance")
 		delete(a.Labels, "job")
 		got = append(got, a.key())
 		if a.State != "firing" {
@@ -236,6 +237,24 @@ func expectAlerts(t *testing.T, p *promServer, want []string) {
 	sort.Strings(got)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Prometheus %s: alerts\n got:\n%s\nwant:\n%s", p.version, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+var ruleMetric = regexp.MustCompile(`(?m)^prometheus_rule_(evaluations|evaluation_failures)_total\{[^}]*\} (\S+)$`)
+
+// expectRulesEvaluated checks Prometheus's own counters: the rules were evaluated, never once
+// failing.
+func expectRulesEvaluated(t *testing.T, p *promServer) {
+	t.Helper()
+	totals := map[string]float64{}
+	for _, m := range ruleMetric.FindAllStringSubmatch(httpGetQuiet(p.url+"metrics"), -1) {
+		var v float64
+		fmt.Sscan(m[2], &v)
+		totals[m[1]] += v
+	}
+	t.Logf("Prometheus %s: %v rule evaluations, %v failed", p.version, totals["evaluations"], totals["evaluation_failures"])
+	if totals["evaluations"] == 0 || totals["evaluation_failures"] != 0 {
+		t.Errorf("Prometheus %s: want rule evaluations and no failures", p.version)
 	}
 }
 
