@@ -16,14 +16,15 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
-// TestEndToEndUnderPrometheus runs the exporter against the fake Atlas and a real Prometheus
-// with the shipped rules (their `for` durations cut to 2s), and checks the series and exactly
-// which alerts fire.
+// TestEndToEndUnderPrometheus runs the exporter against the fake Atlas and, side by side, every
+// Prometheus release the tests know with the shipped rules (their `for` durations cut to 2s), and
+// checks the series, exactly which alerts fire, that every rule and dashboard query evaluates.
 func TestEndToEndUnderPrometheus(t *testing.T) {
-	testenv.Tool(t, "prometheus")
+	releases := testenv.Prometheuses(t)
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
+	t.Parallel()
 	// One project of every kind: flex-02's newest snapshot failed, serverless-04 is four days
 	// behind, dedicated-06 had a fallback snapshot, tenant-03 is also configured through the
 	// sunset tenant endpoint, disabled-08 has backup off, legacy-05 has legacy backup (configured
@@ -57,46 +58,50 @@ projects:
 `, fake.URL))
 	exp := startExporter(t, "--config.file="+cfg)
 
-	api := startPrometheus(t, dir, exp.url)
-	query := func(q string) []float64 { return queryValues(api, q) }
-	waitFor(t, 60*time.Second, "Prometheus to scrape the exporter", func() bool { v := query("atlas_backup_up"); return len(v) == 1 && v[0] == 1 })
-	waitFor(t, 30*time.Second, "the recording rules", func() bool { return len(query("atlas_backup:restore_window_min_seconds")) > 0 })
+	proms := startPrometheuses(t, dir, releases, exp.url)
+	for _, p := range proms {
+		query := func(q string) []float64 { return queryValues(p.api, q) }
+		waitFor(t, 60*time.Second, "Prometheus "+p.version+" to scrape the exporter", func() bool { v := query("atlas_backup_up"); return len(v) == 1 && v[0] == 1 })
+		waitFor(t, 30*time.Second, "the recording rules", func() bool { return len(query("atlas_backup:restore_window_min_seconds")) > 0 })
 
-	for q, want := range map[string][]float64{
-		`atlas_backup_last_snapshot_status{cluster="flex-02",status="failed"}`:                               {1},
-		`count(atlas_backup_collect_success == 1)`:                                                           {6},
-		`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant"}`:                                    {1},
-		`min(atlas_backup_exporter_api_sunset_timestamp_seconds)`:                                            {1769040000},
-		`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                                  {12},
-		`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                               {0},
-		`atlas_backup_cluster_backup_enabled{cluster="legacy-05"}`:                                           {1},
-		`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                                     {8 * 3600},
-		`atlas_backup:snapshot_max_age_seconds{cluster="dedicated-01"}`:                                      {6*3600 + 2*3600},
-		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 5*86400`:                {},
-		`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 3*86400`:                nil,
-		`atlas_backup:copy_max_age_seconds{cluster="dedicated-01",region="US_WEST_2"}`:                       {8 * 3600},
-		`atlas_backup:copy_max_age_seconds{cluster="dedicated-06",region="US_WEST_2"}`:                       {26 * 3600},
-		`atlas_backup_restore_jobs{cluster="dedicated-01",delivery_type="point_in_time",status="completed"}`: {1},
-		`atlas_backup_export_jobs{cluster="dedicated-01",state="successful"}`:                                {1},
-		`atlas_backup_schedule_restore_window_seconds{cluster="dedicated-01"}`:                               {2 * 86400},
-	} {
-		got := query(q)
-		if want == nil {
-			if len(got) != 1 {
-				t.Errorf("%s: got %v, want one sample", q, got)
+		for q, want := range map[string][]float64{
+			`atlas_backup_last_snapshot_status{cluster="flex-02",status="failed"}`:                               {1},
+			`count(atlas_backup_collect_success == 1)`:                                                           {6},
+			`atlas_backup_endpoint_sunset{cluster="tenant-03",kind="tenant"}`:                                    {1},
+			`min(atlas_backup_exporter_api_sunset_timestamp_seconds)`:                                            {1769040000},
+			`atlas_backup_snapshots{cluster="dedicated-01",status="completed"}`:                                  {12},
+			`atlas_backup_cluster_backup_enabled{cluster="m0-07"}`:                                               {0},
+			`atlas_backup_cluster_backup_enabled{cluster="legacy-05"}`:                                           {1},
+			`atlas_backup:snapshot_max_age_seconds{cluster="serverless-04"}`:                                     {8 * 3600},
+			`atlas_backup:snapshot_max_age_seconds{cluster="dedicated-01"}`:                                      {6*3600 + 2*3600},
+			`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 5*86400`:                {},
+			`atlas_backup:last_completed_snapshot_age_seconds{cluster="serverless-04"} > 3*86400`:                nil,
+			`atlas_backup:copy_max_age_seconds{cluster="dedicated-01",region="US_WEST_2"}`:                       {8 * 3600},
+			`atlas_backup:copy_max_age_seconds{cluster="dedicated-06",region="US_WEST_2"}`:                       {26 * 3600},
+			`atlas_backup_restore_jobs{cluster="dedicated-01",delivery_type="point_in_time",status="completed"}`: {1},
+			`atlas_backup_export_jobs{cluster="dedicated-01",state="successful"}`:                                {1},
+			`atlas_backup_schedule_restore_window_seconds{cluster="dedicated-01"}`:                               {2 * 86400},
+		} {
+			got := query(q)
+			if want == nil {
+				if len(got) != 1 {
+					t.Errorf("Prometheus %s: %s: got %v, want one sample", p.version, q, got)
+				}
+				continue
 			}
-			continue
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) && !(len(want) == 0 && len(got) == 0) {
-			t.Errorf("%s = %v, want %v", q, got, want)
+			if fmt.Sprint(got) != fmt.Sprint(want) && !(len(want) == 0 && len(got) == 0) {
+				t.Errorf("Prometheus %s: %s = %v, want %v", p.version, q, got, want)
+			}
 		}
 	}
 
 	// The policy in force was seen; now it goes.
-	waitFor(t, 30*time.Second, "the compliance policy in Prometheus", func() bool {
-		v := query(`atlas_backup_compliance_policy_enabled{project="project-001"}`)
-		return len(v) == 1 && v[0] == 1
-	})
+	for _, p := range proms {
+		waitFor(t, 30*time.Second, "the compliance policy in Prometheus "+p.version, func() bool {
+			v := queryValues(p.api, `atlas_backup_compliance_policy_enabled{project="project-001"}`)
+			return len(v) == 1 && v[0] == 1
+		})
+	}
 	fake.Update(func(e *atlastest.Estate) { e.Projects[0].Compliance = nil })
 
 	want := []string{
@@ -116,7 +121,11 @@ projects:
 		"alertname=AtlasBackupSnapshotFailed,cluster=flex-02,kind=flex,project=project-001,project_id=5f0000000000000000000001,severity=critical,status=failed",
 		"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 	}
-	expectAlerts(t, api, want)
+	for _, p := range proms {
+		expectAlerts(t, p, want)
+		expectRulesEvaluated(t, p)
+		checkDashboard(t, p, "")
+	}
 }
 
 // listingSunsetIn30Days is Atlas's retirement headers, with the serverless instance listing's
@@ -129,22 +138,34 @@ func listingSunsetIn30Days() map[atlastest.OpVersion]atlastest.Retirement {
 	return r
 }
 
-// startPrometheus runs a real Prometheus in dir with the shipped rules (their `for` durations cut
-// to 2s), scraping the exporters at urls every second, and returns its API URL.
-func startPrometheus(t *testing.T, dir string, urls ...string) string {
+// promServer is a Prometheus the test runs.
+type promServer struct {
+	version string
+	url     string // http://host:port/
+	api     string // its HTTP API: url + "api/v1/"
+}
+
+// startPrometheuses runs each Prometheus release in its own directory under dir with the shipped
+// rules (their `for` durations cut to 2s), scraping the exporters at urls every second as one
+// job.
+func startPrometheuses(t *testing.T, dir string, releases []testenv.Prometheus, urls ...string) []*promServer {
 	t.Helper()
-	prometheus := testenv.Tool(t, "prometheus")
 	rules, err := os.ReadFile("prometheus/alerts.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "alerts.yml"), regexp.MustCompile(`(?m)^(\s+for:) \S+$`).ReplaceAllString(string(rules), "$1 2s"))
 	targets := make([]string, len(urls))
 	for i, u := range urls {
 		targets[i] = fmt.Sprintf("%q", strings.TrimPrefix(u, "http://"))
 	}
-	promAddr := testenv.FreeAddr(t)
-	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
+	var servers []*promServer
+	for _, r := range releases {
+		pdir := filepath.Join(dir, "prometheus-"+r.Version)
+		if err := os.Mkdir(pdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(pdir, "alerts.yml"), regexp.MustCompile(`(?m)^(\s+for:) \S+$`).ReplaceAllString(string(rules), "$1 2s"))
+		writeFile(t, filepath.Join(pdir, "prometheus.yml"), fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
@@ -154,9 +175,12 @@ scrape_configs:
     static_configs:
       - targets: [%s]
 `, strings.Join(targets, ", ")))
-	startProcess(t, prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+promAddr)
-	return "http://" + promAddr + "/api/v1/"
+		addr := testenv.FreeAddr(t)
+		startProcess(t, r.Prometheus, "--config.file="+filepath.Join(pdir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(pdir, "data"),
+			"--web.listen-address="+addr)
+		servers = append(servers, &promServer{version: r.Version, url: "http://" + addr + "/", api: "http://" + addr + "/api/v1/"})
+	}
+	return servers
 }
 
 // queryValues returns the values of an instant query, or nil while Prometheus is not up.
@@ -183,8 +207,8 @@ func queryValues(api, q string) []float64 {
 
 // expectAlerts waits until at least as many alerts as want fire, gives anything unexpected a few
 // more evaluations to show up, then checks that exactly want fires, each once (labels without
-// instance and job, sorted).
-func expectAlerts(t *testing.T, api string, want []string) {
+// job, sorted), none naming the instance or pod it was scraped from.
+func expectAlerts(t *testing.T, p *promServer, want []string) {
 	t.Helper()
 	alerts := func() []alert {
 		var r struct {
@@ -192,12 +216,12 @@ func expectAlerts(t *testing.T, api string, want []string) {
 				Alerts []alert `json:"alerts"`
 			} `json:"data"`
 		}
-		if json.Unmarshal([]byte(httpGetQuiet(api+"alerts")), &r) != nil {
+		if json.Unmarshal([]byte(httpGetQuiet(p.api+"alerts")), &r) != nil {
 			return nil
 		}
 		return r.Data.Alerts
 	}
-	waitFor(t, 60*time.Second, "the expected alerts to fire", func() bool {
+	waitFor(t, 60*time.Second, "the expected alerts to fire in Prometheus "+p.version, func() bool {
 		n := 0
 		for _, a := range alerts() {
 			if a.State == "firing" {
@@ -209,16 +233,33 @@ func expectAlerts(t *testing.T, api string, want []string) {
 	time.Sleep(3 * time.Second)
 	var got []string
 	for _, a := range alerts() {
-		delete(a.Labels, "instance")
 		delete(a.Labels, "job")
 		got = append(got, a.key())
 		if a.State != "firing" {
-			t.Errorf("alert still %s: %s", a.State, a.key())
+			t.Errorf("Prometheus %s: alert still %s: %s", p.version, a.State, a.key())
 		}
 	}
 	sort.Strings(got)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("alerts\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		t.Errorf("Prometheus %s: alerts\n got:\n%s\nwant:\n%s", p.version, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+var ruleMetric = regexp.MustCompile(`(?m)^prometheus_rule_(evaluations|evaluation_failures)_total\{[^}]*\} (\S+)$`)
+
+// expectRulesEvaluated checks Prometheus's own counters: the rules were evaluated, never once
+// failing.
+func expectRulesEvaluated(t *testing.T, p *promServer) {
+	t.Helper()
+	totals := map[string]float64{}
+	for _, m := range ruleMetric.FindAllStringSubmatch(httpGetQuiet(p.url+"metrics"), -1) {
+		var v float64
+		fmt.Sscan(m[2], &v)
+		totals[m[1]] += v
+	}
+	t.Logf("Prometheus %s: %v rule evaluations, %v failed", p.version, totals["evaluations"], totals["evaluation_failures"])
+	if totals["evaluations"] == 0 || totals["evaluation_failures"] != 0 {
+		t.Errorf("Prometheus %s: want rule evaluations and no failures", p.version)
 	}
 }
 

@@ -16,20 +16,23 @@ import (
 // TestShardedUnderPrometheus runs three shards and one unsharded exporter against a fake Atlas
 // of 240 clusters of every kind in 30 projects (each with a failed restore, a failed export and
 // a copy region behind, as the generator makes them). The shards read every snapshot listing exactly
-// once between them, their per-target series together are exactly the unsharded exporter's,
-// and under a real Prometheus scraping the three, each alert the estate should fire fires once.
+// once between them, and their per-target series together are exactly the unsharded exporter's.
+// Then every Prometheus release the tests know scrapes the three and a second replica of shard 0
+// (an HA pair) as one job: each alert the estate should fire fires once, no rule evaluation
+// fails, and every dashboard query evaluates and shows the same as without the replica.
 func TestShardedUnderPrometheus(t *testing.T) {
-	testenv.Tool(t, "prometheus")
+	releases := testenv.Prometheuses(t)
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
+	t.Parallel()
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 30, ClustersPerProject: 8, SnapshotsPerCluster: 6})
 	newFake := func() *atlastest.Server {
 		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret", Retirements: listingSunsetIn30Days()})
 		t.Cleanup(f.Close)
 		return f
 	}
-	shared, single := newFake(), newFake()
+	shared, single, replicaFake := newFake(), newFake(), newFake()
 	dir := t.TempDir()
 	config := func(name, url string) string {
 		cfg := filepath.Join(dir, name)
@@ -87,11 +90,18 @@ func TestShardedUnderPrometheus(t *testing.T) {
 		)
 	}
 	sort.Strings(alerts)
-	api := startPrometheus(t, dir, urls...)
-	waitFor(t, time.Minute, "Prometheus to scrape the shards", func() bool { return len(queryValues(api, "atlas_backup_up == 1")) == 3 })
-	expectAlerts(t, api, alerts)
+	// The replica reads a fake of its own, so that the listings above count the shards' alone.
+	replica := startExporter(t, "--config.file="+config("replica.yml", replicaFake.URL), "--total-shards=3", "--shard=0")
+	proms := startPrometheuses(t, dir, releases, append(urls, replica.url)...)
+	for _, p := range proms {
+		waitFor(t, time.Minute, "Prometheus "+p.version+" to scrape the shards", func() bool { return len(queryValues(p.api, "atlas_backup_up == 1")) == 4 })
+	}
+	for _, p := range proms {
+		expectAlerts(t, p, alerts)
+		expectRulesEvaluated(t, p)
+		checkDashboard(t, p, strings.TrimPrefix(replica.url, "http://"))
+	}
 }
 
-// timeOfRead are the families whose values say when the exporter read Atlas: they differ between
-// two exporters reading the same estate.
-var timeOfRead = regexp.MustCompile(`^atlas_backup_(collect_timestamp_seconds|discovery_timestamp_seconds|snapshot_age_seconds)\{`)
+// timeOfRead matches the exposition lines of readTimeFamilies.
+var timeOfRead = regexp.MustCompile(`^` + readTimeFamilies + `\{`)
