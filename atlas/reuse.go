@@ -34,21 +34,3 @@ func NewFrom(prev *Client, cfg Config) (c *Client, reused bool, err error) {
 	c.http.Transport = newGate(cfg.MaxConcurrency, prev.auth)
 	return c, true, nil
 }
-
-// setFactor rescales every bucket to a new share of Atlas's limits, keeping the tokens spent.
-func (l *limiters) setFactor(f float64) {
-	if f <= 0 {
-		f = DefaultRateLimitFactor
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if f == l.factor {
-		return
-	}
-	l.factor = f
-	for key, b := range l.m {
-		limit, burst := bucketRate(endpointSet(key[0]), f)
-		b.limiter.SetLimit(limit)
-		b.limiter.SetBurst(burst)
-	}
-}
