@@ -2,12 +2,9 @@ package atlas
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -212,25 +209,6 @@ func (c *Client) MaxInFlight() int { return c.wire.peak() }
 // Close releases idle connections and revokes nothing: tokens expire on their own within the hour.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// fullJitter spreads a backoff over [d/2, d] so that many clients do not retry in step.
-func fullJitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
 // scope names what a call is about, for errors and rate limits.
 type scope struct{ ProjectID, Cluster string }
 
@@ -260,155 +238,6 @@ func (c *Client) apiURL(path string, q url.Values) *url.URL {
 	u.Path, _ = url.PathUnescape(u.RawPath)
 	u.RawQuery = q.Encode()
 	return &u
-}
-
-// get performs one GET with rate limiting and retries and passes the answer to decode.
-func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) error {
-	bucket := c.limits.get(op.Set, sc.ProjectID)
-	var last *Error
-	reauthed := false
-	for attempt := 1; ; attempt++ {
-		if err := c.wait(ctx, bucket); err != nil {
-			if last != nil {
-				return last
-			}
-			return sc.fail(op, u.EscapedPath(), 0, err)
-		}
-		retryAfter, reason, apiErr := c.once(ctx, op, sc, u, decode)
-		if apiErr == nil {
-			return nil
-		}
-		last = apiErr
-		if reason == "token_rejected" {
-			if reauthed {
-				return apiErr
-			}
-			reauthed = true
-			c.obs.ObserveRetry(op.Name, reason)
-			attempt-- // not a failure of Atlas's: it does not count against the attempts
-			continue
-		}
-		if reason == "rate_limited" {
-			// Atlas's bucket for this endpoint set is empty: hold back every call that would
-			// draw from it, not just this one.
-			bucket.pause(ctx, c.now().Add(max(retryAfter, c.retry.BaseDelay)))
-		}
-		if reason == "" || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
-			return apiErr
-		}
-		d := c.retry.BaseDelay << (attempt - 1)
-		if d > c.retry.MaxDelay || d <= 0 {
-			d = c.retry.MaxDelay
-		}
-		d = c.jitter(d)
-		if retryAfter > d {
-			d = retryAfter
-		}
-		if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {
-			// Waiting would outlive the caller: give up now with what Atlas said.
-			return apiErr
-		}
-		c.obs.ObserveRetry(op.Name, reason)
-		if err := c.sleep(ctx, d); err != nil {
-			return apiErr
-		}
-	}
-}
-
-// once sends one request and passes a successful answer to decode. On failure it returns the
-// error with the retry reason ("" when the error must not be retried) and any Retry-After delay.
-func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
-	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
-	rctx, cancel := context.WithTimeout(withOperation(ctx, op.Name), c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return 0, "", fail(0, err)
-	}
-	req.Header.Set("Accept", op.accept())
-	req.Header.Set("User-Agent", c.ua)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		err = redactURLError(err)
-		switch {
-		case ctx.Err() != nil:
-			return 0, "", fail(0, ctx.Err())
-		case errors.Is(err, ErrToken):
-			return 0, "", fail(0, err)
-		case errors.Is(err, context.DeadlineExceeded):
-			return 0, "timeout", fail(0, fmt.Errorf("request timed out after %s", c.timeout))
-		case isTLSConfigError(err):
-			// A certificate Atlas's host does not prove will not prove itself on a retry.
-			return 0, "", fail(0, err)
-		}
-		return 0, "network", fail(0, err)
-	}
-	defer resp.Body.Close()
-	// The body's reservation is held until it is decoded, since both copies live until then.
-	body, release, readErr := c.bodies.read(rctx, resp.Body, resp.ContentLength)
-	defer release()
-	if errors.Is(readErr, errBodyTooBig) {
-		return 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if readErr != nil {
-			if ctx.Err() != nil {
-				return 0, "", fail(0, ctx.Err())
-			}
-			// A body cut off mid-stream is a network fault worth another try.
-			return 0, "network", fail(resp.StatusCode, fmt.Errorf("reading response: %v", redactURLError(readErr)))
-		}
-		if err := decode(body); err != nil {
-			if errors.Is(err, errTooManyItems) {
-				return 0, "", fail(resp.StatusCode, fmt.Errorf("more than %d items in one listing; stopped reading it", c.maxItems))
-			}
-			return 0, "", fail(resp.StatusCode, fmt.Errorf("decoding response: %v", err))
-		}
-		return 0, "", nil
-	}
-	e := fail(resp.StatusCode, nil)
-	decodeErrorBody(e, body)
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized && c.auth.reauthenticate():
-		// The token was revoked, or expired early by Atlas's clock: one more try with a new one.
-		return 0, "token_rejected", e
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return retryAfter(resp.Header, c.now()), "rate_limited", e
-	case resp.StatusCode >= 500:
-		return retryAfter(resp.Header, c.now()), "server_error", e
-	}
-	return 0, "", e
-}
-
-func isTLSConfigError(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	var rh tls.RecordHeaderError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh)
-}
-
-// decodeErrorBody fills e from an Atlas ApiError body; any other body leaves e as it is.
-func decodeErrorBody(e *Error, body []byte) {
-	var we wireError
-	if json.Unmarshal(body, &we) != nil || we.ErrorCode == "" {
-		return
-	}
-	e.ErrorCode, e.Detail, e.Reason = truncate(we.ErrorCode, 100), we.Detail, we.Reason
-	for _, p := range we.Parameters {
-		e.Parameters = append(e.Parameters, strings.Trim(string(p), `"`))
-	}
-}
-
-// redactURLError drops the URL from a *url.Error: the message stays useful and can never carry
-// more than the path, which the caller names itself.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // MaxListItems is the most items one listing may hold, far above the snapshots Atlas keeps for
