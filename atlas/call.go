@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +22,7 @@ func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, de
 	var last *Error
 	reauthed := false
 	for attempt := 1; ; attempt++ {
-		if err := c.wait(ctx, bucket); err != nil {
+		if err := c.admit(ctx, bucket); err != nil {
 			if last != nil {
 				return last
 			}
@@ -67,12 +69,27 @@ func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, de
 	}
 }
 
-// once sends one request and passes a successful answer to decode. On failure it returns the
-// error with the retry reason ("" when the error must not be retried) and any Retry-After delay.
+// once sends one request on the slot admit took, gives the slot back once the exchange is over,
+// and passes a successful answer to decode. On failure it returns the error with the retry
+// reason ("" when the error must not be retried) and any Retry-After delay.
 func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
 	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
-	rctx, cancel := context.WithTimeout(withOperation(ctx, op.Name), c.timeout)
+	// unanswered: a request of this exchange (its digest challenge or token request too) is
+	// on the wire with no answer yet.
+	var unanswered atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaders:         func() { unanswered.Store(true) },
+		GotFirstResponseByte: func() { unanswered.Store(false) },
+	}
+	// The timeout starts once the slot is taken: it measures Atlas, not the queue.
+	rctx, cancel := context.WithTimeout(httptrace.WithClientTrace(withOperation(ctx, op.Name), trace), c.timeout)
 	defer cancel()
+	held := true
+	defer func() {
+		if held {
+			c.freeSlot(unanswered.Load() && rctx.Err() != nil)
+		}
+	}()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return 0, "", fail(0, err)
@@ -95,10 +112,12 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, d
 		}
 		return 0, "network", fail(0, err)
 	}
-	defer resp.Body.Close()
 	// The body's reservation is held until it is decoded, since both copies live until then.
 	body, release, readErr := c.bodies.read(rctx, resp.Body, resp.ContentLength)
 	defer release()
+	_ = resp.Body.Close()
+	held = false
+	c.freeSlot(false)
 	if errors.Is(readErr, errBodyTooBig) {
 		return 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
 	}
@@ -130,6 +149,21 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, d
 		return retryAfter(resp.Header, c.now()), "server_error", e
 	}
 	return 0, "", e
+}
+
+// freeSlot gives back the slot of an exchange that is over. One that ended with a request
+// Atlas had not answered (its timeout passed, or its caller's context ended) keeps the slot
+// for one more timeout: Atlas does not say when it stops working on a request, the timeout is
+// the longest an Atlas request is expected to take, and a slot given back at once would let the
+// next request pile onto the one Atlas is still serving. So a slower Atlas slows the exporter
+// down instead of being sent more, and the hold is bounded: a request Atlas never answers
+// cannot keep a slot for good.
+func (c *Client) freeSlot(abandoned bool) {
+	if abandoned {
+		c.slots.releaseAfter(c.timeout)
+		return
+	}
+	c.slots.release()
 }
 
 func isTLSConfigError(err error) bool {

@@ -76,6 +76,11 @@ type Config struct {
 	Observer        Observer
 	// Transport is the underlying transport; default a clone of http.DefaultTransport.
 	Transport http.RoundTripper
+	// Slots, when set, bounds the requests in flight together with the other clients built
+	// with it (a process's clients across reloads and credential changes), and is sized by its
+	// owner: MaxConcurrency then sizes only the connection pool and the body budget. Default:
+	// the client's own, of MaxConcurrency.
+	Slots *Slots
 }
 
 // ServiceAccount holds OAuth2 client credentials.
@@ -97,6 +102,7 @@ type Client struct {
 	ua       string
 	timeout  time.Duration
 	limits   *limiters
+	slots    *Slots
 	bodies   *bodyBudget
 	sleep    func(context.Context, time.Duration) error // injected in tests
 	jitter   func(time.Duration) time.Duration          // injected in tests
@@ -179,7 +185,10 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base: base, obs: cfg.Observer, retry: cfg.Retry, maxBody: cfg.MaxBodyBytes, ua: cfg.UserAgent,
 		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor), bodies: newBodyBudget(cfg.MaxBufferedBytes, cfg.MaxBodyBytes, cfg.MaxConcurrency),
-		sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000, maxItems: MaxListItems,
+		slots: cfg.Slots, sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000, maxItems: MaxListItems,
+	}
+	if c.slots == nil {
+		c.slots = NewSlots(cfg.MaxConcurrency)
 	}
 	c.source = sourceOf(base, cfg)
 	c.wire = &observer{next: cfg.Transport, obs: cfg.Observer}
@@ -189,7 +198,7 @@ func New(cfg Config) (*Client, error) {
 		c.auth = newDigest(*cfg.APIKey, c.wire)
 	}
 	c.http = &http.Client{
-		Transport: newGate(cfg.MaxConcurrency, c.auth),
+		Transport: c.auth,
 		// Atlas does not redirect API calls; following one could carry credentials elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

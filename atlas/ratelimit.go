@@ -37,8 +37,21 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 // names no duration: a countdown would read differently at every refresh, and be logged anew.
 var errPaused = errors.New("not sent: Atlas rate-limited this endpoint set for longer than the call may wait")
 
-// wait blocks until b may send: past any pause Atlas asked for, then through the token bucket.
-func (c *Client) wait(ctx context.Context, b *bucket) error {
+// admit waits until a call may be sent to b and takes a slot for it: past any pause Atlas asked
+// for, through the token bucket, then for a slot. The slot comes last, so that no call holds one
+// through the other waits.
+func (c *Client) admit(ctx context.Context, b *bucket) error {
+	if err := c.waitPause(ctx, b); err != nil {
+		return err
+	}
+	if err := b.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	return c.slots.acquire(ctx)
+}
+
+// waitPause waits out b's pause, if any; a call whose deadline falls inside it fails at once.
+func (c *Client) waitPause(ctx context.Context, b *bucket) error {
 	until, holder := b.paused()
 	if d := until.Sub(c.now()); d > 0 {
 		if dl, ok := ctx.Deadline(); ok && !until.Before(dl) {
@@ -52,7 +65,7 @@ func (c *Client) wait(ctx context.Context, b *bucket) error {
 			return ctx.Err()
 		}
 	}
-	return b.limiter.Wait(ctx)
+	return nil
 }
 
 // bucket is the client's side of one Atlas rate-limit bucket.

@@ -131,7 +131,8 @@ func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 		NoncePolicy: p.NoncePolicy, ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private",
 		FinishAbandoned: p.FinishAbandoned})
 	r.obs = &retryCount{n: map[string]int{}}
-	cc.BaseURL, cc.MaxConcurrency, cc.Observer = r.fake.URL, p.Concurrency, r.obs
+	// One bound for every client a reload builds, as the exporter has.
+	cc.BaseURL, cc.MaxConcurrency, cc.Observer, cc.Slots = r.fake.URL, p.Concurrency, r.obs, atlas.NewSlots(p.Concurrency)
 	if p.Digest {
 		cc.APIKey = &atlas.APIKey{PublicKey: "scale", PrivateKey: "scale-private"}
 	} else {

@@ -1,0 +1,211 @@
+package atlas
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+)
+
+// retryCounter counts retries by reason.
+type retryCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (r *retryCounter) ObserveRequest(RequestEvent) {}
+
+func (r *retryCounter) ObserveRetry(_, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]int{}
+	}
+	r.n[reason]++
+}
+
+func (r *retryCounter) get(reason string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n[reason]
+}
+
+// flexTargets is an estate of one project of n Flex clusters, with a fetch request for each.
+func flexTargets(n int) (*atlastest.Estate, []Request) {
+	est := atlastest.Generate(atlastest.Spec{Seed: 5, Projects: 1, ClustersPerProject: n, SnapshotsPerCluster: 1, Kinds: []atlastest.ClusterKind{atlastest.Flex}, Now: testNow})
+	var reqs []Request
+	for _, cl := range est.Projects[0].Clusters {
+		reqs = append(reqs, Request{Target: Target{ProjectID: pid, Cluster: cl.Name, Kind: KindFlex}})
+	}
+	return est, reqs
+}
+
+// Atlas answers every request well within the timeout, but far more calls are queued than
+// max_concurrency: the queue is not Atlas's time, so nothing times out, and the fake, which
+// finishes what a client gives up on, never serves more than the bound.
+func TestSlowAtlasNeverSeesMoreThanTheBound(t *testing.T) {
+	est, reqs := flexTargets(80)
+	srv := newFake(t, atlastest.Options{Estate: est, Latency: 50 * time.Millisecond, FinishAbandoned: true})
+	var retries retryCounter
+	// 80 requests 2 at a time take 2s at least: twice the timeout, which is far above the
+	// latency even on a loaded machine.
+	c, _ := newTestClient(t, srv, func(c *Config) { c.MaxConcurrency, c.Timeout, c.Observer = 2, time.Second, &retries })
+	failed := 0
+	var mu sync.Mutex
+	NewFetcher(c).Fetch(t.Context(), reqs, func(r Result) {
+		if r.Err != nil {
+			mu.Lock()
+			failed++
+			mu.Unlock()
+		}
+	})
+	if failed != 0 {
+		t.Errorf("%d of %d targets failed", failed, len(reqs))
+	}
+	if got := srv.MaxInFlight(); got > 2 {
+		t.Errorf("the fake served %d requests at once, above max_concurrency 2", got)
+	}
+	if n := retries.get("timeout"); n != 0 {
+		t.Errorf("%d timeout retries, though every answer took 50ms against a 1s timeout", n)
+	}
+	if n := srv.Abandoned(); n != 0 {
+		t.Errorf("%d requests abandoned while Atlas served them", n)
+	}
+}
+
+// A request that really times out leaves Atlas working on it: its slot is given back only a
+// timeout later, so the retry does not pile onto it.
+func TestTimedOutRequestKeepsItsSlot(t *testing.T) {
+	est, reqs := flexTargets(2)
+	// Atlas takes a little longer than the timeout, well short of twice it.
+	srv := newFake(t, atlastest.Options{Estate: est, Latency: 450 * time.Millisecond, FinishAbandoned: true})
+	c, _ := newTestClient(t, srv, func(c *Config) {
+		c.MaxConcurrency, c.Timeout, c.Retry = 2, 400*time.Millisecond, RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	})
+	want := "request timed out after 400ms"
+	NewFetcher(c).Fetch(t.Context(), reqs, func(r Result) {
+		if r.Err == nil || !strings.HasSuffix(r.Err.Error(), want) {
+			t.Errorf("%s: got %v, want ...%s", r.Request.Target.Cluster, r.Err, want)
+		}
+	})
+	// The fake finishes the last requests a moment after the client gave up on them.
+	for deadline := time.Now().Add(10 * time.Second); srv.Abandoned() < 4 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.Abandoned(); n != 4 {
+		t.Errorf("%d requests abandoned, want all 4", n)
+	}
+	if got := srv.MaxInFlight(); got > 2 {
+		t.Errorf("the fake served %d requests at once, above max_concurrency 2", got)
+	}
+}
+
+// The slots shrink and grow with Resize: a smaller bound holds new calls back until fewer than
+// it are in flight; a waiter that gives up leaves no slot taken.
+func TestSlotsResize(t *testing.T) {
+	s := NewSlots(2)
+	ctx := t.Context()
+	blocked := func() bool {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		err := s.acquire(wctx)
+		if err == nil {
+			s.release()
+			return false
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("acquire: %v", err)
+		}
+		return true
+	}
+	for range 2 {
+		if err := s.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !blocked() {
+		t.Fatal("a third call went in with a bound of 2")
+	}
+	s.Resize(1)
+	s.release() // one in flight: not below the new bound of 1
+	if !blocked() {
+		t.Fatal("a call went in while 1 was in flight against a bound of 1")
+	}
+	got := make(chan error)
+	go func() { got <- s.acquire(ctx) }()
+	s.Resize(3) // the waiter goes in at once
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if blocked() {
+		t.Fatal("a third call waited with a bound of 3")
+	}
+	s.release()
+	s.release()
+	for range 3 {
+		if err := s.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !blocked() {
+		t.Fatal("a fourth call went in with a bound of 3")
+	}
+}
+
+// Clients built from one Slots share its bound, across NewFrom, a change of settings and a
+// change of credentials, while calls of the earlier clients are still in flight.
+func TestClientsShareTheSlots(t *testing.T) {
+	est, reqs := flexTargets(45)
+	for i := range reqs {
+		// Read after the snapshots: through the client in use by then.
+		reqs[i].RestoreJobs = true
+	}
+	srv := newFake(t, atlastest.Options{Estate: est, Latency: 40 * time.Millisecond, FinishAbandoned: true})
+	slots := NewSlots(3)
+	cfg := Config{BaseURL: srv.URL, ServiceAccount: &ServiceAccount{testClientID, testSecret}, Timeout: 5 * time.Second, MaxConcurrency: 3, Slots: slots}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	f := NewFetcher(c)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.Fetch(t.Context(), reqs, func(r Result) {
+			if r.Err != nil {
+				t.Errorf("%s: %v", r.Request.Target.Cluster, r.Err)
+			}
+		})
+	}()
+	// Three reloads mid-refresh: a setting, the bound, then the credentials.
+	reloads := []func(*Config){
+		func(c *Config) { c.Timeout = 6 * time.Second },
+		func(c *Config) { c.MaxConcurrency = 2 },
+		func(c *Config) { c.ServiceAccount, c.APIKey = nil, &APIKey{testPublic, testPrivate} },
+	}
+	for i, change := range reloads {
+		for deadline := time.Now().Add(30 * time.Second); srv.Count("") < (i+1)*2*len(reqs)/4 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		change(&cfg)
+		slots.Resize(cfg.MaxConcurrency)
+		next, _, err := NewFrom(c, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(next.Close)
+		f.Use(next)
+		c = next
+	}
+	wg.Wait()
+	if got := srv.MaxInFlight(); got > 3 {
+		t.Errorf("the fake served %d requests at once across reloads, above max_concurrency 3", got)
+	}
+}
