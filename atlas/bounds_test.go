@@ -209,3 +209,61 @@ func TestClientsShareTheSlots(t *testing.T) {
 		t.Errorf("the fake served %d requests at once across reloads, above max_concurrency 3", got)
 	}
 }
+
+// A 429 pauses its bucket: the calls queued behind the limiter and the slots when it arrives
+// are not sent, and fail at once since their deadline falls inside the pause.
+func TestPausedBucketSendsNoMore(t *testing.T) {
+	est := atlastest.Generate(atlastest.Spec{Seed: 2, Projects: 1, ClustersPerProject: 80, SnapshotsPerCluster: 1, Kinds: []atlastest.ClusterKind{atlastest.Dedicated}, Now: testNow})
+	// Slow enough that a call on the wire when the 429 comes holds its slot until the client
+	// has read the 429, even on a loaded machine.
+	srv := newFake(t, atlastest.Options{Estate: est, Latency: 300 * time.Millisecond})
+	// The first snapshot listing to arrive is refused for 300s.
+	srv.SetFault("listGroupClusterBackupSnapshots", "", &atlastest.Fault{Status: 429, RetryAfter: "300", Times: 1})
+	c, _ := newTestClient(t, srv, func(c *Config) { c.MaxConcurrency = 4 })
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	errs := map[string]int{}
+	for _, cl := range est.Projects[0].Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Snapshots(ctx, Target{pid, cl.Name, KindCloud, cl.Sharded})
+			msg := "ok"
+			switch {
+			case errors.Is(err, errPaused):
+				msg = "paused"
+			case err != nil:
+				msg = err.Error()
+			}
+			mu.Lock()
+			errs[msg]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	reqs := srv.Requests()
+	i429 := -1
+	for i, q := range reqs {
+		if q.Status == 429 {
+			i429 = i
+		}
+	}
+	if i429 < 0 {
+		t.Fatalf("no 429 answered: %v", errs)
+	}
+	// Up to 3 other calls were on the wire when the 429 came (max_concurrency 4); none after.
+	later := 0
+	for _, q := range srv.ReceivedAfterAnswer(i429) {
+		if strings.HasPrefix(q.Operation, "listGroupClusterBackupSnapshot") {
+			later++
+		}
+	}
+	if later > 3 {
+		t.Errorf("%d requests sent into the paused bucket after the 429, more than the 3 that could be on the wire", later)
+	}
+	if errs["paused"] < 80-1-4-3 {
+		t.Errorf("outcomes %v: want most calls not sent", errs)
+	}
+}

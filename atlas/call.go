@@ -28,7 +28,7 @@ func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, de
 			}
 			return sc.fail(op, u.EscapedPath(), 0, err)
 		}
-		retryAfter, reason, apiErr := c.once(ctx, op, sc, u, decode)
+		retryAfter, reason, apiErr := c.once(ctx, bucket, op, sc, u, decode)
 		if apiErr == nil {
 			return nil
 		}
@@ -41,11 +41,6 @@ func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, de
 			c.obs.ObserveRetry(op.Name, reason)
 			attempt-- // not a failure of Atlas's: it does not count against the attempts
 			continue
-		}
-		if reason == "rate_limited" {
-			// Atlas's bucket for this endpoint set is empty: hold back every call that would
-			// draw from it, not just this one.
-			bucket.pause(ctx, c.now().Add(max(retryAfter, c.retry.BaseDelay)))
 		}
 		if reason == "" || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
 			return apiErr
@@ -69,10 +64,10 @@ func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, de
 	}
 }
 
-// once sends one request on the slot admit took, gives the slot back once the exchange is over,
-// and passes a successful answer to decode. On failure it returns the error with the retry
-// reason ("" when the error must not be retried) and any Retry-After delay.
-func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
+// once sends one request to b on the slot admit took, gives the slot back once the exchange is
+// over, and passes a successful answer to decode. On failure it returns the error with the
+// retry reason ("" when the error must not be retried) and any Retry-After delay.
+func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
 	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
 	// unanswered: a request of this exchange (its digest challenge or token request too) is
 	// on the wire with no answer yet.
@@ -116,6 +111,15 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, d
 	body, release, readErr := c.bodies.read(rctx, resp.Body, resp.ContentLength)
 	defer release()
 	_ = resp.Body.Close()
+	var wait time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		wait = retryAfter(resp.Header, c.now())
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		// Atlas's bucket for this endpoint set is empty: hold back every call that would draw
+		// from it, not just this one, before this slot lets another call out.
+		b.pause(ctx, c.now().Add(max(wait, c.retry.BaseDelay)))
+	}
 	held = false
 	c.freeSlot(false)
 	if errors.Is(readErr, errBodyTooBig) {
@@ -144,9 +148,9 @@ func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, d
 		// The token was revoked, or expired early by Atlas's clock: one more try with a new one.
 		return 0, "token_rejected", e
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return retryAfter(resp.Header, c.now()), "rate_limited", e
+		return wait, "rate_limited", e
 	case resp.StatusCode >= 500:
-		return retryAfter(resp.Header, c.now()), "server_error", e
+		return wait, "server_error", e
 	}
 	return 0, "", e
 }

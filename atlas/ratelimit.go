@@ -38,16 +38,28 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 var errPaused = errors.New("not sent: Atlas rate-limited this endpoint set for longer than the call may wait")
 
 // admit waits until a call may be sent to b and takes a slot for it: past any pause Atlas asked
-// for, through the token bucket, then for a slot. The slot comes last, so that no call holds one
-// through the other waits.
+// for, through the token bucket, then for a slot. A 429 may pause b during either of the last
+// two waits, so the pause is looked at again after each, just before sending: calls queued
+// behind the limiter or the slots never go out into a pause, and none holds a slot through one.
 func (c *Client) admit(ctx context.Context, b *bucket) error {
-	if err := c.waitPause(ctx, b); err != nil {
-		return err
+	for {
+		if err := c.waitPause(ctx, b); err != nil {
+			return err
+		}
+		if err := b.limiter.Wait(ctx); err != nil {
+			return err
+		}
+		if b.pausedAt(c.now()) {
+			continue
+		}
+		if err := c.slots.acquire(ctx); err != nil {
+			return err
+		}
+		if !b.pausedAt(c.now()) {
+			return nil
+		}
+		c.slots.release()
 	}
-	if err := b.limiter.Wait(ctx); err != nil {
-		return err
-	}
-	return c.slots.acquire(ctx)
 }
 
 // waitPause waits out b's pause, if any; a call whose deadline falls inside it fails at once.
@@ -98,6 +110,12 @@ func (b *bucket) paused() (time.Time, context.Context) {
 		return time.Time{}, nil
 	}
 	return b.until, b.holder
+}
+
+// pausedAt says whether b is paused at now.
+func (b *bucket) pausedAt(now time.Time) bool {
+	until, _ := b.paused()
+	return until.After(now)
 }
 
 // limiters holds one bucket per (endpoint set, project).
