@@ -3,6 +3,8 @@ package atlas
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,5 +267,88 @@ func TestPausedBucketSendsNoMore(t *testing.T) {
 	}
 	if errs["paused"] < 80-1-4-3 {
 		t.Errorf("outcomes %v: want most calls not sent", errs)
+	}
+}
+
+// A bucket is dropped only when it is as a new one would be: no call uses it, its limiter is
+// full and it is not paused.
+func TestIdleBucketsAreDropped(t *testing.T) {
+	now := time.Now()
+	l := newLimiters(1)
+	inUse := l.get(setCloudBackups, "in-use", now)
+	spent := l.get(setCloudBackups, "spent", now)
+	spent.limiter.ReserveN(now, 10)
+	l.done(spent)
+	paused := l.get(setCloudBackups, "paused", now)
+	paused.pause(t.Context(), now.Add(time.Minute))
+	l.done(paused)
+	l.done(l.get(setCloudBackups, "idle", now))
+	l.mu.Lock()
+	l.sweep(now)
+	l.mu.Unlock()
+	want := []string{"in-use", "paused", "spent"}
+	if got := bucketProjects(l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after a sweep: %v, want %v", got, want)
+	}
+	// Two seconds later the spent tokens are back (500 a minute), and a minute later the pause
+	// is over.
+	l.mu.Lock()
+	l.sweep(now.Add(2 * time.Minute))
+	l.mu.Unlock()
+	if got := bucketProjects(l); fmt.Sprint(got) != "[in-use]" {
+		t.Errorf("later: %v, want [in-use]", got)
+	}
+	l.done(inUse)
+}
+
+func bucketProjects(l *limiters) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k := range l.m {
+		out = append(out, k[1])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Projects created and deleted on every refresh: the buckets of vanished ones go, so the map
+// stays bounded however long the exporter runs.
+func TestLimitersBoundedUnderChurn(t *testing.T) {
+	est := atlastest.Generate(atlastest.Spec{Seed: 4, Projects: 3, ClustersPerProject: 2, SnapshotsPerCluster: 1, Kinds: []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}, Now: testNow})
+	srv := newFake(t, atlastest.Options{Estate: est})
+	c, rs := newTestClient(t, srv)
+	const refreshes = 100
+	for r := range refreshes {
+		var ids []string
+		srv.Update(func(e *atlastest.Estate) {
+			for i, p := range e.Projects {
+				p.ID = fmt.Sprintf("6a%022x", r*len(e.Projects)+i)
+				ids = append(ids, p.ID)
+			}
+		})
+		for i, id := range ids {
+			if _, err := c.Clusters(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			for _, cl := range est.Projects[i].Clusters {
+				kind := KindCloud
+				if cl.Kind == atlastest.Flex {
+					kind = KindFlex
+				}
+				if _, err := c.Snapshots(t.Context(), Target{id, cl.Name, kind, cl.Sharded}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		rs.advance(time.Minute) // the next refresh
+	}
+	// Each refresh makes 15 buckets (clusters, flex, serverless, cloud backups and flex
+	// snapshots of 3 projects): 1,500 without pruning.
+	c.limits.mu.Lock()
+	n := len(c.limits.m)
+	c.limits.mu.Unlock()
+	if n > minSweep {
+		t.Errorf("%d rate-limit buckets after %d refreshes of 3 new projects each, want at most %d", n, refreshes, minSweep)
 	}
 }

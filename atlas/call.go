@@ -18,7 +18,8 @@ import (
 
 // get performs one GET with rate limiting and retries and passes the answer to decode.
 func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) error {
-	bucket := c.limits.get(op.Set, sc.ProjectID)
+	bucket := c.limits.get(op.Set, sc.ProjectID, c.now())
+	defer c.limits.done(bucket)
 	var last *Error
 	reauthed := false
 	for attempt := 1; ; attempt++ {

@@ -89,6 +89,7 @@ type bucket struct {
 	// the latest at its deadline, so no pause outlives the refresh that received it: the next
 	// refresh asks Atlas again, whatever Retry-After said.
 	holder context.Context
+	users  int // calls using the bucket now; guarded by limiters.mu
 }
 
 func (b *bucket) pause(ctx context.Context, until time.Time) {
@@ -118,12 +119,25 @@ func (b *bucket) pausedAt(now time.Time) bool {
 	return until.After(now)
 }
 
-// limiters holds one bucket per (endpoint set, project).
-type limiters struct {
-	factor float64
-	mu     sync.Mutex
-	m      map[[2]string]*bucket
+// idle says whether b is as a new bucket would be at now, so that dropping it changes nothing:
+// no call uses it, its limiter is full and it is not paused; limiters.mu must be held.
+func (b *bucket) idle(now time.Time) bool {
+	return b.users == 0 && b.limiter.TokensAt(now) >= float64(b.limiter.Burst()) && !b.pausedAt(now)
 }
+
+// limiters holds one bucket per (endpoint set, project) in use. Projects come and go, so the
+// idle buckets are dropped whenever the map has doubled since they last were: it holds at most
+// twice the buckets that were busy (in use, spent or paused) then, or minSweep, at an amortised
+// constant cost per new bucket.
+type limiters struct {
+	factor  float64
+	mu      sync.Mutex
+	m       map[[2]string]*bucket
+	sweepAt int // size of m at which the idle buckets are next dropped
+}
+
+// minSweep is the fewest buckets worth a sweep.
+const minSweep = 64
 
 // atlasLimits are Atlas's published bucket sizes and refills per minute
 // (https://www.mongodb.com/docs/atlas/api/api-rate-limit/).
@@ -147,10 +161,12 @@ func bucketRate(set endpointSet, factor float64) (rate.Limit, int) {
 }
 
 func newLimiters(factor float64) *limiters {
-	return &limiters{factor: factor, m: map[[2]string]*bucket{}}
+	return &limiters{factor: factor, m: map[[2]string]*bucket{}, sweepAt: minSweep}
 }
 
-func (l *limiters) get(set endpointSet, project string) *bucket {
+// get returns the bucket of set and project for a call, which must call done with it when it
+// has ended; now is the client's clock.
+func (l *limiters) get(set endpointSet, project string, now time.Time) *bucket {
 	if set == setProjects || set == setClusterDetails {
 		project = "" // counted per user, not per project
 	}
@@ -159,10 +175,31 @@ func (l *limiters) get(set endpointSet, project string) *bucket {
 	defer l.mu.Unlock()
 	b, ok := l.m[key]
 	if !ok {
+		if len(l.m) >= l.sweepAt {
+			l.sweep(now)
+		}
 		b = &bucket{limiter: rate.NewLimiter(bucketRate(set, l.factor))}
 		l.m[key] = b
 	}
+	b.users++
 	return b
+}
+
+// done says a call that got b from get has ended.
+func (l *limiters) done(b *bucket) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b.users--
+}
+
+// sweep drops the idle buckets; l.mu must be held.
+func (l *limiters) sweep(now time.Time) {
+	for key, b := range l.m {
+		if b.idle(now) {
+			delete(l.m, key)
+		}
+	}
+	l.sweepAt = max(minSweep, 2*len(l.m))
 }
 
 // setFactor rescales every bucket to a new share of Atlas's limits, keeping the tokens spent.
