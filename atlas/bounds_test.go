@@ -352,3 +352,30 @@ func TestLimitersBoundedUnderChurn(t *testing.T) {
 		t.Errorf("%d rate-limit buckets after %d refreshes of 3 new projects each, want at most %d", n, refreshes, minSweep)
 	}
 }
+
+// A token that cannot be sent (CRLF in it) is never cached: the call fails at once, naming no
+// part of the token, and the next call asks for a new one.
+func TestUnsendableTokenIsDropped(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	srv.SetFault("oauthToken", "", &atlastest.Fault{Times: 1, Body: `{"access_token":"tok3n\r\nX-Injected: 1","token_type":"bearer","expires_in":3600}`})
+	c, rs := newTestClient(t, srv)
+	target := Target{pid, "dedicated-01", KindCloud, false}
+	_, err := c.Snapshots(t.Context(), target)
+	want := "atlas: listGroupClusterBackupSnapshots project=" + pid + " cluster=dedicated-01 GET /api/atlas/v2/groups/" + pid +
+		"/clusters/dedicated-01/backup/snapshots: service account token request failed: token endpoint answered a token that cannot be sent in an HTTP header"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if strings.Contains(err.Error(), "tok3n") || strings.Contains(err.Error(), "Injected") {
+		t.Errorf("the error quotes the token: %v", err)
+	}
+	if got := rs.got(); len(got) != 0 {
+		t.Errorf("retried after %v", got)
+	}
+	if _, err := c.Snapshots(t.Context(), target); err != nil {
+		t.Fatalf("the next call: %v", err)
+	}
+	if n := srv.Count("oauthToken"); n != 2 {
+		t.Errorf("%d token requests, want 2 (the unsendable one, then a new one)", n)
+	}
+}
