@@ -27,6 +27,9 @@ type reloader struct {
 	settings func(*config.Config) collector.Settings
 	logger   log.Logger
 	obs      atlas.Observer
+	// slots is the process's one bound on requests in flight to Atlas, shared by every client
+	// a reload builds (credentials changed or not) and resized to max_concurrency on reload.
+	slots *atlas.Slots
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -53,7 +56,8 @@ func newReloader(load func() (*config.Config, error), settings func(*config.Conf
 	if err != nil {
 		return nil, err
 	}
-	if r.client, err = atlas.New(clientConfig(cfg, obs)); err != nil {
+	r.slots = atlas.NewSlots(cfg.Atlas.MaxConcurrency)
+	if r.client, err = atlas.New(r.clientConfig(cfg)); err != nil {
 		return nil, err
 	}
 	r.cfg, r.fetcher = cfg, atlas.NewFetcher(r.client)
@@ -62,9 +66,9 @@ func newReloader(load func() (*config.Config, error), settings func(*config.Conf
 }
 
 // clientConfig is the Atlas client's configuration for cfg.
-func clientConfig(cfg *config.Config, obs atlas.Observer) atlas.Config {
+func (r *reloader) clientConfig(cfg *config.Config) atlas.Config {
 	cc := cfg.ClientConfig()
-	cc.Observer = obs
+	cc.Observer, cc.Slots = r.obs, r.slots
 	cc.UserAgent = exporterName + "/" + version.Version
 	return cc
 }
@@ -97,9 +101,12 @@ func (r *reloader) apply() (changed, kept bool, err error) {
 	}
 	old, client, kept := r.client, r.client, true
 	if !reflect.DeepEqual(cfg.Atlas, r.cfg.Atlas) {
-		if client, kept, err = atlas.NewFrom(old, clientConfig(cfg, r.obs)); err != nil {
+		if client, kept, err = atlas.NewFrom(old, r.clientConfig(cfg)); err != nil {
 			return false, false, err
 		}
+		// Calls of the old client still in flight keep their slots: a smaller bound makes new
+		// calls wait until fewer than it remain.
+		r.slots.Resize(cfg.Atlas.MaxConcurrency)
 	}
 	if kept {
 		r.fetcher.Use(client)

@@ -192,3 +192,53 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), syscall.ECONNRESET.Error())
 }
+
+// TestReloadsKeepOneBound reloads three times during a refresh against a slow Atlas (one that
+// finishes what the exporter gives up on): a client setting, a smaller max_concurrency, then
+// other credentials. The calls of the earlier clients still in flight keep their slots, so
+// Atlas never serves more than the largest max_concurrency in force.
+func TestReloadsKeepOneBound(t *testing.T) {
+	const pid = "5f0000000000000000000001"
+	srv := atlastest.NewServer(atlastest.Options{
+		Estate:   atlastest.Generate(atlastest.Spec{Seed: 9, Projects: 1, ClustersPerProject: 60, SnapshotsPerCluster: 2, Kinds: []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}}),
+		ClientID: "id", ClientSecret: "s3cr3t", PublicKey: "pub", PrivateKey: "priv",
+		Latency: 50 * time.Millisecond, FinishAbandoned: true,
+	})
+	t.Cleanup(srv.Close)
+	cfgFile := filepath.Join(t.TempDir(), "c.yml")
+	write := func(atlas string) {
+		t.Helper()
+		// Jobs are read after each target's snapshots, on every refresh: calls start all along it.
+		cfg := fmt.Sprintf("atlas:\n  base_url: %s\n%smin_refresh_interval: 0s\njobs_interval: 0s\nprojects:\n  - id: %s\n", srv.URL, atlas, pid)
+		if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const sa = "  service_account: {client_id: id, client_secret: s3cr3t}\n"
+	write(sa + "  max_concurrency: 4\n")
+	e := startExporter(t, "--config.file="+cfgFile, "--web.enable-lifecycle")
+	srv.Reset() // the first refresh is over: the exporter is ready
+
+	scraped := make(chan struct{})
+	go func() {
+		defer close(scraped)
+		e.get(t, "/metrics") // a refresh with min_refresh_interval 0s
+	}()
+	for i, atlas := range []string{
+		sa + "  max_concurrency: 4\n  timeout: 31s\n",
+		sa + "  max_concurrency: 2\n  timeout: 31s\n",
+		"  api_key: {public_key: pub, private_key: priv}\n  max_concurrency: 3\n",
+	} {
+		for deadline := time.Now().Add(30 * time.Second); srv.Count("") < 30*(i+1) && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		write(atlas)
+		if code, body := e.reload(t); code != 200 {
+			t.Fatalf("reload %d: %d %s", i+1, code, body)
+		}
+	}
+	<-scraped
+	if got := srv.MaxInFlight(); got > 4 {
+		t.Errorf("Atlas served %d requests at once across reloads, above the largest max_concurrency 4", got)
+	}
+}

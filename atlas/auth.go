@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
@@ -82,6 +83,11 @@ func (a *oauthAuth) token(ctx context.Context) (*oauth2.Token, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !httpguts.ValidHeaderFieldValue(t.Type() + " " + t.AccessToken) {
+			// Never cached: every request would fail with it until it expired. The next call
+			// asks again.
+			return nil, errUnsendableToken
+		}
 		a.mu.Lock()
 		a.tok, a.renewAt = t, a.renewal(t)
 		a.mu.Unlock()
@@ -139,6 +145,10 @@ func (a *oauthAuth) reauthenticate() bool {
 	a.tok, a.resetAt = nil, a.now()
 	return true
 }
+
+// errUnsendableToken is a token that cannot be sent in an Authorization header (a control
+// character such as CR or LF in it). It names no part of the token.
+var errUnsendableToken = errors.New("token endpoint answered a token that cannot be sent in an HTTP header")
 
 // describeTokenError keeps the OAuth error code and HTTP status, never the response body,
 // which could echo what was sent.

@@ -27,7 +27,7 @@ type bodyBudget struct {
 
 // newBodyBudget returns a budget of total bytes, raised where needed so that it can never
 // deadlock: a reader waiting for its second reservation holds at most one chunk, and at most
-// concurrency responses are read at once (the gate's bound), so with this floor the first
+// concurrency responses are read at once (one per slot), so with this floor the first
 // reader in line always finds room once the readers that are not waiting have finished.
 func newBodyBudget(total, maxBody int64, concurrency int) *bodyBudget {
 	limit := maxBody + 1

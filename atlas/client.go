@@ -2,21 +2,13 @@ package atlas
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // DefaultBaseURL is Atlas's commercial API host; Atlas for Government is https://cloud.mongodbgov.com.
@@ -84,6 +76,11 @@ type Config struct {
 	Observer        Observer
 	// Transport is the underlying transport; default a clone of http.DefaultTransport.
 	Transport http.RoundTripper
+	// Slots, when set, bounds the requests in flight together with the other clients built
+	// with it (a process's clients across reloads and credential changes), and is sized by its
+	// owner: MaxConcurrency then sizes only the connection pool and the body budget. Default:
+	// the client's own, of MaxConcurrency.
+	Slots *Slots
 }
 
 // ServiceAccount holds OAuth2 client credentials.
@@ -105,6 +102,7 @@ type Client struct {
 	ua       string
 	timeout  time.Duration
 	limits   *limiters
+	slots    *Slots
 	bodies   *bodyBudget
 	sleep    func(context.Context, time.Duration) error // injected in tests
 	jitter   func(time.Duration) time.Duration          // injected in tests
@@ -187,7 +185,10 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base: base, obs: cfg.Observer, retry: cfg.Retry, maxBody: cfg.MaxBodyBytes, ua: cfg.UserAgent,
 		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor), bodies: newBodyBudget(cfg.MaxBufferedBytes, cfg.MaxBodyBytes, cfg.MaxConcurrency),
-		sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000, maxItems: MaxListItems,
+		slots: cfg.Slots, sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000, maxItems: MaxListItems,
+	}
+	if c.slots == nil {
+		c.slots = NewSlots(cfg.MaxConcurrency)
 	}
 	c.source = sourceOf(base, cfg)
 	c.wire = &observer{next: cfg.Transport, obs: cfg.Observer}
@@ -197,7 +198,7 @@ func New(cfg Config) (*Client, error) {
 		c.auth = newDigest(*cfg.APIKey, c.wire)
 	}
 	c.http = &http.Client{
-		Transport: newGate(cfg.MaxConcurrency, c.auth),
+		Transport: c.auth,
 		// Atlas does not redirect API calls; following one could carry credentials elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -216,25 +217,6 @@ func (c *Client) MaxInFlight() int { return c.wire.peak() }
 
 // Close releases idle connections and revokes nothing: tokens expire on their own within the hour.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// fullJitter spreads a backoff over [d/2, d] so that many clients do not retry in step.
-func fullJitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
 
 // scope names what a call is about, for errors and rate limits.
 type scope struct{ ProjectID, Cluster string }
@@ -267,279 +249,9 @@ func (c *Client) apiURL(path string, q url.Values) *url.URL {
 	return &u
 }
 
-// get performs one GET with rate limiting and retries and passes the answer to decode.
-func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) error {
-	bucket := c.limits.get(op.Set, sc.ProjectID)
-	var last *Error
-	reauthed := false
-	for attempt := 1; ; attempt++ {
-		if err := c.wait(ctx, bucket); err != nil {
-			if last != nil {
-				return last
-			}
-			return sc.fail(op, u.EscapedPath(), 0, err)
-		}
-		retryAfter, reason, apiErr := c.once(ctx, op, sc, u, decode)
-		if apiErr == nil {
-			return nil
-		}
-		last = apiErr
-		if reason == "token_rejected" {
-			if reauthed {
-				return apiErr
-			}
-			reauthed = true
-			c.obs.ObserveRetry(op.Name, reason)
-			attempt-- // not a failure of Atlas's: it does not count against the attempts
-			continue
-		}
-		if reason == "rate_limited" {
-			// Atlas's bucket for this endpoint set is empty: hold back every call that would
-			// draw from it, not just this one.
-			bucket.pause(ctx, c.now().Add(max(retryAfter, c.retry.BaseDelay)))
-		}
-		if reason == "" || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
-			return apiErr
-		}
-		d := c.retry.BaseDelay << (attempt - 1)
-		if d > c.retry.MaxDelay || d <= 0 {
-			d = c.retry.MaxDelay
-		}
-		d = c.jitter(d)
-		if retryAfter > d {
-			d = retryAfter
-		}
-		if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {
-			// Waiting would outlive the caller: give up now with what Atlas said.
-			return apiErr
-		}
-		c.obs.ObserveRetry(op.Name, reason)
-		if err := c.sleep(ctx, d); err != nil {
-			return apiErr
-		}
-	}
-}
-
-// once sends one request and passes a successful answer to decode. On failure it returns the
-// error with the retry reason ("" when the error must not be retried) and any Retry-After delay.
-func (c *Client) once(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
-	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
-	rctx, cancel := context.WithTimeout(withOperation(ctx, op.Name), c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return 0, "", fail(0, err)
-	}
-	req.Header.Set("Accept", op.accept())
-	req.Header.Set("User-Agent", c.ua)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		err = redactURLError(err)
-		switch {
-		case ctx.Err() != nil:
-			return 0, "", fail(0, ctx.Err())
-		case errors.Is(err, ErrToken):
-			return 0, "", fail(0, err)
-		case errors.Is(err, context.DeadlineExceeded):
-			return 0, "timeout", fail(0, fmt.Errorf("request timed out after %s", c.timeout))
-		case isTLSConfigError(err):
-			// A certificate Atlas's host does not prove will not prove itself on a retry.
-			return 0, "", fail(0, err)
-		}
-		return 0, "network", fail(0, err)
-	}
-	defer resp.Body.Close()
-	// The body's reservation is held until it is decoded, since both copies live until then.
-	body, release, readErr := c.bodies.read(rctx, resp.Body, resp.ContentLength)
-	defer release()
-	if errors.Is(readErr, errBodyTooBig) {
-		return 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if readErr != nil {
-			if ctx.Err() != nil {
-				return 0, "", fail(0, ctx.Err())
-			}
-			// A body cut off mid-stream is a network fault worth another try.
-			return 0, "network", fail(resp.StatusCode, fmt.Errorf("reading response: %v", redactURLError(readErr)))
-		}
-		if err := decode(body); err != nil {
-			if errors.Is(err, errTooManyItems) {
-				return 0, "", fail(resp.StatusCode, fmt.Errorf("more than %d items in one listing; stopped reading it", c.maxItems))
-			}
-			return 0, "", fail(resp.StatusCode, fmt.Errorf("decoding response: %v", err))
-		}
-		return 0, "", nil
-	}
-	e := fail(resp.StatusCode, nil)
-	decodeErrorBody(e, body)
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized && c.auth.reauthenticate():
-		// The token was revoked, or expired early by Atlas's clock: one more try with a new one.
-		return 0, "token_rejected", e
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return retryAfter(resp.Header, c.now()), "rate_limited", e
-	case resp.StatusCode >= 500:
-		return retryAfter(resp.Header, c.now()), "server_error", e
-	}
-	return 0, "", e
-}
-
-func isTLSConfigError(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	var rh tls.RecordHeaderError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh)
-}
-
-// decodeErrorBody fills e from an Atlas ApiError body; any other body leaves e as it is.
-func decodeErrorBody(e *Error, body []byte) {
-	var we wireError
-	if json.Unmarshal(body, &we) != nil || we.ErrorCode == "" {
-		return
-	}
-	e.ErrorCode, e.Detail, e.Reason = truncate(we.ErrorCode, 100), we.Detail, we.Reason
-	for _, p := range we.Parameters {
-		e.Parameters = append(e.Parameters, strings.Trim(string(p), `"`))
-	}
-}
-
-// redactURLError drops the URL from a *url.Error: the message stays useful and can never carry
-// more than the path, which the caller names itself.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// maxRetryAfter caps the wait a Retry-After may ask for. Atlas's buckets refill every
-// minute; a larger value is broken or hostile (one of 1e9 seconds would pause a bucket for 31
-// years), and a call with a deadline is held no longer than that anyway.
-const maxRetryAfter = 5 * time.Minute
-
-// retryAfter parses Retry-After as seconds or an HTTP date, at most maxRetryAfter.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	// A number past uint64 parses as the largest one, with ErrRange: still "very long".
-	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		return time.Duration(min(s, uint64(maxRetryAfter/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
-}
 
 func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path string) (T, error) {
 	var v T
 	err := c.get(ctx, op, sc, c.apiURL(path, nil), func(body []byte) error { return json.Unmarshal(body, &v) })
 	return v, err
-}
-
-// errPaused is a call not sent because Atlas paused its bucket past the call's deadline. It
-// names no duration: a countdown would read differently at every refresh, and be logged anew.
-var errPaused = errors.New("not sent: Atlas rate-limited this endpoint set for longer than the call may wait")
-
-// wait blocks until b may send: past any pause Atlas asked for, then through the token bucket.
-func (c *Client) wait(ctx context.Context, b *bucket) error {
-	until, holder := b.paused()
-	if d := until.Sub(c.now()); d > 0 {
-		if dl, ok := ctx.Deadline(); ok && !until.Before(dl) {
-			return errPaused
-		}
-		// The pause also ends when the call that received it ends.
-		sctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(holder, cancel)()
-		if err := c.sleep(sctx, d); err != nil && ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return b.limiter.Wait(ctx)
-}
-
-// bucket is the client's side of one Atlas rate-limit bucket.
-type bucket struct {
-	limiter *rate.Limiter
-	mu      sync.Mutex
-	until   time.Time
-	// holder is the context of the call that received the pause. The pause ends with it, at
-	// the latest at its deadline, so no pause outlives the refresh that received it: the next
-	// refresh asks Atlas again, whatever Retry-After said.
-	holder context.Context
-}
-
-func (b *bucket) pause(ctx context.Context, until time.Time) {
-	if dl, ok := ctx.Deadline(); ok && until.After(dl) {
-		until = dl
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.holder == nil || b.holder.Err() != nil || until.After(b.until) {
-		b.until, b.holder = until, ctx
-	}
-}
-
-// paused returns the end of the current pause (zero when none) and the context it ends with.
-func (b *bucket) paused() (time.Time, context.Context) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.holder == nil || b.holder.Err() != nil {
-		return time.Time{}, nil
-	}
-	return b.until, b.holder
-}
-
-// limiters holds one bucket per (endpoint set, project).
-type limiters struct {
-	factor float64
-	mu     sync.Mutex
-	m      map[[2]string]*bucket
-}
-
-// atlasLimits are Atlas's published bucket sizes and refills per minute
-// (https://www.mongodb.com/docs/atlas/api/api-rate-limit/).
-var atlasLimits = map[endpointSet][2]float64{
-	setProjects:          {1200, 500},
-	setClusters:          {10000, 5000},
-	setClusterDetails:    {300, 100},
-	setFlexClusters:      {1200, 500},
-	setServerless:        {1200, 500},
-	setCloudBackups:      {1200, 500},
-	setFlexSnapshots:     {1200, 500},
-	setSharedSnapshots:   {4000, 2000},
-	setServerlessBackups: {1200, 500},
-	setLegacyBackup:      {1200, 500},
-}
-
-// bucketRate is the client's share factor of the refill rate and capacity of set's bucket.
-func bucketRate(set endpointSet, factor float64) (rate.Limit, int) {
-	a := atlasLimits[set]
-	return rate.Limit(a[1] * factor / 60), max(1, int(a[0]*factor))
-}
-
-func newLimiters(factor float64) *limiters {
-	return &limiters{factor: factor, m: map[[2]string]*bucket{}}
-}
-
-func (l *limiters) get(set endpointSet, project string) *bucket {
-	if set == setProjects || set == setClusterDetails {
-		project = "" // counted per user, not per project
-	}
-	key := [2]string{string(set), project}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.m[key]
-	if !ok {
-		b = &bucket{limiter: rate.NewLimiter(bucketRate(set, l.factor))}
-		l.m[key] = b
-	}
-	return b
 }

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Fetcher is the bounded-concurrency layer the collector talks to. The Client's gate bounds
+// Fetcher is the bounded-concurrency layer the collector talks to. The Client's slots bound
 // the HTTP requests in flight; the Fetcher collapses identical concurrent calls into one
 // (singleflight), follows a gone endpoint to its replacement, and fans a refresh out per target
 // so that one slow or failing cluster never holds back or hides the others. It keeps nothing

@@ -23,7 +23,9 @@ func sourceOf(base *url.URL, cfg Config) source {
 // NewFrom returns a client for cfg. When cfg names the same host and credentials as prev, the
 // new client keeps prev's token (or digest nonces), rate limiters, connections and request
 // counts, so that a reload that changes only timeouts or concurrency costs Atlas nothing, and
-// reused is true; prev must then not be closed while the new client is in use.
+// reused is true; prev must then not be closed while the new client is in use. The bound on
+// requests in flight is shared through cfg.Slots alone, credentials changed or not: a process
+// gives all its clients one Slots.
 func NewFrom(prev *Client, cfg Config) (c *Client, reused bool, err error) {
 	c, err = New(cfg)
 	if err != nil || prev == nil || c.source != prev.source {
@@ -31,24 +33,6 @@ func NewFrom(prev *Client, cfg Config) (c *Client, reused bool, err error) {
 	}
 	c.wire, c.auth, c.limits = prev.wire, prev.auth, prev.limits
 	c.limits.setFactor(cfg.RateLimitFactor)
-	c.http.Transport = newGate(cfg.MaxConcurrency, prev.auth)
+	c.http.Transport = prev.auth
 	return c, true, nil
-}
-
-// setFactor rescales every bucket to a new share of Atlas's limits, keeping the tokens spent.
-func (l *limiters) setFactor(f float64) {
-	if f <= 0 {
-		f = DefaultRateLimitFactor
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if f == l.factor {
-		return
-	}
-	l.factor = f
-	for key, b := range l.m {
-		limit, burst := bucketRate(endpointSet(key[0]), f)
-		b.limiter.SetLimit(limit)
-		b.limiter.SetBurst(burst)
-	}
 }

@@ -57,6 +57,9 @@ type Options struct {
 	Retirements map[OpVersion]Retirement
 	// Latency is added to every API request.
 	Latency time.Duration
+	// FinishAbandoned keeps serving a request whose client gave up until its latency has
+	// passed, as Atlas's backends do: MaxInFlight then counts abandoned requests too.
+	FinishAbandoned bool
 	// Now is the fake's clock, for token and nonce expiry; default time.Now.
 	Now func() time.Time
 }
@@ -87,7 +90,7 @@ type Fault struct {
 	Status     int    // answer with this HTTP status and an Atlas error body
 	ErrorCode  string // errorCode for Status (default per status)
 	RetryAfter string // Retry-After header value
-	Body       string // answer 200 with exactly this body (malformed JSON, HTML, ...)
+	Body       string // answer 200 with exactly this body (malformed JSON, HTML, ...; the token endpoint too)
 	Truncate   bool   // answer 200 but cut the body off halfway
 	Hang       bool   // accept and never answer (until the client gives up or Close)
 	Times      int    // apply this many times, then stop; 0 = always
@@ -122,6 +125,7 @@ type Server struct {
 	counts   map[string]int
 	inflight int
 	maxIn    int
+	gaveUp   int // API requests abandoned by their client during their latency
 	gen      int // bumped by Reset
 	hang     chan struct{}
 	secrets  []string // every token issued and digest response received, for leak tests
@@ -131,6 +135,8 @@ type Server struct {
 	// logins, the most in a row from one address, lockouts.
 	evasions                       map[string]*evasion
 	failedLogins, inARow, lockouts int
+	// answered maps an API request's index to the requests received when its answer began.
+	answered map[int]int
 }
 
 type nonce struct {
@@ -174,7 +180,7 @@ func newServer(o Options) *Server {
 	o.Lockout = o.Lockout.withDefaults()
 	return &Server{
 		opts: o, estate: o.Estate, faults: map[[2]string]*Fault{}, tokens: map[string]time.Time{},
-		nonces: map[string]*nonce{}, counts: map[string]int{}, hang: make(chan struct{}), evasions: map[string]*evasion{},
+		nonces: map[string]*nonce{}, counts: map[string]int{}, hang: make(chan struct{}), evasions: map[string]*evasion{}, answered: map[int]int{},
 	}
 }
 
@@ -236,6 +242,19 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
+// ReceivedAfterAnswer returns the requests received after the fake began to answer the API
+// request Requests()[i]: those sent while the answer was on its way, or after the client read
+// it. It is nil while that request is unanswered.
+func (s *Server) ReceivedAfterAnswer(i int) []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.answered[i]
+	if !ok {
+		return nil
+	}
+	return append([]Request(nil), s.requests[n:]...)
+}
+
 // IssuedSecrets returns every bearer token the fake issued and every digest response it
 // received, so tests can check that none of them leaks.
 func (s *Server) IssuedSecrets() []string {
@@ -280,12 +299,20 @@ func (s *Server) MaxInFlight() int {
 	return s.maxIn
 }
 
-// Reset forgets recorded requests, the in-flight maximum and the counts of nonces, failed
-// logins and lockouts (not the Lockout policy's state).
+// Abandoned returns how many API requests the client gave up on while the fake was still
+// working on them (during their latency).
+func (s *Server) Abandoned() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gaveUp
+}
+
+// Reset forgets recorded requests, the in-flight maximum, the abandoned count and the counts of
+// nonces, failed logins and lockouts (not the Lockout policy's state).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests, s.counts, s.maxIn, s.issued = nil, map[string]int{}, 0, 0
+	s.requests, s.counts, s.maxIn, s.issued, s.gaveUp, s.answered = nil, map[string]int{}, 0, 0, 0, map[int]int{}
 	s.failedLogins, s.inARow, s.lockouts = 0, 0, 0
 	s.gen++
 }
@@ -342,7 +369,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inflight++
 	s.maxIn = max(s.maxIn, s.inflight)
 	s.mu.Unlock()
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	rec := &statusRecorder{ResponseWriter: w, status: 200, answering: func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if i.gen == s.gen {
+			s.answered[i.n] = len(s.requests)
+		}
+	}}
 	defer func() {
 		s.mu.Lock()
 		s.inflight--
@@ -360,12 +393,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status    int
+	answering func() // called once, before the status line is written
+	started   bool
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
+	if !r.started {
+		r.started = true
+		r.status = code
+		r.answering()
+	}
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.started {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
 }
 
 type recordIndex struct{ gen, n int }
@@ -407,6 +453,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 		w.WriteHeader(f.Status)
 		_, _ = w.Write([]byte(`{"error":"server_error"}`))
 		return f.Status
+	}
+	if f != nil && f.Body != "" {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(f.Body))
+		return 200
 	}
 	u, p, ok := r.BasicAuth()
 	_ = r.ParseForm()
@@ -639,11 +690,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 	retirements := s.opts.Retirements
 	s.mu.Unlock()
 	if latency > 0 {
+		gaveUp := r.Context().Done()
+		if s.opts.FinishAbandoned {
+			gaveUp = nil
+		}
 		select {
 		case <-time.After(latency):
-		case <-r.Context().Done():
-			return
+		case <-gaveUp:
 		case <-s.hang:
+			return
+		}
+		if r.Context().Err() != nil {
+			s.mu.Lock()
+			s.gaveUp++
+			s.mu.Unlock()
 			return
 		}
 	}

@@ -7,6 +7,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,6 +54,18 @@ type Params struct {
 	// policy (0: the module's 10s); Idle is the real time waited before the steady-state and
 	// jobs-due refreshes, as between refreshes.
 	NonceExpires, Idle time.Duration
+	// Timeout is the client's per-request timeout, RefreshTimeout the collector's
+	// (defaults 1m and 10m: a run measures speed, not timeouts, unless asked).
+	Timeout, RefreshTimeout time.Duration
+	// FinishAbandoned makes the fake go on serving a request its client gave up on until its
+	// latency has passed, as Atlas does: its in-flight count includes abandoned requests.
+	FinishAbandoned bool
+	// Reloads is how many times the client is rebuilt from the running one (atlas.NewFrom with
+	// another timeout, as a configuration reload does) during the first refresh.
+	Reloads int
+	// Pause answers the first snapshot listing of the first project's first Cloud Backup
+	// cluster with 429 and Retry-After: 300.
+	Pause bool
 }
 
 // Report is what a run measured.
@@ -65,6 +79,9 @@ type Report struct {
 	Wall           time.Duration
 	Ideal          time.Duration
 	MaxInFlight    int
+	Retries        map[string]int // by reason, in the first refresh
+	Abandoned      int            // requests the client gave up on while the fake served them
+	PausedSends    int            // Pause: requests to the paused bucket received after the 429's answer began
 	HeapPeak       uint64
 	RSSPeakKiB     int64
 	RenderCPU      time.Duration
@@ -105,6 +122,9 @@ type rig struct {
 	est    *atlastest.Estate
 	fake   *atlastest.Server
 	client *atlas.Client
+	cc     atlas.Config
+	fetch  *atlas.Fetcher
+	obs    *retryCount
 	coll   *collector.Collector
 	reg    *prometheus.Registry
 	ctx    context.Context
@@ -117,8 +137,11 @@ func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})}
 	r.fake = atlastest.NewServer(atlastest.Options{Estate: r.est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
 		NoncePolicy: p.NoncePolicy, Lockout: atlastest.LockoutLimits{Expires: p.NonceExpires},
-		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private"})
-	cc.BaseURL, cc.MaxConcurrency = r.fake.URL, p.Concurrency
+		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private",
+		FinishAbandoned: p.FinishAbandoned})
+	r.obs = &retryCount{n: map[string]int{}}
+	// One bound for every client a reload builds, as the exporter has.
+	cc.BaseURL, cc.MaxConcurrency, cc.Observer, cc.Slots = r.fake.URL, p.Concurrency, r.obs, atlas.NewSlots(p.Concurrency)
 	if p.Digest {
 		cc.APIKey = &atlas.APIKey{PublicKey: "scale", PrivateKey: "scale-private"}
 	} else {
@@ -129,11 +152,12 @@ func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 		r.fake.Close()
 		return nil, err
 	}
-	r.client = client
+	r.client, r.cc = client, cc
 	s.Projects, s.SnapshotMetrics, s.BackupSchedules = []config.Project{{DiscoverAllProjects: true}}, p.SnapshotMetrics, p.Schedules
 	s.RestoreJobs, s.ExportJobs, s.CompliancePolicy, s.JobsInterval = p.Jobs, p.Jobs, p.Jobs, config.DefaultJobsInterval
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.coll = collector.New(r.ctx, log.NewNopLogger(), atlas.NewFetcher(client), s, r.clock.now)
+	r.fetch = atlas.NewFetcher(client)
+	r.coll = collector.New(r.ctx, log.NewNopLogger(), r.fetch, s, r.clock.now)
 	r.reg = prometheus.NewRegistry()
 	r.reg.MustRegister(r.coll)
 	return r, nil
@@ -145,14 +169,104 @@ func (r *rig) close() {
 	r.fake.Close()
 }
 
+// retryCount counts the client's retries by reason.
+type retryCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (r *retryCount) ObserveRequest(atlas.RequestEvent) {}
+
+func (r *retryCount) ObserveRetry(_, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n[reason]++
+}
+
+func (r *retryCount) take() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.n
+	r.n = map[string]int{}
+	return n
+}
+
+// reloadDuring rebuilds the client p.Reloads times from the running one while the first
+// refresh runs, as a configuration reload that changes a client setting does, each once the
+// fake has received another share of the minimum requests; it returns when done or stopped.
+func (r *rig) reloadDuring(p Params, minimum int, stop <-chan struct{}) error {
+	for i := 1; i <= p.Reloads; i++ {
+		for r.fake.Count("") < i*minimum/(p.Reloads+1) {
+			select {
+			case <-stop:
+				return nil
+			case <-time.After(time.Millisecond):
+			}
+		}
+		cc := r.cc
+		cc.Timeout += time.Duration(i) * time.Second
+		client, _, err := atlas.NewFrom(r.client, cc)
+		if err != nil {
+			return err
+		}
+		r.fetch.Use(client)
+		r.client = client
+	}
+	return nil
+}
+
+// pausedSends counts the requests to the paused bucket that the fake received after it began
+// to answer the 429 of a Pause run.
+func pausedSends(fake *atlastest.Server, projectID string) int {
+	cloudBackups := map[string]bool{
+		"listGroupClusterBackupSnapshots": true, "listGroupClusterBackupSnapshotShardedClusters": true,
+		"getGroupClusterBackupSnapshot": true, "getGroupClusterBackupSnapshotShardedCluster": true,
+		"getGroupClusterBackupSchedule": true, "listGroupClusterBackupRestoreJobs": true,
+		"listGroupClusterBackupExports": true, "getGroupBackupCompliancePolicy": true,
+	}
+	prefix := "/api/atlas/v2/groups/" + projectID + "/"
+	for i, q := range fake.Requests() {
+		if q.Status != http.StatusTooManyRequests {
+			continue
+		}
+		n := 0
+		for _, later := range fake.ReceivedAfterAnswer(i) {
+			if cloudBackups[later.Operation] && strings.HasPrefix(later.Path, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	return 0
+}
+
+// pauseTarget is the cluster a Pause run's 429 is for: the first project's first Cloud Backup
+// cluster that is not sharded.
+func pauseTarget(est *atlastest.Estate) (projectID, cluster string) {
+	for _, c := range est.Projects[0].Clusters {
+		if c.Kind == atlastest.Dedicated && !c.Sharded {
+			return est.Projects[0].ID, c.Name
+		}
+	}
+	return "", ""
+}
+
 func run(p Params) (*Report, error) {
-	rg, err := newRig(p, atlas.Config{Timeout: time.Minute}, collector.Settings{MinRefreshInterval: config.DefaultMinRefreshInterval,
-		RefreshTimeout: 10 * time.Minute, DiscoveryInterval: 24 * time.Hour})
+	rg, err := newRig(p, atlas.Config{Timeout: cmp.Or(p.Timeout, time.Minute)}, collector.Settings{MinRefreshInterval: config.DefaultMinRefreshInterval,
+		RefreshTimeout: cmp.Or(p.RefreshTimeout, 10*time.Minute), DiscoveryInterval: 24 * time.Hour})
 	if err != nil {
 		return nil, err
 	}
 	defer rg.close()
 	est, fake, coll, reg, ctx := rg.est, rg.fake, rg.coll, rg.reg, rg.ctx
+	pausedProject, pausedCluster := pauseTarget(est)
+	if p.Pause && pausedCluster == "" {
+		return nil, fmt.Errorf("-pause needs a Cloud Backup cluster in the first project")
+	}
+	if p.Pause {
+		fake.SetFault("listGroupClusterBackupSnapshots", pausedCluster, &atlastest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "300", Times: 1})
+	}
+	minimum := minimumRequests(est, p)
 
 	stopSampling := sampleMemory()
 	start := time.Now()
@@ -164,10 +278,17 @@ func run(p Params) (*Report, error) {
 			coll.Refresh(ctx)
 		}()
 	}
+	stop, reloaded := make(chan struct{}), make(chan error, 1)
+	go func() { reloaded <- rg.reloadDuring(p, minimum, stop) }()
 	wg.Wait()
 	wall := time.Since(start)
+	close(stop)
+	if err := <-reloaded; err != nil {
+		return nil, err
+	}
 
-	r := &Report{Params: p, Requests: fake.Counts(), Total: fake.Count(""), Wall: wall, MaxInFlight: fake.MaxInFlight(), Nonces: fake.NoncesIssued()}
+	r := &Report{Params: p, Requests: fake.Counts(), Total: fake.Count(""), Wall: wall, MaxInFlight: fake.MaxInFlight(), Nonces: fake.NoncesIssued(),
+		Retries: rg.obs.take(), Abandoned: fake.Abandoned()}
 	phase := func(i int) {
 		r.PhaseNonces[i], r.FailedLogins[i] = fake.NoncesIssued(), fake.FailedLogins()
 		r.Lockouts += fake.Lockouts()
@@ -178,7 +299,10 @@ func run(p Params) (*Report, error) {
 			r.Refused++
 		}
 	}
-	r.Minimum = minimumRequests(est, p)
+	if p.Pause {
+		r.PausedSends = pausedSends(fake, pausedProject)
+	}
+	r.Minimum = minimum
 	r.Ideal = time.Duration(math.Ceil(float64(r.Minimum)/float64(p.Concurrency))) * p.Latency
 
 	before := fake.Count("")
@@ -445,7 +569,12 @@ func (r *Report) print(w io.Writer) {
 	fmt.Fprintf(w, "estate: %d projects x %d clusters x %d snapshots = %d clusters, %d snapshots; latency %s; concurrency %d; auth %s; snapshot_metrics %v; backup_schedules %v; jobs %v; %d scrapers\n",
 		p.Projects, p.Clusters, p.Snapshots, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots, p.Latency, p.Concurrency, auth, p.SnapshotMetrics, p.Schedules, p.Jobs, max(1, p.Scrapers))
 	fmt.Fprintf(w, "refresh wall time: %s (ideal %s, ratio %.3f)\n", r.Wall.Round(time.Millisecond), r.Ideal, float64(r.Wall)/float64(r.Ideal))
-	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d\n", r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight)
+	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d (max_concurrency %d); abandoned while served: %d\n",
+		r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight, p.Concurrency, r.Abandoned)
+	fmt.Fprintf(w, "retries by reason: %v; client timeout %s; reloads during the refresh: %d\n", r.Retries, cmp.Or(p.Timeout, time.Minute), p.Reloads)
+	if p.Pause {
+		fmt.Fprintf(w, "429 with Retry-After 300: %d requests to the paused bucket received after its answer began\n", r.PausedSends)
+	}
 	for _, op := range sortedKeys(r.Requests) {
 		fmt.Fprintf(w, "  %-48s %d\n", op, r.Requests[op])
 	}
@@ -512,6 +641,11 @@ func main() {
 	flag.BoolVar(&p.SnapshotMetrics, "snapshot-metrics", true, "expose per-snapshot series")
 	flag.BoolVar(&p.Schedules, "backup-schedules", true, "read Cloud Backup schedules")
 	flag.BoolVar(&p.Jobs, "jobs", true, "read restore and export jobs and compliance policies")
+	flag.DurationVar(&p.Timeout, "timeout", time.Minute, "the client's per-request timeout (atlas.timeout)")
+	flag.DurationVar(&p.RefreshTimeout, "refresh-timeout", 10*time.Minute, "refresh_timeout")
+	flag.BoolVar(&p.FinishAbandoned, "finish-abandoned", false, "the fake goes on serving a request its client gave up on until its latency has passed, as Atlas does")
+	flag.IntVar(&p.Reloads, "reloads", 0, "rebuild the client this many times during the first refresh, as a reload changing a client setting does")
+	flag.BoolVar(&p.Pause, "pause", false, "answer one Cloud Backup snapshot listing of the first project with 429 and Retry-After: 300")
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.IntVar(&p.Shards, "total-shards", 1, "with -rss: run this many exporter processes, one per shard")

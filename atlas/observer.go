@@ -8,42 +8,6 @@ import (
 	"time"
 )
 
-// gate bounds the calls in flight. It sits above the auth transports, so a call holds its slot
-// through its digest challenge or token request: those extra round trips happen one after the
-// other inside the slot, the bound holds for every HTTP request, and a digest challenge is taken
-// only when the call can go out (so queued calls never hold a nonce that goes stale). A slot is
-// never held during a backoff.
-type gate struct {
-	sem  chan struct{}
-	next http.RoundTripper
-}
-
-func newGate(n int, next http.RoundTripper) *gate {
-	return &gate{sem: make(chan struct{}, n), next: next}
-}
-
-func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
-	select {
-	case g.sem <- struct{}{}:
-	case <-req.Context().Done():
-		return nil, req.Context().Err()
-	}
-	resp, err := g.next.RoundTrip(req)
-	if err != nil {
-		<-g.sem
-		return nil, err
-	}
-	// The slot is freed when the body is closed, since reading it is part of the call.
-	resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { <-g.sem }}
-	return resp, nil
-}
-
-func (g *gate) CloseIdleConnections() {
-	if ci, ok := g.next.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
-}
-
 type releaseBody struct {
 	io.ReadCloser
 	once    sync.Once
