@@ -249,7 +249,6 @@ func (c *Client) apiURL(path string, q url.Values) *url.URL {
 	return &u
 }
 
-
 func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path string) (T, error) {
 	var v T
 	err := c.get(ctx, op, sc, c.apiURL(path, nil), func(body []byte) error { return json.Unmarshal(body, &v) })
