@@ -649,8 +649,18 @@ func main() {
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.IntVar(&p.Shards, "total-shards", 1, "with -rss: run this many exporter processes, one per shard")
+	churnFor := flag.Int("churn", 0, "instead: run this many refreshes, each against -projects new projects in place of the last ones, and report the live heap")
 	rss := flag.Int("rss", 0, "instead: build and run the exporter binary against the fake, and report its own RSS after the first refresh and after this many scrapes")
 	flag.Parse()
+	if *churnFor > 0 {
+		r, err := churn(p, *churnFor)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		r.print(os.Stdout, p)
+		return
+	}
 	if *rss > 0 {
 		r, err := measureRSS(p, *rss)
 		if err != nil {
