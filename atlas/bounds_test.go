@@ -117,7 +117,7 @@ func TestSlotsResize(t *testing.T) {
 		defer cancel()
 		err := s.acquire(wctx)
 		if err == nil {
-			s.release()
+			s.release(ctx)
 			return false
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -134,7 +134,7 @@ func TestSlotsResize(t *testing.T) {
 		t.Fatal("a third call went in with a bound of 2")
 	}
 	s.Resize(1)
-	s.release() // one in flight: not below the new bound of 1
+	s.release(ctx) // one in flight: not below the new bound of 1
 	if !blocked() {
 		t.Fatal("a call went in while 1 was in flight against a bound of 1")
 	}
@@ -147,8 +147,8 @@ func TestSlotsResize(t *testing.T) {
 	if blocked() {
 		t.Fatal("a third call waited with a bound of 3")
 	}
-	s.release()
-	s.release()
+	s.release(ctx)
+	s.release(ctx)
 	for range 3 {
 		if err := s.acquire(ctx); err != nil {
 			t.Fatal(err)
@@ -381,5 +381,102 @@ func TestUnsendableTokenIsDropped(t *testing.T) {
 	}
 	if n := srv.Count("oauthToken"); n != 2 {
 		t.Errorf("%d token requests, want 2 (the unsendable one, then a new one)", n)
+	}
+}
+
+// Background calls hold at most half the slots, and a waiting call of the foreground goes
+// ahead of them.
+func TestSlotsBackgroundShare(t *testing.T) {
+	s := NewSlots(4)
+	fg, bg := t.Context(), asBackground(t.Context())
+	try := func(ctx context.Context) bool {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		return s.acquire(wctx) == nil
+	}
+	for range 2 {
+		if !try(bg) {
+			t.Fatal("a background call waited with a free share")
+		}
+	}
+	if try(bg) {
+		t.Fatal("a third background call went in with a bound of 4")
+	}
+	for range 2 {
+		if !try(fg) {
+			t.Fatal("a foreground call waited with slots free")
+		}
+	}
+	// Full: a background call queues first, then a foreground one; the slot a background call
+	// gives back goes to the foreground.
+	order := make(chan string, 2)
+	go func() {
+		if s.acquire(bg) == nil {
+			order <- "background"
+		}
+	}()
+	for s.waiting() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() {
+		if s.acquire(fg) == nil {
+			order <- "foreground"
+		}
+	}()
+	for s.waiting() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	s.release(bg)
+	if got := <-order; got != "foreground" {
+		t.Fatalf("the freed slot went to the %s call", got)
+	}
+	s.release(fg)
+	if got := <-order; got != "background" {
+		t.Fatalf("the next freed slot went to the %s call", got)
+	}
+}
+
+// Job listings that hang keep their slots for two timeouts each; a refresh of other targets
+// started meanwhile (another project's) reads its snapshots ahead of the job reads still
+// queued, on the slots the jobs may not take.
+func TestHangingJobReadsLeaveTheSnapshotsTheirSlots(t *testing.T) {
+	est, reqs := flexTargets(16)
+	srv := newFake(t, atlastest.Options{Estate: est, Latency: 10 * time.Millisecond})
+	srv.SetFault("listGroupFlexClusterBackupRestoreJobs", "", &atlastest.Fault{Hang: true})
+	c, _ := newTestClient(t, srv, func(c *Config) {
+		c.MaxConcurrency, c.Timeout, c.Retry = 2, 2*time.Second, RetryPolicy{MaxAttempts: 1}
+	})
+	f := NewFetcher(c)
+	first, second := reqs[:8], reqs[8:]
+	for i := range first {
+		first[i].RestoreJobs = true
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var jobs sync.WaitGroup
+	f.Fetch(ctx, first, func(Result) {}, func(JobsResult) {}, &jobs)
+	// The first targets' snapshots are in, their 8 job reads queued or hanging.
+	f.Fetch(t.Context(), second, func(r Result) {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Request.Target.Cluster, r.Err)
+		}
+	}, nil, nil)
+	cancel()
+	jobs.Wait()
+	// Every snapshot listing of the second targets was received before a second job read was.
+	jobReads, last := 0, -1
+	for i, q := range srv.Requests() {
+		switch {
+		case q.Operation == "listGroupFlexClusterBackupRestoreJobs":
+			jobReads++
+		case q.Operation == "listGroupFlexClusterBackupSnapshots" && slices.ContainsFunc(second, func(r Request) bool { return strings.Contains(q.Path, "/"+r.Target.Cluster+"/") }):
+			last = i
+			if jobReads > 1 {
+				t.Errorf("%s listed after %d job reads", q.Path, jobReads)
+			}
+		}
+	}
+	if last < 0 {
+		t.Fatal("the second targets' snapshots were never listed")
 	}
 }

@@ -83,7 +83,7 @@ func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u 
 	held := true
 	defer func() {
 		if held {
-			c.freeSlot(unanswered.Load() && rctx.Err() != nil)
+			c.freeSlot(ctx, unanswered.Load() && rctx.Err() != nil)
 		}
 	}()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
@@ -122,7 +122,7 @@ func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u 
 		b.pause(ctx, c.now().Add(max(wait, c.retry.BaseDelay)))
 	}
 	held = false
-	c.freeSlot(false)
+	c.freeSlot(ctx, false)
 	if errors.Is(readErr, errBodyTooBig) {
 		return 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
 	}
@@ -163,12 +163,12 @@ func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u 
 // next request pile onto the one Atlas is still serving. So a slower Atlas slows the exporter
 // down instead of being sent more, and the hold is bounded: a request Atlas never answers
 // cannot keep a slot for good.
-func (c *Client) freeSlot(abandoned bool) {
+func (c *Client) freeSlot(ctx context.Context, abandoned bool) {
 	if abandoned {
-		c.slots.releaseAfter(c.timeout)
+		c.slots.releaseAfter(ctx, c.timeout)
 		return
 	}
-	c.slots.release()
+	c.slots.release(ctx)
 }
 
 func isTLSConfigError(err error) bool {

@@ -41,6 +41,8 @@ func (f *Fetcher) jobReads(ctx context.Context, res *Result) []func() JobsResult
 		return nil
 	}
 	t, base := res.Served, JobsResult{Request: res.Request, Served: res.Served}
+	// Behind the snapshots of every target for a slot, and within a share of them.
+	ctx = asBackground(ctx)
 	var reads []func() JobsResult
 	if res.Request.RestoreJobs && t.Kind.HasRestoreJobs() {
 		res.RestoreJobsFollow = true

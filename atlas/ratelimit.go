@@ -58,7 +58,7 @@ func (c *Client) admit(ctx context.Context, b *bucket) error {
 		if !b.pausedAt(c.now()) {
 			return nil
 		}
-		c.slots.release()
+		c.slots.release(ctx)
 	}
 }
 

@@ -485,7 +485,9 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 	defer rg.close()
 	fake, client, coll, reg, ctx := rg.fake, rg.client, rg.coll, rg.reg, rg.ctx
 	for i, proj := range rg.est.Projects {
-		c := proj.Clusters[0].Name
+		// Faults name a cluster: a name no other project has keeps each to its one cluster.
+		c := fmt.Sprintf("%s-p%d", proj.Clusters[0].Name, i)
+		proj.Clusters[0].Name = c
 		switch i % 15 {
 		case 0:
 			fake.SetFault("listGroupClusterBackupSnapshots", c, &atlastest.Fault{Status: 500})
