@@ -83,7 +83,7 @@ func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u 
 	held := true
 	defer func() {
 		if held {
-			c.freeSlot(ctx, unanswered.Load() && rctx.Err() != nil)
+			c.freeSlot(ctx, unanswered.Load() && rctx.Err() != nil && ctx.Err() == nil)
 		}
 	}()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
@@ -156,13 +156,14 @@ func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u 
 	return 0, "", e
 }
 
-// freeSlot gives back the slot of an exchange that is over. One that ended with a request
-// Atlas had not answered (its timeout passed, or its caller's context ended) keeps the slot
-// for one more timeout: Atlas does not say when it stops working on a request, the timeout is
-// the longest an Atlas request is expected to take, and a slot given back at once would let the
-// next request pile onto the one Atlas is still serving. So a slower Atlas slows the exporter
-// down instead of being sent more, and the hold is bounded: a request Atlas never answers
-// cannot keep a slot for good.
+// freeSlot gives back the slot of an exchange that is over. One whose request Atlas had not
+// answered within the timeout keeps the slot for one more timeout: Atlas does not say when it
+// stops working on a request, the timeout is the longest an Atlas request is expected to take,
+// and a slot given back at once would let the retry pile onto the one Atlas is still serving.
+// So a slower Atlas slows the exporter down instead of being sent more, and the hold is bounded:
+// a request Atlas never answers cannot keep a slot for good. A request cut short because its
+// caller gave up (the refresh reached refresh_timeout, the exporter stops) gives its slot back
+// at once: nothing more is sent for that refresh, and the next one is minutes away.
 func (c *Client) freeSlot(ctx context.Context, abandoned bool) {
 	if abandoned {
 		c.slots.releaseAfter(ctx, c.timeout)
