@@ -31,7 +31,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
-var update = flag.Bool("update", false, "regenerate deploy/kubernetes/prometheusrule.yaml")
+var update = flag.Bool("update", false, "regenerate deploy/kubernetes/prometheusrule.yaml and the chart's files/alerts.yml from deploy/prometheus/alerts.yml")
 
 var binary string
 
