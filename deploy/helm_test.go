@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -15,9 +16,9 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 )
@@ -54,32 +55,45 @@ func helmValues(t *testing.T, values string) map[string]any {
 	return v
 }
 
-// helmTemplate renders the chart with values as `helm template` does, and returns its objects
-// by kind/name.
+// helmTemplate renders the chart with values as `helm template` does (chart defaults coalesced
+// with values, the release's context, Helm's template engine; partials and NOTES.txt left out),
+// and returns its objects by kind/name. Helm's action package would do the same through ~400
+// more packages of Kubernetes client code.
 func helmTemplate(t *testing.T, values string) (map[string]map[string]any, error) {
 	t.Helper()
 	chart, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	install.DryRun, install.ClientOnly, install.Replace = true, true, true
-	install.ReleaseName, install.Namespace = releaseName, namespace
-	rel, err := install.Run(chart, helmValues(t, values))
+	top, err := chartutil.ToRenderValues(chart, helmValues(t, values),
+		chartutil.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}, nil)
+	if err != nil {
+		return nil, err
+	}
+	rendered, err := engine.Render(chart, top)
 	if err != nil {
 		return nil, err
 	}
 	objects := map[string]map[string]any{}
-	dec := yaml.NewDecoder(strings.NewReader(rel.Manifest))
-	for {
-		var o map[string]any
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("%v\n%s", err, rel.Manifest)
+	for _, name := range slices.Sorted(maps.Keys(rendered)) {
+		if base := path.Base(name); strings.HasPrefix(base, "_") || base == "NOTES.txt" {
+			continue
 		}
-		if o != nil {
-			objects[fmt.Sprintf("%s/%s", o["kind"], dig(o, "metadata", "name"))] = o
+		dec := yaml.NewDecoder(strings.NewReader(rendered[name]))
+		for {
+			var o map[string]any
+			if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v\n%s", name, err, rendered[name])
+			}
+			if o != nil {
+				key := fmt.Sprintf("%s/%s", o["kind"], dig(o, "metadata", "name"))
+				if objects[key] != nil {
+					t.Fatalf("%s rendered twice", key)
+				}
+				objects[key] = o
+			}
 		}
 	}
 	return objects, nil
