@@ -63,7 +63,7 @@ func dashboardQueries(t *testing.T) []dashboardQuery {
 			queries = append(queries, dashboardQuery{"variable " + v.Name, m[1], m[2]})
 		}
 	}
-	for _, want := range []string{"datasource", "project", "cluster", "kind"} {
+	for _, want := range []string{"datasource", "job", "instance", "project", "cluster", "kind"} {
 		if !vars[want] {
 			t.Errorf("dashboard lacks the %s variable", want)
 		}
@@ -76,7 +76,8 @@ func dashboardQueries(t *testing.T) []dashboardQuery {
 	if len(queries) < 20 {
 		t.Fatalf("only %d expressions found", len(queries))
 	}
-	subst := strings.NewReplacer("$__rate_interval", "5m", "$__range", "1h", "$project", ".*", "$cluster", ".*", "$kind", ".*")
+	// Each variable at All: its allValue.
+	subst := strings.NewReplacer("$__rate_interval", "5m", "$__range", "1h", "$job", ".+", "$instance", ".+", "$project", ".*", "$cluster", ".*", "$kind", ".*")
 	for i, q := range queries {
 		queries[i].Expr = subst.Replace(q.Expr)
 		if strings.Contains(queries[i].Expr, "$") {

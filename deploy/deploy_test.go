@@ -31,7 +31,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
-var update = flag.Bool("update", false, "regenerate deploy/kubernetes/prometheusrule.yaml")
+var update = flag.Bool("update", false, "regenerate deploy/kubernetes/prometheusrule.yaml and the chart's files/alerts.yml from deploy/prometheus/alerts.yml")
 
 var binary string
 
@@ -172,6 +172,9 @@ func TestKubernetesManifests(t *testing.T) {
 						Secret struct {
 							SecretName string `yaml:"secretName"`
 						} `yaml:"secret"`
+						ConfigMap struct {
+							Name string `yaml:"name"`
+						} `yaml:"configMap"`
 					} `yaml:"volumes"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
@@ -186,7 +189,11 @@ func TestKubernetesManifests(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		if o.Metadata.Namespace != "monitoring" || o.Metadata.Name != "atlas-backup-exporter" || o.Metadata.Labels["app.kubernetes.io/name"] != "atlas-backup-exporter" {
+		name := o.Metadata.Name
+		if o.Kind == "ConfigMap" { // generated: the name ends in a hash of its data
+			name = regexp.MustCompile(`-[a-z0-9]{10}$`).ReplaceAllString(name, "")
+		}
+		if o.Metadata.Namespace != "monitoring" || name != "atlas-backup-exporter" || o.Metadata.Labels["app.kubernetes.io/name"] != "atlas-backup-exporter" {
 			t.Errorf("%s: metadata %+v", o.Kind, o.Metadata)
 		}
 		objects[o.Kind] = o
@@ -214,14 +221,21 @@ func TestKubernetesManifests(t *testing.T) {
 	if want := "atlas_backup_exporter:" + readVersionFile(t); c.Image != want {
 		t.Errorf("image %q, want %q", c.Image, want)
 	}
-	// The configuration reads the secret's client-secret key where the Deployment mounts it.
-	secretMount := ""
+	// The configuration reads the secret's client-secret key where the Deployment mounts it,
+	// and the Deployment mounts the ConfigMap applied, at the directory of --config.file.
+	secretMount, configMount := "", ""
 	for _, v := range ps.Volumes {
 		for _, m := range c.VolumeMounts {
 			if m.Name == v.Name && v.Secret.SecretName == "atlas-backup-exporter" {
 				secretMount = m.MountPath
 			}
+			if m.Name == v.Name && v.ConfigMap.Name == objects["ConfigMap"].Metadata.Name {
+				configMount = m.MountPath
+			}
 		}
+	}
+	if configMount != "/etc/atlas_backup_exporter" {
+		t.Errorf("ConfigMap %s mounted at %q", objects["ConfigMap"].Metadata.Name, configMount)
 	}
 	config := objects["ConfigMap"].Data["config.yml"]
 	secretPath := secretMount + "/client-secret"
@@ -611,7 +625,13 @@ func TestChangelogNamesVersion(t *testing.T) {
 // kustomizeBuild builds the kustomization in dir and returns its objects by kind.
 func kustomizeBuild(t *testing.T, dir string) map[string]map[string]any {
 	t.Helper()
-	resmap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	return kustomizeBuildFS(t, filesys.MakeFsOnDisk(), dir)
+}
+
+// kustomizeBuildFS builds the kustomization in dir of fs and returns its objects by kind.
+func kustomizeBuildFS(t *testing.T, fs filesys.FileSystem, dir string) map[string]map[string]any {
+	t.Helper()
+	resmap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -678,11 +698,12 @@ func TestShardedManifests(t *testing.T) {
 	if dig(sharded["Service"], "spec", "clusterIP") != "None" || dig(sts, "spec", "serviceName") != dig(sharded["Service"], "metadata", "name") {
 		t.Errorf("service %v is not the StatefulSet's headless service", dig(sharded["Service"], "spec"))
 	}
-	labels := fmt.Sprint(dig(sts, "spec", "template", "metadata", "labels"))
+	labels := dig(sts, "spec", "template", "metadata", "labels").(map[string]any)
 	for _, sel := range []any{dig(sharded["ServiceMonitor"], "spec", "selector", "matchLabels"), dig(sharded["PodDisruptionBudget"], "spec", "selector", "matchLabels"),
-		dig(sharded["Service"], "spec", "selector")} {
-		if fmt.Sprint(sel) != labels {
-			t.Errorf("selector %v does not match the pods' labels %s", sel, labels)
+		dig(sharded["Service"], "spec", "selector"), dig(sts, "spec", "selector", "matchLabels")} {
+		m, _ := sel.(map[string]any)
+		if len(m) == 0 || !selects(m, labels) {
+			t.Errorf("selector %v does not match the pods' labels %v", sel, labels)
 		}
 	}
 	if dig(sharded["PodDisruptionBudget"], "spec", "maxUnavailable") != 1 {
@@ -701,4 +722,14 @@ func TestShardedManifests(t *testing.T) {
 	if !reflect.DeepEqual(shardPod, basePod) {
 		t.Errorf("the shards' pod differs from the base's:\n%v\n%v", shardPod, basePod)
 	}
+}
+
+// selects reports whether every label of the selector sel is among labels, with its value.
+func selects(sel, labels map[string]any) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -191,4 +192,70 @@ func TestEveryRuleIsUnitTested(t *testing.T) {
 	if !slices.Equal(tests.GroupEvalOrder, groups) {
 		t.Errorf("alerts_test.yml group_eval_order = %q, want every group in file order %q", tests.GroupEvalOrder, groups)
 	}
+}
+
+// runbookBase is where the rules' runbook_url annotations point: docs/runbooks.md as GitHub
+// renders it on main.
+const runbookBase = "https://github.com/atlas-backup-exporter/atlas_backup_exporter/blob/main/docs/runbooks.md#"
+
+// TestRunbookURLs: every alert links to its own section of docs/runbooks.md, by the anchor
+// GitHub gives the section's heading, and every section there is an alert's.
+func TestRunbookURLs(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, "prometheus/alerts.yml", &rules)
+	raw, err := os.ReadFile("../docs/runbooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{} // anchor: heading
+	for _, m := range regexp.MustCompile(`(?m)^## (.+)$`).FindAllStringSubmatch(string(raw), -1) {
+		sections[githubAnchor(m[1])] = m[1]
+	}
+	alerts := map[string]bool{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts[r.Alert] = true
+			url := r.Annotations["runbook_url"]
+			anchor, ok := strings.CutPrefix(url, runbookBase)
+			switch {
+			case !ok:
+				t.Errorf("%s: runbook_url %q does not point into %s", r.Alert, url, runbookBase)
+			case sections[anchor] != r.Alert:
+				t.Errorf("%s: runbook_url %q: docs/runbooks.md has no section %q (anchor %q)", r.Alert, url, r.Alert, githubAnchor(r.Alert))
+			}
+			if _, ok := r.Annotations["runbook"]; ok {
+				t.Errorf("%s: a prose runbook annotation; the text belongs in docs/runbooks.md", r.Alert)
+			}
+		}
+	}
+	for _, heading := range sections {
+		if !alerts[heading] {
+			t.Errorf("docs/runbooks.md has a section %q, which is no alert of alerts.yml", heading)
+		}
+	}
+}
+
+// githubAnchor is the anchor GitHub gives a Markdown heading: lower case, spaces as hyphens,
+// other punctuation dropped.
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

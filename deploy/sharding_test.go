@@ -15,7 +15,8 @@ import (
 
 // TestShardedUnderPrometheus runs three shards and one unsharded exporter against a fake Atlas
 // of 240 clusters of every kind in 30 projects (each with a failed restore, a failed export and
-// a copy region behind, as the generator makes them). The shards read every snapshot listing exactly
+// a copy region behind, as the generator makes them, and the export jobs of one cluster
+// refused), configured with one more project Atlas does not have. The shards read every snapshot listing exactly
 // once between them, and their per-target series together are exactly the unsharded exporter's.
 // Then every Prometheus release the tests know scrapes the three and a second replica of shard 0
 // (an HA pair) as one job: each alert the estate should fire fires once, no rule evaluation
@@ -27,8 +28,11 @@ func TestShardedUnderPrometheus(t *testing.T) {
 	}
 	t.Parallel()
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 30, ClustersPerProject: 8, SnapshotsPerCluster: 6})
+	// Atlas refuses the export jobs of every dedicated-06, as it does credentials without the
+	// Project Backup Manager role: the dashboard's unreadable families have rows to show.
 	newFake := func() *atlastest.Server {
 		f := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret", Retirements: listingSunsetIn30Days()})
+		f.SetFault("listGroupClusterBackupExports", "dedicated-06", &atlastest.Fault{Status: 403})
 		t.Cleanup(f.Close)
 		return f
 	}
@@ -36,8 +40,9 @@ func TestShardedUnderPrometheus(t *testing.T) {
 	dir := t.TempDir()
 	config := func(name, url string) string {
 		cfg := filepath.Join(dir, name)
-		// No refresh after the first: every request the fakes see is the first refresh's.
-		writeFile(t, cfg, fmt.Sprintf("atlas:\n  base_url: %s\n  service_account: {client_id: e2e, client_secret: e2e-secret}\nmin_refresh_interval: 1h\nprojects:\n  - discover_all_projects: true\n", url))
+		// No refresh after the first: every request the fakes see is the first refresh's. The
+		// project Atlas does not have is shard 0's, which the HA pair reads twice.
+		writeFile(t, cfg, fmt.Sprintf("atlas:\n  base_url: %s\n  service_account: {client_id: e2e, client_secret: e2e-secret}\nmin_refresh_interval: 1h\nprojects:\n  - discover_all_projects: true\n  - name: no-such-project\n", url))
 		return cfg
 	}
 	sharedCfg := config("shared.yml", shared.URL)
@@ -74,6 +79,7 @@ func TestShardedUnderPrometheus(t *testing.T) {
 	alerts := []string{
 		"alertname=AtlasBackupAPIVersionSunsetPassed,operation=listGroupServerlessBackupSnapshots,severity=critical,version=2023-01-01",
 		"alertname=AtlasBackupAPIVersionSunsetSoon,operation=listGroupServerlessInstances,severity=warning,version=2023-01-01",
+		"alertname=AtlasBackupTargetMissing,project=no-such-project,severity=warning",
 	}
 	for _, p := range est.Projects {
 		labels := fmt.Sprintf("project=%s,project_id=%s", p.Name, p.ID)
