@@ -101,8 +101,9 @@ func (c *Client) Clusters(ctx context.Context, projectID string) (ClusterList, e
 				byName[w.Name] = w.classify(projectID)
 			}
 		}
-	case errors.As(slErr, &ae) && (ae.StatusCode == 410 || (ae.StatusCode == 404 && !ae.NotFound())):
-		out.ServerlessGone = &GoneError{Kind: KindServerless, Replacement: KindFlex, Err: ae}
+	case errors.As(slErr, &ae) && removed(KindServerless, ae) != nil:
+		// Serverless instances became Flex clusters: discovery goes on without the listing.
+		out.ServerlessGone = removed(KindServerless, ae)
 	default:
 		return ClusterList{}, slErr
 	}
@@ -158,7 +159,7 @@ func (c *Client) Snapshot(ctx context.Context, t Target, id string) (Snapshot, e
 
 // Schedule reads the backup policy of a Cloud Backup cluster (t.Kind must be KindCloud).
 func (c *Client) Schedule(ctx context.Context, t Target) (Schedule, error) {
-	if t.Kind != KindCloud {
+	if !t.Kind.HasSchedule() {
 		return Schedule{}, fmt.Errorf("atlas: %s clusters have no backup schedule to read", t.Kind)
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}

@@ -193,7 +193,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 	}
 	// The schedule is read beside the snapshots, not after them, when the kind is known.
 	var sched chan scheduleResult
-	if r.Schedule && res.Served.Kind == KindCloud {
+	if r.Schedule && res.Served.Kind.HasSchedule() {
 		sched = make(chan scheduleResult, 1)
 		go func(t Target) {
 			s, err := f.Schedule(ctx, t)
@@ -217,7 +217,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 	switch {
 	case sched != nil:
 		sr = <-sched // the call honours ctx, so this wait does too
-	case res.Err == nil && res.Served.Kind == KindCloud &&
+	case res.Err == nil && res.Served.Kind.HasSchedule() &&
 		(r.Schedule || (r.Cached != nil && !r.Cached.Explains(res.Snapshots, r.CachedAt))):
 		// Reached Cloud Backup through a replacement, or the policy changed since it was read.
 		sr.schedule, sr.err = f.Schedule(ctx, res.Served)

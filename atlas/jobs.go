@@ -2,6 +2,16 @@ package atlas
 
 import "context"
 
+// JobKind is a listing of a target's jobs, read after its snapshots. Its value is the name the
+// exporter gives it (in the configuration, the logs and the family label).
+type JobKind string
+
+// The job listings.
+const (
+	RestoreJobKind JobKind = "restore_jobs"
+	ExportJobKind  JobKind = "export_jobs"
+)
+
 // Jobs is what one read of a target's restore or export jobs brought.
 type Jobs[J any] struct {
 	Jobs []J

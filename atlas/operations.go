@@ -92,7 +92,8 @@ type snapshotOps struct {
 }
 
 func opsFor(t Target) (snapshotOps, error) {
-	ops, ok := snapshotEndpoints[snapshotFamily{t.Kind, t.Sharded && t.Kind == KindCloud}]
+	t = NewTarget(t.ProjectID, t.Cluster, t.Kind, t.Sharded)
+	ops, ok := snapshotEndpoints[snapshotFamily{t.Kind, t.Sharded}]
 	if !ok {
 		return snapshotOps{}, fmt.Errorf("atlas: unknown snapshot kind %q", t.Kind)
 	}

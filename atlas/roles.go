@@ -21,6 +21,16 @@ func RoleRequired(operation string) string {
 	return "Project Read Only"
 }
 
+// RefusalScope is what one 403 refuses in a project: reading one kind of job listing for the
+// clusters read as one kind. Roles are granted per project and checked per operation, so the
+// refusal holds for every such cluster of the project alike, and says nothing of another
+// listing, nor of the same jobs of another kind: Cloud Backup and Flex restore jobs are listed
+// by different operations.
+type RefusalScope struct {
+	Jobs JobKind
+	Kind Kind
+}
+
 // RefusedError is Atlas refusing a call with 403, told without what differs from one cluster to
 // the next: the credentials lack the operation's role on the project (or the project's API
 // access list bars them), for every cluster of the project alike.

@@ -23,15 +23,6 @@ import (
 
 const namespace = "atlas_backup"
 
-// scheduleMaxAge bounds how long a Cloud Backup schedule is reused: a policy rarely changes, and
-// a change shows sooner anyway, in the next planned snapshot or in snapshots it cannot explain.
-const scheduleMaxAge = 24 * time.Hour
-
-// pastScheduleRetry is how often a schedule whose next snapshot was due at least this long before
-// it was read is read again: Atlas is behind the policy (the cluster's snapshots are failing or
-// paused), and asking on every refresh would not make it catch up sooner.
-const pastScheduleRetry = time.Hour
-
 // Fetcher is what the collector needs from the atlas package.
 type Fetcher interface {
 	Projects(ctx context.Context) ([]atlas.Project, error)
@@ -136,7 +127,7 @@ type projectState struct {
 	compliance   complianceState
 	// refused holds, per job family and kind, when Atlas last refused it in this project (403):
 	// roles are per project, so one cluster asks again per jobs_interval, not all.
-	refused map[string]time.Time
+	refused map[atlas.RefusalScope]time.Time
 	log     logBook
 }
 

@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -79,7 +78,7 @@ func collectCompliance(ch chan<- prometheus.Metric, ps *projectState) {
 	}
 	ch <- prometheus.MustNewConstMetric(complianceInfo, prometheus.GaugeValue, 1, p.ID, p.Name, pol.State,
 		strconv.FormatBool(pol.PITEnabled), strconv.FormatBool(pol.CopyProtectionEnabled), strconv.FormatBool(pol.EncryptionAtRestEnabled))
-	if pol.RestoreWindowDays > 0 {
-		ch <- prometheus.MustNewConstMetric(complianceWindow, prometheus.GaugeValue, (time.Duration(pol.RestoreWindowDays) * 24 * time.Hour).Seconds(), p.ID, p.Name)
+	if w := pol.RestoreWindow(); w > 0 {
+		ch <- prometheus.MustNewConstMetric(complianceWindow, prometheus.GaugeValue, w.Seconds(), p.ID, p.Name)
 	}
 }

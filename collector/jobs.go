@@ -20,8 +20,8 @@ import (
 
 // The families, as the family label names them.
 const (
-	familyRestores   = "restore_jobs"
-	familyExports    = "export_jobs"
+	familyRestores   = string(atlas.RestoreJobKind)
+	familyExports    = string(atlas.ExportJobKind)
 	familyCompliance = "compliance_policy"
 )
 
@@ -66,35 +66,37 @@ func (r *refresh) askHistory(ts *targetState, req *atlas.Request) {
 	if found && ps.clusters[i].PITEnabled != ts.pit {
 		ts.pit, ts.cache = ps.clusters[i].PITEnabled, nil
 	}
-	req.RestoreJobs = r.settings.RestoreJobs && r.jobsDue(ps, ts, &ts.restores.jobsMeta, familyRestores)
-	req.ExportJobs = r.settings.ExportJobs && r.jobsDue(ps, ts, &ts.exports.jobsMeta, familyExports)
+	req.RestoreJobs = r.settings.RestoreJobs && r.jobsDue(ps, ts, &ts.restores.jobsMeta, atlas.RestoreJobKind)
+	req.ExportJobs = r.settings.ExportJobs && r.jobsDue(ps, ts, &ts.exports.jobsMeta, atlas.ExportJobKind)
 }
 
-// refusalKey names a family as read for one kind: Cloud Backup and Flex restore jobs need
-// different roles.
-func refusalKey(family string, k atlas.Kind) string { return family + "/" + string(k) }
+// probe is a project and a refusal scope in which one target asks again in a refresh.
+type probe struct {
+	projectID string
+	scope     atlas.RefusalScope
+}
 
 // jobsDue reports whether a target reads one job family in this refresh: once per refresh, when
 // jobs_interval has passed since the last good read, and, in a project where Atlas refused the
 // family, by one target per jobs_interval only. c.mu must be held.
-func (r *refresh) jobsDue(ps *projectState, ts *targetState, m *jobsMeta, family string) bool {
+func (r *refresh) jobsDue(ps *projectState, ts *targetState, m *jobsMeta, family atlas.JobKind) bool {
 	now := r.c.now()
 	if m.asked == r.cycle || (!m.at.IsZero() && now.Sub(m.at) < r.settings.JobsInterval) {
 		return false
 	}
-	key := refusalKey(family, ts.served.Kind)
+	key := atlas.RefusalScope{Jobs: family, Kind: ts.served.Kind}
 	if at, refused := ps.refused[key]; refused {
-		probe := ps.project.ID + "\x00" + key
-		if now.Sub(at) < r.settings.JobsInterval || r.probed[probe] {
+		p := probe{ps.project.ID, key}
+		if now.Sub(at) < r.settings.JobsInterval || r.probed[p] {
 			if !m.tried || m.ok {
 				m.tried, m.ok, ts.cache = true, false, nil
 			}
 			return false
 		}
 		if r.probed == nil {
-			r.probed = map[string]bool{}
+			r.probed = map[probe]bool{}
 		}
-		r.probed[probe] = true
+		r.probed[p] = true
 	}
 	m.asked = r.cycle
 	return true
@@ -128,9 +130,9 @@ func (r *refresh) failUnfinishedJobs() {
 	err := errUnfinished{r.settings.RefreshTimeout}
 	for _, ts := range r.c.targets {
 		for _, f := range [...]struct {
-			name string
+			name atlas.JobKind
 			m    *jobsMeta
-		}{{familyRestores, &ts.restores.jobsMeta}, {familyExports, &ts.exports.jobsMeta}} {
+		}{{atlas.RestoreJobKind, &ts.restores.jobsMeta}, {atlas.ExportJobKind, &ts.exports.jobsMeta}} {
 			if f.m.pending == r.cycle {
 				r.applyFamily(ts, ts.served, f.name, f.m, err)
 				ts.cache = nil
@@ -142,12 +144,12 @@ func (r *refresh) failUnfinishedJobs() {
 // applyJobs records the jobs a result brought; c.mu must be held.
 func (r *refresh) applyJobs(ts *targetState, res atlas.JobsResult) {
 	if r.c.settings.RestoreJobs {
-		keepJobs(r, ts, res.Served, familyRestores, &ts.restores, res.RestoreJobs, func(j atlas.RestoreJob) (string, string, bool) {
+		keepJobs(r, ts, res.Served, atlas.RestoreJobKind, &ts.restores, res.RestoreJobs, func(j atlas.RestoreJob) (string, string, bool) {
 			return j.ID, j.RawStatus, j.Status == atlas.RestoreUnknown
 		})
 	}
 	if r.c.settings.ExportJobs {
-		keepJobs(r, ts, res.Served, familyExports, &ts.exports, res.ExportJobs, func(j atlas.ExportJob) (string, string, bool) {
+		keepJobs(r, ts, res.Served, atlas.ExportJobKind, &ts.exports, res.ExportJobs, func(j atlas.ExportJob) (string, string, bool) {
 			return j.ID, j.RawState, j.State == atlas.ExportUnknown
 		})
 	}
@@ -155,7 +157,7 @@ func (r *refresh) applyJobs(ts *targetState, res atlas.JobsResult) {
 
 // keepJobs records one family's read, when there was one, and logs once each status Atlas
 // does not document (undocumented says whether a job has one, with its id and raw value).
-func keepJobs[J any](r *refresh, ts *targetState, served atlas.Target, family string, s *jobsState[J], got *atlas.Jobs[J],
+func keepJobs[J any](r *refresh, ts *targetState, served atlas.Target, family atlas.JobKind, s *jobsState[J], got *atlas.Jobs[J],
 	undocumented func(J) (id, raw string, unknown bool)) {
 	if got == nil || !r.applyFamily(ts, served, family, &s.jobsMeta, got.Err) {
 		return
@@ -163,7 +165,7 @@ func keepJobs[J any](r *refresh, ts *targetState, served atlas.Target, family st
 	s.jobs = got.Jobs
 	for _, j := range got.Jobs {
 		if id, raw, unknown := undocumented(j); unknown {
-			r.c.warnUnknown(ts, family, id, raw)
+			r.c.warnUnknown(ts, string(family), id, raw)
 		}
 	}
 }
@@ -171,13 +173,13 @@ func keepJobs[J any](r *refresh, ts *targetState, served atlas.Target, family st
 // applyFamily records the outcome of reading one job family of a target served as t and logs
 // a change: a refusal once per project, other errors once per target. It reports whether the
 // read succeeded. c.mu must be held.
-func (r *refresh) applyFamily(ts *targetState, t atlas.Target, family string, m *jobsMeta, err error) bool {
+func (r *refresh) applyFamily(ts *targetState, t atlas.Target, family atlas.JobKind, m *jobsMeta, err error) bool {
 	c := r.c
 	r.note(err)
 	ps := c.projects[t.ProjectID]
-	key := refusalKey(family, t.Kind)
+	key := atlas.RefusalScope{Jobs: family, Kind: t.Kind}
 	// A refusal is logged once per project.
-	book, refusedLog := &ts.log, "refused "+key
+	book, refusedLog := &ts.log, "refused "+string(key.Jobs)+"/"+string(key.Kind)
 	if ps != nil {
 		book = &ps.log
 	}
@@ -185,22 +187,22 @@ func (r *refresh) applyFamily(ts *targetState, t atlas.Target, family string, m 
 	if ref := atlas.Refused(err); ref != nil {
 		if ps != nil {
 			if ps.refused == nil {
-				ps.refused = map[string]time.Time{}
+				ps.refused = map[atlas.RefusalScope]time.Time{}
 			}
 			ps.refused[key] = c.now()
 		}
-		c.logChange(book, refusedLog, ref, "msg", "Atlas refuses "+family+" in this project; one cluster asks again every jobs_interval",
+		c.logChange(book, refusedLog, ref, "msg", "Atlas refuses "+string(family)+" in this project; one cluster asks again every jobs_interval",
 			"project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
 		return false
 	}
-	c.logChange(&ts.log, family, err, "msg", family+" collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	c.logChange(&ts.log, string(family), err, "msg", string(family)+" collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	if err != nil {
 		return false
 	}
 	if ps != nil {
 		delete(ps.refused, key)
 	}
-	c.logChange(book, refusedLog, nil, "msg", "Atlas no longer refuses "+family+" in this project", "project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
+	c.logChange(book, refusedLog, nil, "msg", "Atlas no longer refuses "+string(family)+" in this project", "project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
 	m.read, m.at = true, c.now()
 	return true
 }

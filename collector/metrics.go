@@ -94,7 +94,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(discoveryTimestamp, prometheus.GaugeValue, unix(ps.discoveredAt), p.ID, p.Name)
 		}
 		if ps.serverless != nil {
-			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(atlas.KindServerless))
+			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(ps.serverless.Kind))
 		}
 		collectCompliance(ch, ps)
 		for _, cl := range ps.selected {
@@ -149,7 +149,7 @@ func (c *Collector) backupKind(id string, cl atlas.Cluster) atlas.Kind {
 		return cl.Kind
 	}
 	for _, k := range atlas.Kinds {
-		if ts := c.targets[atlas.Target{ProjectID: id, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud}]; ts != nil && len(ts.snapshots) > 0 {
+		if ts := c.targets[atlas.NewTarget(id, cl.Name, k, cl.Sharded)]; ts != nil && len(ts.snapshots) > 0 {
 			return ts.served.Kind
 		}
 	}

@@ -43,7 +43,7 @@ type refresh struct {
 
 	// probed holds the projects and job families that Atlas refused, in which one target asks
 	// again in this refresh (guarded by c.mu).
-	probed map[string]bool
+	probed map[probe]bool
 	// jobs counts the job reads under way, which follow the snapshots they belong to.
 	jobs sync.WaitGroup
 }
@@ -443,12 +443,7 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Reques
 		}
 		req.Gone = ts.gone
 		if r.settings.BackupSchedules {
-			// A next snapshot that was due long before the schedule was read means Atlas is
-			// behind the policy: ask hourly. One due only shortly before is being taken, and
-			// Atlas moves it on when that ends: ask at every refresh until it does.
-			age := now.Sub(ts.scheduleAt)
-			req.Schedule = ts.schedule == nil || ts.scheduleAt.IsZero() || age >= scheduleMaxAge ||
-				(ts.schedule.NextSnapshotPassed(now) && (ts.scheduleAt.Sub(ts.schedule.NextSnapshot) < pastScheduleRetry || age >= pastScheduleRetry))
+			req.Schedule = ts.schedule == nil || ts.schedule.ReadAgain(ts.scheduleAt, now)
 			if !req.Schedule {
 				req.Cached, req.CachedAt = ts.schedule, ts.scheduleAt
 			}
@@ -491,10 +486,7 @@ func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []at
 			if k == "" {
 				continue
 			}
-			out = append(out, atlas.Request{
-				Target:      atlas.Target{ProjectID: p.ID, Cluster: cl.Name, Kind: k, Sharded: cl.Sharded && k == atlas.KindCloud},
-				SnapshotIDs: e.Snapshots,
-			})
+			out = append(out, atlas.Request{Target: atlas.NewTarget(p.ID, cl.Name, k, cl.Sharded), SnapshotIDs: e.Snapshots})
 		}
 	}
 	return out
@@ -553,7 +545,7 @@ func (r *refresh) deliver(res atlas.Result) {
 	r.note(res.ScheduleErr)
 	c.logChange(&ts.log, "schedule", res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
 	switch {
-	case res.Served.Kind != atlas.KindCloud || !r.settings.BackupSchedules:
+	case !res.Served.Kind.HasSchedule() || !r.settings.BackupSchedules:
 		ts.schedule, ts.scheduleAt = nil, time.Time{}
 	case res.Schedule != nil:
 		ts.schedule, ts.scheduleAt = res.Schedule, c.now()

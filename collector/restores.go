@@ -15,8 +15,8 @@ var (
 
 // buildRestores adds a target's restore-job series and its point-in-time restore window.
 func buildRestores(ts *targetState, gauge gaugeFunc) {
-	if sch := ts.schedule; sch != nil && ts.pit && sch.RestoreWindowDays > 0 {
-		gauge(scheduleRestoreWindow, (time.Duration(sch.RestoreWindowDays) * 24 * time.Hour).Seconds())
+	if sch := ts.schedule; sch != nil && ts.pit && sch.RestoreWindow() > 0 {
+		gauge(scheduleRestoreWindow, sch.RestoreWindow().Seconds())
 	}
 	if !ts.restores.read {
 		return
