@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // API is what the exporter needs from Atlas. *Client implements it; Fetcher decorates it.
@@ -33,7 +35,7 @@ type ClusterList struct {
 
 // Projects lists every project the credentials can see.
 func (c *Client) Projects(ctx context.Context) ([]Project, error) {
-	gs, err := list[wireGroup](ctx, c, opListGroups, scope{}, "/groups", nil)
+	gs, err := list[wireGroup](ctx, c, spec.ListGroups, scope{}, spec.ListGroups.Expand(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +48,7 @@ func (c *Client) Projects(ctx context.Context) ([]Project, error) {
 
 // ProjectByName resolves a project name to its id.
 func (c *Client) ProjectByName(ctx context.Context, name string) (Project, error) {
-	g, err := getOne[wireGroup](ctx, c, opGetGroupByName, scope{}, "/groups/byName/"+esc(name))
+	g, err := getOne[wireGroup](ctx, c, spec.GetGroupByName, scope{}, spec.GetGroupByName.Expand(name))
 	if err != nil {
 		return Project{}, err
 	}
@@ -67,15 +69,15 @@ func (c *Client) Clusters(ctx context.Context, projectID string) (ClusterList, e
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		dedicated, dErr = list[wireCluster](ctx, c, opListClusters, sc, "/groups/"+esc(projectID)+"/clusters", nil)
+		dedicated, dErr = list[wireCluster](ctx, c, spec.ListGroupClusters, sc, spec.ListGroupClusters.Expand(projectID), nil)
 	}()
 	go func() {
 		defer wg.Done()
-		flex, fErr = list[wireFlexCluster](ctx, c, opListFlex, sc, "/groups/"+esc(projectID)+"/flexClusters", nil)
+		flex, fErr = list[wireFlexCluster](ctx, c, spec.ListGroupFlexClusters, sc, spec.ListGroupFlexClusters.Expand(projectID), nil)
 	}()
 	go func() {
 		defer wg.Done()
-		sl, slErr = list[wireServerless](ctx, c, opListServerless, sc, "/groups/"+esc(projectID)+"/serverless", nil)
+		sl, slErr = list[wireServerless](ctx, c, spec.ListGroupServerlessInstances, sc, spec.ListGroupServerlessInstances.Expand(projectID), nil)
 	}()
 	wg.Wait()
 	if dErr != nil {
@@ -122,7 +124,7 @@ func (c *Client) Snapshots(ctx context.Context, t Target) ([]Snapshot, error) {
 		return nil, err
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
-	path := fmt.Sprintf(ops.path, esc(t.ProjectID), esc(t.Cluster))
+	path := ops.list.Expand(t.ProjectID, t.Cluster)
 	switch t.Kind {
 	case KindFlex, KindTenant:
 		ws, err := list[wireFlexSnapshot](ctx, c, ops.list, sc, path, ops.query)
@@ -143,7 +145,7 @@ func (c *Client) Snapshot(ctx context.Context, t Target, id string) (Snapshot, e
 		return Snapshot{}, err
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
-	path := fmt.Sprintf(ops.getPath, esc(t.ProjectID), esc(t.Cluster), esc(id))
+	path := ops.get.Expand(t.ProjectID, t.Cluster, id)
 	switch t.Kind {
 	case KindFlex, KindTenant:
 		w, err := getOne[wireFlexSnapshot](ctx, c, ops.get, sc, path)
@@ -163,7 +165,7 @@ func (c *Client) Schedule(ctx context.Context, t Target) (Schedule, error) {
 		return Schedule{}, fmt.Errorf("atlas: %s clusters have no backup schedule to read", t.Kind)
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
-	w, err := getOne[wireSchedule](ctx, c, opGetSchedule, sc, schedulePath(esc(t.ProjectID), esc(t.Cluster)))
+	w, err := getOne[wireSchedule](ctx, c, spec.GetGroupClusterBackupSchedule, sc, spec.GetGroupClusterBackupSchedule.Expand(t.ProjectID, t.Cluster))
 	if err != nil {
 		return Schedule{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // retryCounter counts retries by reason.
@@ -279,14 +280,14 @@ func TestPausedBucketSendsNoMore(t *testing.T) {
 func TestIdleBucketsAreDropped(t *testing.T) {
 	now := time.Now()
 	l := newLimiters(1)
-	inUse := l.get(setCloudBackups, "in-use", now)
-	spent := l.get(setCloudBackups, "spent", now)
+	inUse := l.get(spec.SetCloudBackups, "in-use", now)
+	spent := l.get(spec.SetCloudBackups, "spent", now)
 	spent.limiter.ReserveN(now, 10)
 	l.done(spent)
-	paused := l.get(setCloudBackups, "paused", now)
+	paused := l.get(spec.SetCloudBackups, "paused", now)
 	paused.pause(t.Context(), now.Add(time.Minute))
 	l.done(paused)
-	l.done(l.get(setCloudBackups, "idle", now))
+	l.done(l.get(spec.SetCloudBackups, "idle", now))
 	l.mu.Lock()
 	l.sweep(now)
 	l.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // DefaultBaseURL is Atlas's commercial API host; Atlas for Government is https://cloud.mongodbgov.com.
@@ -222,7 +224,7 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 type scope struct{ ProjectID, Cluster string }
 
 // fail builds the error of a call of op on path.
-func (sc scope) fail(op operation, path string, status int, err error) *Error {
+func (sc scope) fail(op spec.Operation, path string, status int, err error) *Error {
 	return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: path, StatusCode: status, Err: err}
 }
 
@@ -243,13 +245,13 @@ func operationOf(ctx context.Context) string {
 func (c *Client) apiURL(path string, q url.Values) *url.URL {
 	// Keep the path as sent, and give Path its unescaped form.
 	u := *c.base
-	u.RawPath = apiPrefix + path
+	u.RawPath = spec.Prefix + path
 	u.Path, _ = url.PathUnescape(u.RawPath)
 	u.RawQuery = q.Encode()
 	return &u
 }
 
-func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path string) (T, error) {
+func getOne[T any](ctx context.Context, c *Client, op spec.Operation, sc scope, path string) (T, error) {
 	var v T
 	err := c.get(ctx, op, sc, c.apiURL(path, nil), func(body []byte) error { return json.Unmarshal(body, &v) })
 	return v, err

@@ -3,14 +3,16 @@ package atlas
 import (
 	"errors"
 	"strings"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // requiredRoles are the least project roles of the operations that need more than Project Read
 // Only (the API description's x-rolesRequirements).
 var requiredRoles = map[string]string{
-	opListRestoreJobs.Name:     "Project Backup Manager",
-	opListExports.Name:         "Project Backup Manager",
-	opGetCompliancePolicy.Name: "Project Owner",
+	spec.ListGroupClusterBackupRestoreJobs.Name: "Project Backup Manager",
+	spec.ListGroupClusterBackupExports.Name:     "Project Backup Manager",
+	spec.GetGroupBackupCompliancePolicy.Name:    "Project Owner",
 }
 
 // RoleRequired names the least project role operation needs.
