@@ -173,7 +173,7 @@ func (c *Client) Schedule(ctx context.Context, t Target) (Schedule, error) {
 }
 
 type normaliser interface {
-	normalise(Kind, Target) Snapshot
+	normalise() Snapshot
 }
 
 func normaliseAll[W normaliser](ws []W, t Target, err error) ([]Snapshot, error) {
@@ -185,7 +185,7 @@ func normaliseAll[W normaliser](ws []W, t Target, err error) ([]Snapshot, error)
 	for _, w := range ws {
 		// One id twice (a broken answer, or pages that shifted in a way list cannot see) would
 		// be two series of one snapshot: the first copy is kept.
-		s := w.normalise(t.Kind, t)
+		s := w.normalise()
 		if !seen[s.ID] {
 			seen[s.ID] = true
 			out = append(out, s)
@@ -198,7 +198,7 @@ func normaliseOne[W normaliser](w W, t Target, err error) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, classify(t.Kind, err)
 	}
-	return w.normalise(t.Kind, t), nil
+	return w.normalise(), nil
 }
 
 func classify(k Kind, err error) error {

@@ -38,11 +38,11 @@ func (r *retryCounter) get(reason string) int {
 }
 
 // flexTargets is an estate of one project of n Flex clusters, with a fetch request for each.
-func flexTargets(n int) (*atlastest.Estate, []Request) {
+func flexTargets(n int) (*atlastest.Estate, []TargetRead) {
 	est := atlastest.Generate(atlastest.Spec{Seed: 5, Projects: 1, ClustersPerProject: n, SnapshotsPerCluster: 1, Kinds: []atlastest.ClusterKind{atlastest.Flex}, Now: testNow})
-	var reqs []Request
+	var reqs []TargetRead
 	for _, cl := range est.Projects[0].Clusters {
-		reqs = append(reqs, Request{Target: Target{ProjectID: pid, Cluster: cl.Name, Kind: KindFlex}})
+		reqs = append(reqs, TargetRead{Target: Target{ProjectID: pid, Cluster: cl.Name, Kind: KindFlex}})
 	}
 	return est, reqs
 }
@@ -92,7 +92,7 @@ func TestTimedOutRequestKeepsItsSlot(t *testing.T) {
 	want := "request timed out after 400ms"
 	NewFetcher(c).Fetch(t.Context(), reqs, func(r Result) {
 		if r.Err == nil || !strings.HasSuffix(r.Err.Error(), want) {
-			t.Errorf("%s: got %v, want ...%s", r.Request.Target.Cluster, r.Err, want)
+			t.Errorf("%s: got %v, want ...%s", r.Read.Target.Cluster, r.Err, want)
 		}
 	}, nil, nil)
 	// The fake finishes the last requests a moment after the client gave up on them.
@@ -183,11 +183,11 @@ func TestClientsShareTheSlots(t *testing.T) {
 		defer wg.Done()
 		f.Fetch(t.Context(), reqs, func(r Result) {
 			if r.Err != nil {
-				t.Errorf("%s: %v", r.Request.Target.Cluster, r.Err)
+				t.Errorf("%s: %v", r.Read.Target.Cluster, r.Err)
 			}
 		}, func(jr JobsResult) {
 			if jr.RestoreJobs == nil || jr.RestoreJobs.Err != nil {
-				t.Errorf("%s: restore jobs %+v", jr.Request.Target.Cluster, jr.RestoreJobs)
+				t.Errorf("%s: restore jobs %+v", jr.Read.Target.Cluster, jr.RestoreJobs)
 			}
 		}, nil)
 	}()
@@ -459,7 +459,7 @@ func TestHangingJobReadsLeaveTheSnapshotsTheirSlots(t *testing.T) {
 	// The first targets' snapshots are in, their 8 job reads queued or hanging.
 	f.Fetch(t.Context(), second, func(r Result) {
 		if r.Err != nil {
-			t.Errorf("%s: %v", r.Request.Target.Cluster, r.Err)
+			t.Errorf("%s: %v", r.Read.Target.Cluster, r.Err)
 		}
 	}, nil, nil)
 	cancel()
@@ -470,7 +470,7 @@ func TestHangingJobReadsLeaveTheSnapshotsTheirSlots(t *testing.T) {
 		switch {
 		case q.Operation == "listGroupFlexClusterBackupRestoreJobs":
 			jobReads++
-		case q.Operation == "listGroupFlexClusterBackupSnapshots" && slices.ContainsFunc(second, func(r Request) bool { return strings.Contains(q.Path, "/"+r.Target.Cluster+"/") }):
+		case q.Operation == "listGroupFlexClusterBackupSnapshots" && slices.ContainsFunc(second, func(r TargetRead) bool { return strings.Contains(q.Path, "/"+r.Target.Cluster+"/") }):
 			last = i
 			if jobReads > 1 {
 				t.Errorf("%s listed after %d job reads", q.Path, jobReads)

@@ -97,7 +97,7 @@ type Client struct {
 	base     *url.URL
 	http     *http.Client
 	auth     authenticator
-	wire     *observer
+	wire     *onWire
 	obs      Observer
 	retry    RetryPolicy
 	maxBody  int64
@@ -193,7 +193,7 @@ func New(cfg Config) (*Client, error) {
 		c.slots = NewSlots(cfg.MaxConcurrency)
 	}
 	c.source = sourceOf(base, cfg)
-	c.wire = &observer{next: cfg.Transport, obs: cfg.Observer}
+	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer}
 	if cfg.ServiceAccount != nil {
 		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.Timeout, cfg.UserAgent)
 	} else {
@@ -213,9 +213,6 @@ func (c *Client) InFlight() int { return c.wire.current() }
 // RequestsSent returns the number of HTTP requests sent so far (challenges and token requests
 // included).
 func (c *Client) RequestsSent() uint64 { return c.wire.total() }
-
-// MaxInFlight returns the largest number of HTTP requests that were in flight at once.
-func (c *Client) MaxInFlight() int { return c.wire.peak() }
 
 // Close releases idle connections and revokes nothing: tokens expire on their own within the hour.
 func (c *Client) Close() { c.http.CloseIdleConnections() }

@@ -72,7 +72,7 @@ var ErrToken = errors.New("service account token request failed")
 var ErrGone = errors.New("snapshot endpoint is gone for this cluster")
 
 // GoneError says that a kind's endpoint answered in a way that means "not here any more" (410
-// VERSION_GONE, 404 on a removed route, or 400 naming the API family to use instead). The caller
+// VERSION_GONE, 404 on a removed route, or 400 naming the API to use instead). The caller
 // reports it once and reads Replacement instead.
 type GoneError struct {
 	Kind        Kind

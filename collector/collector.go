@@ -30,7 +30,7 @@ type Fetcher interface {
 	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
-	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
+	Fetch(ctx context.Context, reqs []atlas.TargetRead, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
 	RequestsSent() uint64
 	Notices() []atlas.Notice
 }

@@ -56,7 +56,7 @@ type jobsState[J any] struct {
 type gaugeFunc = func(d *prometheus.Desc, v float64, extra ...string)
 
 // askHistory decides which job families req reads; c.mu must be held.
-func (r *refresh) askHistory(ts *targetState, req *atlas.Request) {
+func (r *refresh) askHistory(ts *targetState, req *atlas.TargetRead) {
 	c := r.c
 	ps := c.projects[req.Target.ProjectID]
 	if ps == nil {
@@ -118,7 +118,7 @@ func (r *refresh) deliverJobs(res atlas.JobsResult) {
 		return
 	}
 	defer r.c.mu.Unlock()
-	if ts := r.c.targets[res.Request.Target]; ts != nil {
+	if ts := r.c.targets[res.Read.Target]; ts != nil {
 		ts.cache = nil
 		r.applyJobs(ts, res)
 	}

@@ -403,7 +403,7 @@ func (r *refresh) recordListing(ps *projectState, p atlas.Project, list atlas.Cl
 
 // planOf is what entry e reads in project p: the clusters it selects in the project's last
 // listing, and their targets.
-func planOf(e config.Project, p atlas.Project, ps *projectState) ([]atlas.Cluster, []atlas.Request) {
+func planOf(e config.Project, p atlas.Project, ps *projectState) ([]atlas.Cluster, []atlas.TargetRead) {
 	selected := filterClusters(e, ps.clusters)
 	return selected, targetsOf(e, p, selected)
 }
@@ -426,10 +426,10 @@ func (r *refresh) markSelected(id string, clusters []atlas.Cluster) {
 
 // requests turns planned targets into this refresh's requests, deciding for each whether its
 // backup schedule is due; c.mu must be held.
-func (r *refresh) requests(p atlas.Project, plan []atlas.Request) []atlas.Request {
+func (r *refresh) requests(p atlas.Project, plan []atlas.TargetRead) []atlas.TargetRead {
 	c := r.c
 	now := c.now()
-	reqs := make([]atlas.Request, 0, len(plan))
+	reqs := make([]atlas.TargetRead, 0, len(plan))
 	for _, req := range plan {
 		ts := c.targets[req.Target]
 		if ts == nil {
@@ -471,8 +471,8 @@ func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
 
 // targetsOf turns discovered clusters into the targets to read: the discovered kind, or the
 // kinds the entry names instead.
-func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []atlas.Request {
-	var out []atlas.Request
+func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []atlas.TargetRead {
+	var out []atlas.TargetRead
 	for _, cl := range clusters {
 		kinds := []atlas.Kind{cl.Kind}
 		if len(e.Kinds) > 0 {
@@ -486,7 +486,7 @@ func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []at
 			if k == "" {
 				continue
 			}
-			out = append(out, atlas.Request{Target: atlas.NewTarget(p.ID, cl.Name, k, cl.Sharded), SnapshotIDs: e.Snapshots})
+			out = append(out, atlas.TargetRead{Target: atlas.NewTarget(p.ID, cl.Name, k, cl.Sharded), SnapshotIDs: e.Snapshots})
 		}
 	}
 	return out
@@ -499,7 +499,7 @@ func (r *refresh) deliver(res atlas.Result) {
 		return
 	}
 	defer c.mu.Unlock()
-	t := res.Request.Target
+	t := res.Read.Target
 	r.delivered[t] = true
 	ts := c.targets[t]
 	if ts == nil {
