@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -172,9 +170,9 @@ func (r *reloader) changedSecret() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	differs := func(file string, inUse config.Secret) bool {
-		raw, err := os.ReadFile(file)
+		s, err := config.ReadSecretFile(file)
 		// An unreadable file is left to the next reload to report.
-		return err == nil && config.Secret(strings.TrimSpace(string(raw))) != inUse
+		return err == nil && s != inUse
 	}
 	a := r.cfg.Atlas
 	switch {

@@ -199,7 +199,7 @@ func (c *Collector) Reconfigure(f Fetcher, s Settings) {
 		// Selectors the configuration no longer has are resolved no more.
 		keep := map[string]bool{}
 		for _, e := range s.Projects {
-			keep[selector(e)] = true
+			keep[e.Selector()] = true
 		}
 		for sel := range c.entries {
 			if !keep[sel] {

@@ -64,8 +64,8 @@ const (
 func defaultProjects() []config.Project {
 	return []config.Project{
 		{ID: p1},
-		{Name: "project-002", Clusters: []string{"tenant-03"}, Kinds: []string{"tenant"}},
-		{Name: "project-002", Clusters: []string{"legacy-05", "no-such-cluster"}, Kinds: []string{"legacy"}},
+		{Name: "project-002", Clusters: []string{"tenant-03"}, Kinds: []atlas.Kind{atlas.KindTenant}},
+		{Name: "project-002", Clusters: []string{"legacy-05", "no-such-cluster"}, Kinds: []atlas.Kind{atlas.KindLegacy}},
 		{Name: "Prodction"},
 	}
 }
@@ -464,7 +464,7 @@ func TestBackupSchedulesOff(t *testing.T) {
 // names is backed up, of that kind; one whose listing is empty is not.
 func TestLegacyBackupIsNotBackupDisabled(t *testing.T) {
 	s := defaultSettings()
-	s.Projects = []config.Project{{ID: p1}, {ID: p1, Clusters: []string{"legacy-05", "disabled-08"}, Kinds: []string{"legacy"}}}
+	s.Projects = []config.Project{{ID: p1}, {ID: p1, Clusters: []string{"legacy-05", "disabled-08"}, Kinds: []atlas.Kind{atlas.KindLegacy}}}
 	e := newEnv(t, atlastest.Options{}, s)
 	e.refresh(t)
 	out := e.exposition(t)

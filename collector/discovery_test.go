@@ -38,7 +38,7 @@ func TestTargetMissing(t *testing.T) {
 		{Name: "Prodction"},
 		{ID: "5f00000000000000000000ff"},
 		{ID: p1, Clusters: []string{"dedicated-01", "no-such-cluster"}},
-		{Name: "project-002", Clusters: []string{"dedicated-01"}, Kinds: []string{"serverless"}},
+		{Name: "project-002", Clusters: []string{"dedicated-01"}, Kinds: []atlas.Kind{atlas.KindServerless}},
 		{DiscoverAllProjects: true, Clusters: []string{"nowhere-01"}},
 	}
 	e := newEnv(t, atlastest.Options{}, s)
@@ -428,7 +428,7 @@ func TestDiscoveryCutOffFailsItsTargets(t *testing.T) {
 // (a 5xx) while another lists the project, the first still reads what it selects.
 func TestEntryThatCannotResolveKeepsItsTargets(t *testing.T) {
 	s := oneProject()
-	s.Projects = []config.Project{{DiscoverAllProjects: true}, {Name: "project-002", Clusters: []string{"legacy-05"}, Kinds: []string{"legacy"}}}
+	s.Projects = []config.Project{{DiscoverAllProjects: true}, {Name: "project-002", Clusters: []string{"legacy-05"}, Kinds: []atlas.Kind{atlas.KindLegacy}}}
 	e := newEnv(t, atlastest.Options{}, s)
 	e.refresh(t)
 	legacy := `atlas_backup_collect_success{cluster="legacy-05",kind="legacy",project="project-002",project_id="5f0000000000000000000002"} 1`

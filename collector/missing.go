@@ -23,7 +23,7 @@ func (c *Collector) updateMissing() {
 	now := map[missingKey]bool{}
 	planned := map[atlas.Target]bool{}
 	for _, e := range c.settings.Projects {
-		es := c.entries[selector(e)]
+		es := c.entries[e.Selector()]
 		if es == nil || !es.resolved {
 			continue
 		}

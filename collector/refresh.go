@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -181,8 +180,8 @@ func (r *refresh) detectChanges(ctx context.Context) {
 		if ps == nil || !ps.listed {
 			// A project discovery has not seen: the selectors that may select it look again.
 			for _, e := range r.settings.Projects {
-				if mayName(e, pc.Project) {
-					r.dueEntries[selector(e)] = true
+				if e.MayName(pc.Project) {
+					r.dueEntries[e.Selector()] = true
 				}
 			}
 			continue
@@ -190,7 +189,7 @@ func (r *refresh) detectChanges(ctx context.Context) {
 		if ps.project.Name != pc.Project.Name {
 			// Renamed: every selector looks again, and the labels follow.
 			for _, e := range r.settings.Projects {
-				r.dueEntries[selector(e)] = true
+				r.dueEntries[e.Selector()] = true
 			}
 		}
 		for _, name := range pc.Clusters {
@@ -203,21 +202,10 @@ func (r *refresh) detectChanges(ctx context.Context) {
 	}
 }
 
-// mayName reports whether selector e could select project p.
-func mayName(e config.Project, p atlas.Project) bool {
-	switch {
-	case e.ID != "":
-		return e.ID == p.ID
-	case e.Name != "":
-		return e.Name == p.Name
-	}
-	return (e.ProjectInclude == nil || e.ProjectInclude.MatchString(p.Name)) && (e.ProjectExclude == nil || !e.ProjectExclude.MatchString(p.Name))
-}
-
 // entry resolves one configured project selector (when due) and refreshes each project it names.
 func (r *refresh) entry(ctx context.Context, e config.Project) {
 	c := r.c
-	sel := selector(e)
+	sel := e.Selector()
 	c.mu.Lock()
 	es := c.entries[sel]
 	due := r.full || es == nil || r.dueEntries[sel]
@@ -275,23 +263,6 @@ func (r *refresh) entry(ctx context.Context, e config.Project) {
 	wg.Wait()
 }
 
-func selector(e config.Project) string {
-	switch {
-	case e.ID != "":
-		return "id=" + e.ID
-	case e.Name != "":
-		return "name=" + e.Name
-	}
-	sel := "discover_all_projects"
-	if e.ProjectInclude != nil {
-		sel += " project_include=" + e.ProjectInclude.String()
-	}
-	if e.ProjectExclude != nil {
-		sel += " project_exclude=" + e.ProjectExclude.String()
-	}
-	return sel
-}
-
 func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Project, error) {
 	if e.Name != "" {
 		p, err := sharedIn(r, r.byName, e.Name).do(func() (atlas.Project, error) { return r.fetcher.ProjectByName(ctx, e.Name) })
@@ -313,7 +284,7 @@ func (r *refresh) resolve(ctx context.Context, e config.Project) ([]atlas.Projec
 	}
 	var out []atlas.Project
 	for _, p := range all {
-		if mayName(e, p) {
+		if e.MayName(p) {
 			out = append(out, p)
 		}
 	}
@@ -404,7 +375,12 @@ func (r *refresh) recordListing(ps *projectState, p atlas.Project, list atlas.Cl
 // planOf is what entry e reads in project p: the clusters it selects in the project's last
 // listing, and their targets.
 func planOf(e config.Project, p atlas.Project, ps *projectState) ([]atlas.Cluster, []atlas.TargetRead) {
-	selected := filterClusters(e, ps.clusters)
+	var selected []atlas.Cluster
+	for _, cl := range ps.clusters {
+		if e.SelectsCluster(cl.Name) {
+			selected = append(selected, cl)
+		}
+	}
 	return selected, targetsOf(e, p, selected)
 }
 
@@ -454,39 +430,12 @@ func (r *refresh) requests(p atlas.Project, plan []atlas.TargetRead) []atlas.Tar
 	return reqs
 }
 
-// filterClusters applies an entry's clusters list and include/exclude expressions.
-func filterClusters(e config.Project, all []atlas.Cluster) []atlas.Cluster {
-	var out []atlas.Cluster
-	for _, cl := range all {
-		if len(e.Clusters) > 0 && !slices.Contains(e.Clusters, cl.Name) {
-			continue
-		}
-		if (e.Include != nil && !e.Include.MatchString(cl.Name)) || (e.Exclude != nil && e.Exclude.MatchString(cl.Name)) {
-			continue
-		}
-		out = append(out, cl)
-	}
-	return out
-}
-
-// targetsOf turns discovered clusters into the targets to read: the discovered kind, or the
-// kinds the entry names instead.
+// targetsOf is what entry e reads of the discovered clusters of project p.
 func targetsOf(e config.Project, p atlas.Project, clusters []atlas.Cluster) []atlas.TargetRead {
 	var out []atlas.TargetRead
 	for _, cl := range clusters {
-		kinds := []atlas.Kind{cl.Kind}
-		if len(e.Kinds) > 0 {
-			kinds = kinds[:0]
-			for _, k := range e.Kinds {
-				kind, _ := atlas.ParseKind(k)
-				kinds = append(kinds, kind)
-			}
-		}
-		for _, k := range kinds {
-			if k == "" {
-				continue
-			}
-			out = append(out, atlas.TargetRead{Target: atlas.NewTarget(p.ID, cl.Name, k, cl.Sharded), SnapshotIDs: e.Snapshots})
+		for _, t := range e.Targets(p.ID, cl) {
+			out = append(out, atlas.TargetRead{Target: t, SnapshotIDs: e.Snapshots})
 		}
 	}
 	return out

@@ -64,7 +64,7 @@ func TestShardsSplitTheEstate(t *testing.T) {
 	est := atlastest.Generate(atlastest.Spec{Seed: 5, Projects: 12, ClustersPerProject: 8, SnapshotsPerCluster: 3, Now: testNow})
 	projects := []config.Project{
 		{DiscoverAllProjects: true},
-		{Name: "project-003", Clusters: []string{"tenant-03"}, Kinds: []string{"tenant"}},
+		{Name: "project-003", Clusters: []string{"tenant-03"}, Kinds: []atlas.Kind{atlas.KindTenant}},
 		{Name: "project-002", Clusters: []string{"no-such-cluster"}},
 		{Name: "Prodction"},
 		{ID: "5f00000000000000000000ff"},
