@@ -2,6 +2,7 @@ package collector
 
 import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
@@ -11,8 +12,8 @@ var (
 )
 
 // buildCopies adds a target's series of the regions its policy copies snapshots to.
-func buildCopies(ts *targetState, gauge gaugeFunc) {
-	sch := ts.schedule
+func buildCopies(t *estate.TargetView, gauge gaugeFunc) {
+	sch := t.Schedule
 	if sch == nil {
 		return
 	}
@@ -21,7 +22,7 @@ func buildCopies(ts *targetState, gauge gaugeFunc) {
 		if d, ok := sch.CopyInterval(r); ok {
 			gauge(copyRegionInterval, d.Seconds(), r.CloudProvider, r.Region)
 		}
-		if at, ok := atlas.LastCopied(ts.current(), r.Region); ok {
+		if at, ok := atlas.LastCopied(t.Current(), r.Region); ok {
 			gauge(lastCopied, unix(at), r.CloudProvider, r.Region)
 		}
 	}

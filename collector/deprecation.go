@@ -25,14 +25,6 @@ func collectNotices(ch chan<- prometheus.Metric, heard []atlas.Notice) {
 	}
 }
 
-// logNotices logs each operation and version Atlas says is deprecated, once; c.mu must be held.
-func (c *Collector) logNotices(heard []atlas.Notice) {
-	for _, n := range heard {
-		c.warnOnce(&c.log, "notice "+n.Operation+" "+n.Version, "msg", "Atlas says an API version the exporter sends is deprecated; upgrade the exporter before the sunset date",
-			"operation", n.Operation, "version", n.Version, "deprecation_date", dateOf(n.Deprecation), "sunset_date", dateOf(n.Sunset))
-	}
-}
-
 // dateOf is t as YYYY-MM-DD (UTC), or "" for the zero time.
 func dateOf(t time.Time) string {
 	if t.IsZero() {

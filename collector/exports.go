@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
@@ -14,14 +15,14 @@ var (
 
 // buildExports adds a target's export-job series, for a cluster that exports automatically or
 // has exported at all.
-func buildExports(ts *targetState, gauge gaugeFunc) {
-	auto := ts.schedule != nil && ts.schedule.AutoExport
-	if !ts.exports.read || (len(ts.exports.jobs) == 0 && !auto) {
+func buildExports(t *estate.TargetView, gauge gaugeFunc) {
+	auto := t.Schedule != nil && t.Schedule.AutoExport
+	if !t.Exports.Read || (len(t.Exports.List) == 0 && !auto) {
 		return
 	}
 	counts := map[atlas.ExportState]float64{}
 	var last, lastFailed time.Time
-	for _, j := range ts.exports.jobs {
+	for _, j := range t.Exports.List {
 		counts[j.State]++
 		switch end := j.EndedAt(); {
 		case j.State == atlas.ExportSuccessful && end.After(last):

@@ -1,12 +1,6 @@
 package collector
 
-import (
-	"time"
-
-	"github.com/go-kit/log/level"
-
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
-)
+import "github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 
 // Snapshots whose data cannot be right keep their per-snapshot series as Atlas gave them, but
 // stay out of what they would falsify: one dated in the future would be the newest snapshot,
@@ -14,38 +8,3 @@ import (
 // storage_bytes.
 
 var futureSnapshots = desc("future_snapshots", "Snapshots Atlas dates more than the clock-skew tolerance ("+atlas.ClockSkew.String()+") after they were read: Atlas's clock or this host's is wrong. They keep their per-snapshot series but are left out of snapshots, last_snapshot_status and the newest, oldest, fallback and copied snapshot timestamps, where they would hide snapshots that stop coming.", targetLabels)
-
-// checkSnapshots counts the target's snapshots from the future (its snapshots are newest first,
-// so they lead), and logs each snapshot from the future or with a negative size once for as
-// long as Atlas lists it so. c.mu must be held.
-func (c *Collector) checkSnapshots(ts *targetState) {
-	ts.future = 0
-	for ts.future < len(ts.snapshots) && ts.snapshots[ts.future].FromFuture(ts.fetchedAt) {
-		ts.future++
-	}
-	seen := ts.implausible
-	ts.implausible = nil
-	note := func(id, what string) bool {
-		if ts.implausible == nil {
-			ts.implausible = map[string]bool{}
-		}
-		key := what + " " + id
-		ts.implausible[key] = true
-		return !seen[key]
-	}
-	t, p := ts.served, ts.project
-	for i, s := range ts.snapshots {
-		if i < ts.future && note(s.ID, "future") {
-			level.Warn(c.logger).Log("msg", "snapshot dated in the future, past the clock-skew tolerance; it is left out of the newest and oldest snapshots",
-				"project_id", p.ID, "project", p.Name, "cluster", t.Cluster, "kind", t.Kind, "snapshot_id", s.ID,
-				"created_at", s.CreatedAt.UTC().Format(time.RFC3339), "read_at", ts.fetchedAt.UTC().Format(time.RFC3339), "tolerance", atlas.ClockSkew)
-		}
-		if s.InvalidSize != 0 && note(s.ID, "size") {
-			level.Warn(c.logger).Log("msg", "snapshot has a negative size; it is left out of storage_bytes",
-				"project_id", p.ID, "project", p.Name, "cluster", t.Cluster, "kind", t.Kind, "snapshot_id", s.ID, "size_bytes", s.InvalidSize)
-		}
-	}
-}
-
-// current is the target's snapshots up to now, newest first: those from the future left out.
-func (ts *targetState) current() []atlas.Snapshot { return ts.snapshots[ts.future:] }

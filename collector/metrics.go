@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
@@ -50,7 +51,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		refreshRequests, fullDiscovery, shardInfo, shardCount, apiDeprecated, apiSunset, endpointSunsetAt} {
 		ch <- d
 	}
-	for _, d := range historyDescs {
+	for _, d := range jobsDescs {
 		ch <- d
 	}
 }
@@ -64,41 +65,37 @@ func b2f(b bool) float64 {
 
 func unix(t time.Time) float64 { return float64(t.Unix()) }
 
-// Collect implements prometheus.Collector: it renders the cache and never calls Atlas.
+// Collect implements prometheus.Collector: it renders the current view.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, b2f(c.up))
-	shard := c.settings.Shard
-	if shard.Total < 1 {
-		shard = Shard{Index: 0, Total: 1}
+	v := c.src.View()
+	h := v.Health
+	ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, b2f(h.Up))
+	ch <- prometheus.MustNewConstMetric(shardInfo, prometheus.GaugeValue, 1, strconv.Itoa(h.Shard.Index), strconv.Itoa(h.Shard.Total))
+	ch <- prometheus.MustNewConstMetric(shardCount, prometheus.GaugeValue, float64(h.Shard.Total))
+	if h.Ready {
+		ch <- prometheus.MustNewConstMetric(refreshDuration, prometheus.GaugeValue, h.LastRefreshDuration.Seconds())
 	}
-	ch <- prometheus.MustNewConstMetric(shardInfo, prometheus.GaugeValue, 1, strconv.Itoa(shard.Index), strconv.Itoa(shard.Total))
-	ch <- prometheus.MustNewConstMetric(shardCount, prometheus.GaugeValue, float64(shard.Total))
-	if c.ready {
-		ch <- prometheus.MustNewConstMetric(refreshDuration, prometheus.GaugeValue, c.lastDur.Seconds())
-	}
-	for kind, n := range c.lastRequests {
+	for kind, n := range h.LastRequests {
 		ch <- prometheus.MustNewConstMetric(refreshRequests, prometheus.GaugeValue, n, kind)
 	}
-	if !c.discoveredAt.IsZero() {
-		ch <- prometheus.MustNewConstMetric(fullDiscovery, prometheus.GaugeValue, unix(c.discoveredAt))
+	if !h.DiscoveredAt.IsZero() {
+		ch <- prometheus.MustNewConstMetric(fullDiscovery, prometheus.GaugeValue, unix(h.DiscoveredAt))
 	}
-	for k := range c.missing {
-		ch <- prometheus.MustNewConstMetric(targetMissing, prometheus.GaugeValue, 1, k.project, k.cluster, k.kind)
+	for _, m := range v.Missing {
+		ch <- prometheus.MustNewConstMetric(targetMissing, prometheus.GaugeValue, 1, m.Project, m.Cluster, m.Kind)
 	}
-	for _, ps := range c.projects {
-		p := ps.project
-		ch <- prometheus.MustNewConstMetric(discoverySuccess, prometheus.GaugeValue, b2f(ps.ok), p.ID, p.Name)
-		if !ps.discoveredAt.IsZero() {
-			ch <- prometheus.MustNewConstMetric(discoveryTimestamp, prometheus.GaugeValue, unix(ps.discoveredAt), p.ID, p.Name)
+	for _, pv := range v.Projects {
+		p := pv.Project
+		ch <- prometheus.MustNewConstMetric(discoverySuccess, prometheus.GaugeValue, b2f(pv.DiscoveryOK), p.ID, p.Name)
+		if !pv.DiscoveredAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(discoveryTimestamp, prometheus.GaugeValue, unix(pv.DiscoveredAt), p.ID, p.Name)
 		}
-		if ps.serverless != nil {
-			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(ps.serverless.Kind))
+		if g := pv.ServerlessGone; g != nil {
+			ch <- prometheus.MustNewConstMetric(endpointSunset, prometheus.GaugeValue, 1, p.ID, p.Name, "", string(g.Kind))
 		}
-		collectCompliance(ch, ps)
-		for _, cl := range ps.selected {
-			kind := string(c.backupKind(p.ID, cl))
+		collectCompliance(ch, pv)
+		for _, cl := range pv.Clusters {
+			kind := string(cl.BackupKind)
 			enabled := kind != ""
 			if !enabled {
 				kind = "none"
@@ -108,18 +105,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(clusterPaused, prometheus.GaugeValue, b2f(cl.Paused), p.ID, p.Name, cl.Name)
 		}
 	}
-	heard := c.fetcher.Notices()
-	collectNotices(ch, heard)
+	collectNotices(ch, v.Notices)
 	sunset := map[[4]string]bool{}
-	for t, ts := range c.targets {
-		p := ts.project
-		if lc := atlas.EndpointLifecycle(t, heard); lc.Deprecated {
+	for _, ep := range v.Endpoints {
+		p, t, lc := ep.Project, ep.Target, ep.Lifecycle
+		if lc.Deprecated {
 			ch <- prometheus.MustNewConstMetric(endpointDeprecated, prometheus.GaugeValue, 1, p.ID, p.Name, t.Cluster, string(t.Kind), dateOf(lc.Sunset))
 			if !lc.Sunset.IsZero() {
 				ch <- prometheus.MustNewConstMetric(endpointSunsetAt, prometheus.GaugeValue, unix(lc.Sunset), p.ID, p.Name, t.Cluster, string(t.Kind))
 			}
 		}
-		for _, g := range ts.gone {
+		for _, g := range ep.Gone {
 			key := [4]string{p.ID, p.Name, t.Cluster, string(g.Kind)}
 			if !sunset[key] {
 				sunset[key] = true
@@ -127,50 +123,36 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	// Two requested kinds can end up served by the same replacement; expose that data once.
-	for _, ts := range c.servedTargets() {
-		if ts.cache == nil || ts.cacheView != c.view {
-			ts.cache, ts.cacheView = buildTarget(ts), c.view
+	c.mu.Lock()
+	encs := c.encodings(v)
+	for i, enc := range encs {
+		if enc.metrics == nil {
+			enc.metrics = buildTarget(v.Targets[i])
 		}
-		for _, m := range ts.cache {
+	}
+	c.mu.Unlock()
+	for _, enc := range encs {
+		for _, m := range enc.metrics {
 			ch <- m
 		}
 	}
 }
 
-// backupKind is the kind of backup cluster cl of project id has, for cluster_info: the one
-// discovery finds (Cloud Backup, Flex, serverless), or, for a cluster discovery finds none for,
-// the one its snapshots are read from as the configuration names it (legacy backup, which
-// Atlas's cluster listing does not show; with several, the first in atlas.Kinds order). Only a
-// read that listed snapshots counts: Atlas answers an empty listing for a cluster whose backup
-// is off. "" when it has neither. c.mu must be held.
-func (c *Collector) backupKind(id string, cl atlas.Cluster) atlas.Kind {
-	if cl.Kind != "" {
-		return cl.Kind
-	}
-	for _, k := range atlas.Kinds {
-		if ts := c.targets[atlas.NewTarget(id, cl.Name, k, cl.Sharded)]; ts != nil && len(ts.snapshots) > 0 {
-			return ts.served.Kind
-		}
-	}
-	return ""
-}
-
-// buildTarget builds a target's per-cluster metrics. They change only when the target is
-// refreshed, so every scrape until then reuses them.
-func buildTarget(ts *targetState) []prometheus.Metric {
-	p, t := ts.project, ts.served
-	lv := []string{p.ID, p.Name, t.Cluster, string(t.Kind)}
+// buildTarget builds a target's per-cluster metrics. They change only when the target does,
+// so every scrape until then reuses them.
+func buildTarget(t *estate.TargetView) []prometheus.Metric {
+	p, st := t.Project, t.Target
+	lv := []string{p.ID, p.Name, st.Cluster, string(st.Kind)}
 	var out []prometheus.Metric
 	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append(make([]string, 0, len(lv)+len(extra)), lv...), extra...)...))
 	}
-	gauge(collectSuccess, b2f(ts.ok))
-	if !ts.hasData {
+	gauge(collectSuccess, b2f(t.OK))
+	if !t.HasData {
 		return out
 	}
-	gauge(collectTimestamp, unix(ts.fetchedAt))
-	if sch := ts.schedule; sch != nil {
+	gauge(collectTimestamp, unix(t.FetchedAt))
+	if sch := t.Schedule; sch != nil {
 		if d, ok := sch.Interval(); ok {
 			gauge(scheduleInterval, d.Seconds())
 		}
@@ -178,18 +160,18 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 			gauge(nextSnapshot, unix(sch.NextSnapshot))
 		}
 	}
-	buildHistory(ts, gauge)
+	buildJobs(t, gauge)
 	// Snapshots from the future take storage too, but are no part of the cluster's history yet.
 	var size int64
-	hasSize := t.Kind.HasSizes()
-	for _, s := range ts.snapshots {
+	hasSize := st.Kind.HasSizes()
+	for _, s := range t.Snapshots {
 		if s.HasSize {
 			size, hasSize = atlas.AddSizes(size, s.SizeBytes), true
 		}
 	}
 	counts := map[atlas.Status]float64{}
 	var newestDone, oldestDone, newestFallback *atlas.Snapshot
-	snaps := ts.current()
+	snaps := t.Current()
 	for i := range snaps {
 		s := &snaps[i]
 		counts[s.Status]++
@@ -211,7 +193,7 @@ func buildTarget(ts *targetState) []prometheus.Metric {
 	if counts[atlas.StatusUnknown] > 0 {
 		gauge(snapshotsCount, counts[atlas.StatusUnknown], string(atlas.StatusUnknown))
 	}
-	gauge(futureSnapshots, float64(ts.future))
+	gauge(futureSnapshots, float64(t.Future))
 	if hasSize {
 		gauge(storageBytes, float64(size))
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
@@ -14,17 +15,17 @@ var (
 )
 
 // buildRestores adds a target's restore-job series and its point-in-time restore window.
-func buildRestores(ts *targetState, gauge gaugeFunc) {
-	if sch := ts.schedule; sch != nil && ts.pit && sch.RestoreWindow() > 0 {
+func buildRestores(t *estate.TargetView, gauge gaugeFunc) {
+	if sch := t.Schedule; sch != nil && t.PIT && sch.RestoreWindow() > 0 {
 		gauge(scheduleRestoreWindow, sch.RestoreWindow().Seconds())
 	}
-	if !ts.restores.read {
+	if !t.Restores.Read {
 		return
 	}
 	type key struct{ delivery, status string }
 	counts := map[key]float64{}
 	var last, lastFailed time.Time
-	for _, j := range ts.restores.jobs {
+	for _, j := range t.Restores.List {
 		counts[key{j.DeliveryType, string(j.Status)}]++
 		if j.Succeeded() && j.FinishedAt.After(last) {
 			last = j.FinishedAt
@@ -33,7 +34,7 @@ func buildRestores(ts *targetState, gauge gaugeFunc) {
 			lastFailed = j.FinishedAt
 		}
 	}
-	for _, d := range ts.served.Kind.DeliveryTypes() {
+	for _, d := range t.Target.Kind.DeliveryTypes() {
 		for _, st := range atlas.RestoreStatuses {
 			k := key{d, string(st)}
 			gauge(restoreJobs, counts[k], k.delivery, k.status)

@@ -2,11 +2,8 @@ package collector
 
 import (
 	"bytes"
-	"cmp"
 	"io"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,13 +12,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 // Per-snapshot series are most of the output of a large estate (nine per snapshot: 900,000 for
 // 100,000 snapshots). Gathering them through a registry builds every sample as a protobuf
 // message at each scrape, which costs gigabytes and seconds there, so they bypass it, as
 // kube-state-metrics does: each target's label pairs are formatted as text (by expfmt) once per
-// refresh, and a scrape writes the sample lines from those bytes and the snapshots' values.
+// version of the target, and a scrape writes the sample lines from those bytes and the
+// snapshots' values.
 
 type snapshotFamily struct {
 	name, help string
@@ -56,7 +55,7 @@ func newSnapshotFamily(name, help string) *snapshotFamily {
 }
 
 // snapshotText is one target's per-snapshot label pairs, escaped and formatted by expfmt once
-// per refresh; a scrape assembles the sample lines from them. Caching whole lines instead would
+// per version of the target; a scrape assembles the sample lines from them. Caching whole lines instead would
 // hold most of the exposition in memory (about 1.5 KB per snapshot, 225 MB at 150,000).
 type snapshotText struct {
 	snapshots []atlas.Snapshot
@@ -98,18 +97,18 @@ func labelText(pairs ...*dto.LabelPair) []byte {
 
 // buildSnapshotText formats a target's label pairs. Info labels repeat across snapshots (a few
 // frequencies, types and versions), so each distinct set is formatted and kept once.
-func buildSnapshotText(ts *targetState) *snapshotText {
-	p, t := ts.project, ts.served
-	n := len(ts.snapshots)
+func buildSnapshotText(tv *estate.TargetView) *snapshotText {
+	p, t := tv.Project, tv.Target
+	n := len(tv.Snapshots)
 	st := &snapshotText{
-		snapshots: ts.snapshots,
+		snapshots: tv.Snapshots,
 		cluster:   labelText(labelPair("cluster", t.Cluster)), kind: labelText(labelPair("kind", string(t.Kind))),
 		project: labelText(labelPair("project", p.Name), labelPair("project_id", p.ID)),
 		ids:     make([][]byte, n), infos: make([]*infoLabels, n),
 	}
 	interned := map[[3]string]*infoLabels{}
-	for i := range ts.snapshots {
-		s := &ts.snapshots[i]
+	for i := range tv.Snapshots {
+		s := &tv.Snapshots[i]
 		st.ids[i] = labelText(labelPair("snapshot_id", s.ID))
 		key := [3]string{s.Frequency, s.MongoDBVersion, s.Type}
 		il := interned[key]
@@ -218,25 +217,26 @@ func (st *snapshotText) has(f *snapshotFamily) bool {
 // to follow the registry's output in the same response. It writes nothing when
 // snapshot_metrics is off.
 func (c *Collector) WriteSnapshotMetrics(w io.Writer) error {
-	c.mu.Lock()
-	if !c.settings.SnapshotMetrics {
-		c.mu.Unlock()
+	v := c.src.View()
+	if !v.SnapshotMetrics {
 		return nil
 	}
 	now := c.now()
-	texts := make([]*snapshotText, 0, len(c.targets))
-	for _, ts := range c.servedTargets() {
-		if !ts.hasData {
+	texts := make([]*snapshotText, 0, len(v.Targets))
+	c.mu.Lock()
+	for i, enc := range c.encodings(v) {
+		t := v.Targets[i]
+		if !t.HasData {
 			continue
 		}
-		if ts.text == nil || ts.textView != c.view {
-			ts.text, ts.textView = buildSnapshotText(ts), c.view
+		if enc.text == nil {
+			enc.text = buildSnapshotText(t)
 		}
-		texts = append(texts, ts.text)
+		texts = append(texts, enc.text)
 	}
 	c.mu.Unlock()
-	// The texts are never changed once built (a refresh replaces them), so they are written
-	// without holding the lock.
+	// The texts are never changed once built (a target that changes gets a new view, and a new
+	// text), so they are written without holding the lock.
 	lw := &lineWriter{w: w, buf: make([]byte, 0, 72<<10)}
 	for _, f := range snapshotFamilies {
 		wroteHeader := false
@@ -271,30 +271,4 @@ func WriteText(w io.Writer, reg prometheus.Gatherer, c *Collector) error {
 		return err
 	}
 	return gatherErr
-}
-
-// servedTargets returns the targets to expose, one per served (project, cluster, kind), in a
-// stable order; c.mu must be held.
-func (c *Collector) servedTargets() []*targetState {
-	keys := make([]atlas.Target, 0, len(c.targets))
-	for t := range c.targets {
-		keys = append(keys, t)
-	}
-	slices.SortFunc(keys, func(a, b atlas.Target) int {
-		return cmp.Or(strings.Compare(a.ProjectID, b.ProjectID), strings.Compare(a.Cluster, b.Cluster),
-			strings.Compare(string(a.Kind), string(b.Kind)), cmp.Compare(b2f(a.Sharded), b2f(b.Sharded)))
-	})
-	seen := map[atlas.Target]bool{}
-	out := make([]*targetState, 0, len(keys))
-	for _, k := range keys {
-		ts := c.targets[k]
-		s := ts.served
-		s.Sharded = false
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
-		out = append(out, ts)
-	}
-	return out
 }

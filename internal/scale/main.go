@@ -31,6 +31,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 )
 
@@ -125,6 +126,7 @@ type rig struct {
 	cc     atlas.Config
 	fetch  *atlas.Fetcher
 	obs    *retryCount
+	eng    *estate.Engine
 	coll   *collector.Collector
 	reg    *prometheus.Registry
 	ctx    context.Context
@@ -133,7 +135,7 @@ type rig struct {
 
 // newRig starts a rig; cc and s give the client's and collector's settings beyond the
 // connection, credentials, projects and snapshot_metrics, which come from p.
-func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
+func newRig(p Params, cc atlas.Config, s estate.Settings) (*rig, error) {
 	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})}
 	r.fake = atlastest.NewServer(atlastest.Options{Estate: r.est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
 		NoncePolicy: p.NoncePolicy, Lockout: atlastest.LockoutLimits{Expires: p.NonceExpires},
@@ -157,7 +159,8 @@ func newRig(p Params, cc atlas.Config, s collector.Settings) (*rig, error) {
 	s.RestoreJobs, s.ExportJobs, s.CompliancePolicy, s.JobsInterval = p.Jobs, p.Jobs, p.Jobs, config.DefaultJobsInterval
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.fetch = atlas.NewFetcher(client)
-	r.coll = collector.New(r.ctx, log.NewNopLogger(), r.fetch, s, r.clock.now)
+	r.eng = estate.New(r.ctx, log.NewNopLogger(), r.fetch, s, r.clock.now)
+	r.coll = collector.New(r.eng, r.clock.now)
 	r.reg = prometheus.NewRegistry()
 	r.reg.MustRegister(r.coll)
 	return r, nil
@@ -252,13 +255,13 @@ func pauseTarget(est *atlastest.Estate) (projectID, cluster string) {
 }
 
 func run(p Params) (*Report, error) {
-	rg, err := newRig(p, atlas.Config{Timeout: cmp.Or(p.Timeout, time.Minute)}, collector.Settings{MinRefreshInterval: config.DefaultMinRefreshInterval,
+	rg, err := newRig(p, atlas.Config{Timeout: cmp.Or(p.Timeout, time.Minute)}, estate.Settings{MinRefreshInterval: config.DefaultMinRefreshInterval,
 		RefreshTimeout: cmp.Or(p.RefreshTimeout, 10*time.Minute), DiscoveryInterval: 24 * time.Hour})
 	if err != nil {
 		return nil, err
 	}
 	defer rg.close()
-	est, fake, coll, reg, ctx := rg.est, rg.fake, rg.coll, rg.reg, rg.ctx
+	est, fake, eng, coll, reg, ctx := rg.est, rg.fake, rg.eng, rg.coll, rg.reg, rg.ctx
 	pausedProject, pausedCluster := pauseTarget(est)
 	if p.Pause && pausedCluster == "" {
 		return nil, fmt.Errorf("-pause needs a Cloud Backup cluster in the first project")
@@ -275,7 +278,7 @@ func run(p Params) (*Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			coll.Refresh(ctx)
+			eng.Refresh(ctx)
 		}()
 	}
 	stop, reloaded := make(chan struct{}), make(chan error, 1)
@@ -306,14 +309,14 @@ func run(p Params) (*Report, error) {
 	r.Ideal = time.Duration(math.Ceil(float64(r.Minimum)/float64(p.Concurrency))) * p.Latency
 
 	before := fake.Count("")
-	coll.Refresh(ctx)
+	eng.Refresh(ctx)
 	r.SecondRefresh = fake.Count("") - before
 
 	// The steady state: the next refresh, once min_refresh_interval has passed.
 	fake.Reset()
 	time.Sleep(p.Idle)
 	rg.clock.advance(config.DefaultMinRefreshInterval)
-	coll.Refresh(ctx)
+	eng.Refresh(ctx)
 	r.Steady, r.SteadyRequests, r.Floor = fake.Count(""), fake.Counts(), floorRequests(est, p)
 	phase(1)
 
@@ -321,7 +324,7 @@ func run(p Params) (*Report, error) {
 	fake.Reset()
 	time.Sleep(p.Idle)
 	rg.clock.advance(config.DefaultJobsInterval - config.DefaultMinRefreshInterval)
-	coll.Refresh(ctx)
+	eng.Refresh(ctx)
 	r.JobsDue, r.JobsDueRequests, r.JobPages = fake.Count(""), fake.Counts(), jobPages(est, p)
 	phase(2)
 
@@ -478,12 +481,12 @@ type SoakReport struct {
 func soak(p Params, d time.Duration) (*SoakReport, error) {
 	rg, err := newRig(p, atlas.Config{Timeout: time.Second,
 		Retry: atlas.RetryPolicy{MaxAttempts: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond}},
-		collector.Settings{MinRefreshInterval: 2 * time.Second, RefreshTimeout: 20 * time.Second})
+		estate.Settings{MinRefreshInterval: 2 * time.Second, RefreshTimeout: 20 * time.Second})
 	if err != nil {
 		return nil, err
 	}
 	defer rg.close()
-	fake, client, coll, reg, ctx := rg.fake, rg.client, rg.coll, rg.reg, rg.ctx
+	fake, client, eng, coll, reg, ctx := rg.fake, rg.client, rg.eng, rg.coll, rg.reg, rg.ctx
 	for i, proj := range rg.est.Projects {
 		// Faults name a cluster: a name no other project has keeps each to its one cluster.
 		c := fmt.Sprintf("%s-p%d", proj.Clusters[0].Name, i)
@@ -497,9 +500,9 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 			fake.SetFault("listGroupClusterBackupSnapshots", c, &atlastest.Fault{Hang: true})
 		}
 	}
-	web := httptest.NewServer(handler.Metrics(reg, coll, log.NewNopLogger(), 500*time.Millisecond, 25*time.Second))
+	web := httptest.NewServer(handler.Metrics(reg, eng, coll, log.NewNopLogger(), 500*time.Millisecond, 25*time.Second))
 	defer web.Close()
-	coll.Refresh(ctx) // the first, full refresh
+	eng.Refresh(ctx) // the first, full refresh
 
 	r := &SoakReport{GoroutinesBefore: runtime.NumGoroutine()}
 	stopSampling := sampleMemory()
@@ -543,9 +546,7 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 	// Let the last refresh end (its hung requests time out), then count what is left running.
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer waitCancel()
-	for coll.Refreshing() && waitCtx.Err() == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eng.WaitIdle(waitCtx)
 	web.CloseClientConnections()
 	client.Close()
 	time.Sleep(100 * time.Millisecond)

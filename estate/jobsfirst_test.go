@@ -1,4 +1,4 @@
-package collector
+package estate_test
 
 import (
 	"strconv"
@@ -21,7 +21,7 @@ func TestHangingJobListingsKeepSnapshotsFresh(t *testing.T) {
 	e.refresh(t)
 	s := oneProject()
 	s.RefreshTimeout = time.Second // after the first refresh, so that a slow machine cannot cut that one
-	e.coll.Reconfigure(e.coll.fetcher, s)
+	e.Reconfigure(s)
 	e.srv.SetFault("listGroupClusterBackupRestoreJobs", "dedicated-06", &atlastest.Fault{Hang: true})
 	e.srv.SetFault("listGroupClusterBackupExports", "dedicated-01", &atlastest.Fault{Hang: true})
 	e.srv.Reset()
@@ -40,8 +40,8 @@ func TestHangingJobListingsKeepSnapshotsFresh(t *testing.T) {
 		expectLines(t, out, cloudOK, "atlas_backup_collect_timestamp_seconds"+cloudLabels+now,
 			"atlas_backup_collect_success"+d6Labels+" 1", "atlas_backup_collect_timestamp_seconds"+d6Labels+now,
 			"atlas_backup_schedule_interval_seconds"+cloudLabels+" 21600",
-			familyLine(d6, familyRestores, 0), familyLine(d6, familyExports, 1),
-			familyLine(d1, familyRestores, 1), familyLine(d1, familyExports, 0), "atlas_backup_up 1")
+			familyLine(d6, string(atlas.RestoreJobKind), 0), familyLine(d6, string(atlas.ExportJobKind), 1),
+			familyLine(d1, string(atlas.RestoreJobKind), 1), familyLine(d1, string(atlas.ExportJobKind), 0), "atlas_backup_up 1")
 		if flex := strings.Contains(out, flexSuccess+" 1\n"); flex != (i < 2) {
 			t.Errorf("refresh %d: flex-02 shown %v, want %v", i+1, flex, i < 2)
 		}
