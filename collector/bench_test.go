@@ -20,7 +20,7 @@ func benchEnv(b *testing.B, projects, clusters int, snapshotMetrics bool) *env {
 	t := &testing.T{}
 	e := newEnv(t, atlastest.Options{Estate: est}, estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: snapshotMetrics,
 		Projects: []config.Project{{DiscoverAllProjects: true}}})
-	e.engine.Refresh(b.Context())
+	e.Refresh(b)
 	b.Cleanup(func() { e.srv.Close(); e.client.Close() })
 	return e
 }

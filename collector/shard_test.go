@@ -45,8 +45,10 @@ func TestShardsSplitTheEstate(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(coll)
 		eng.Refresh(t.Context())
+		eng.WaitIdle(t.Context())
 		clk.Advance(5 * time.Minute) // the second refresh reads the all-projects listing too
 		eng.Refresh(t.Context())
+		eng.WaitIdle(t.Context())
 		e := &env{Env: &rig.Env{Engine: eng, Coll: coll, Reg: reg}}
 		return e.exposition(t)
 	}

@@ -28,7 +28,7 @@ func BenchmarkDropFailingTargets(b *testing.B) {
 				e := newEnv(&testing.T{}, atlastest.Options{Estate: est}, estate.Settings{MinRefreshInterval: time.Minute, RefreshTimeout: time.Hour,
 					Projects: []config.Project{{ID: p1}}}, func(c *atlas.Config) { c.RateLimitFactor = 1000 })
 				e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "", &atlastest.Fault{Status: 500})
-				e.engine.Refresh(b.Context())
+				e.Refresh(b)
 				e.srv.Update(func(es *atlastest.Estate) { es.Projects[0].Clusters = nil })
 				e.clock.Advance(time.Hour)
 				stop, waited := make(chan struct{}), make(chan time.Duration)
@@ -49,6 +49,7 @@ func BenchmarkDropFailingTargets(b *testing.B) {
 				b.StartTimer()
 				e.engine.Refresh(b.Context())
 				b.StopTimer()
+				e.engine.WaitIdle(b.Context())
 				close(stop)
 				longest = max(longest, <-waited)
 				if got := len(e.engine.Targets()); got != 0 {

@@ -181,9 +181,10 @@ func (e *Engine) Ready() bool {
 }
 
 // Refresh brings the data up to date if it is older than the minimum refresh interval, sharing
-// a refresh already under way. It waits until the refresh ends or ctx is done (the scrape's
-// deadline); a refresh cut short by ctx goes on in the background, bounded by the refresh
-// timeout, and the scrape is served what has arrived so far.
+// a refresh already under way. It waits until the refresh's snapshot phase ends or ctx is done
+// (the scrape's deadline); the job reads that follow the snapshots go on after it, and so does
+// a refresh cut short by ctx, bounded by the refresh timeout: the scrape is served what has
+// arrived so far, and what arrives later is in the views that follow.
 func (e *Engine) Refresh(ctx context.Context) {
 	e.mu.Lock()
 	r := e.running
@@ -212,7 +213,7 @@ func (e *Engine) WaitIdle(ctx context.Context) {
 			return
 		}
 		select {
-		case <-r.done:
+		case <-r.idle:
 		case <-ctx.Done():
 		}
 	}
@@ -225,7 +226,7 @@ func (e *Engine) start() *refresh {
 	e.cycle++
 	r := &refresh{
 		e: e, fetcher: e.fetcher, settings: e.settings, generation: e.generation, selection: e.selection,
-		cycle: e.cycle, start: e.lastStart, requestsBefore: e.fetcher.RequestsSent(), done: make(chan struct{}),
+		cycle: e.cycle, start: e.lastStart, requestsBefore: e.fetcher.RequestsSent(), done: make(chan struct{}), idle: make(chan struct{}),
 		delivered: map[atlas.Target]bool{}, listings: map[string]*shared[atlas.ClusterList]{},
 		byName: map[string]*shared[atlas.Project]{}, policies: map[string]*shared[*atlas.CompliancePolicy]{},
 		selected: map[string]map[string]atlas.Cluster{},
@@ -235,24 +236,25 @@ func (e *Engine) start() *refresh {
 	rctx, cancel := context.WithTimeout(e.life, r.settings.RefreshTimeout)
 	go func() {
 		r.run(rctx)
+		e.finish(r)
+		// The next refresh starts once this one's job reads are over: one refresh at a time
+		// reads a target's jobs, and asks again where Atlas refused them.
+		r.jobs.Wait() // the reads honour rctx: at refresh_timeout at the latest
 		// Whatever the refresh left waiting (a pause of a rate-limited bucket) ends with it.
 		cancel()
-		e.finish(r)
+		e.end(r)
 	}()
 	return r
 }
 
-// finish ends a refresh: it fails the targets it did not finish, drops what the cycle no longer
-// saw, works out which configured targets Atlas does not show, and records the exporter's health.
+// finish ends a refresh's snapshot phase and releases the scrapes waiting for it: it fails the
+// targets it did not finish, drops what the cycle no longer saw, works out which configured
+// targets Atlas does not show, and records the exporter's health.
 func (e *Engine) finish(r *refresh) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer close(r.done)
-	e.running = nil
 	if r.generation != e.generation {
-		if e.queued {
-			e.start()
-		}
 		return
 	}
 	e.version++
@@ -260,7 +262,6 @@ func (e *Engine) finish(r *refresh) {
 	if !r.complete {
 		e.failUnfinished(r)
 	}
-	r.failUnfinishedJobs()
 	if r.complete && r.selection == e.selection {
 		e.prune(r)
 	}
@@ -271,8 +272,21 @@ func (e *Engine) finish(r *refresh) {
 	e.up = r.successes > 0 && !r.authFailed
 	r.mu.Unlock()
 	e.lastDur = e.now().Sub(r.start)
-	e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
 	e.ready = true
+}
+
+// end ends a refresh once its job reads are over: those refresh_timeout cut fail, the requests
+// of the whole refresh are counted, and a refresh a reconfiguration queued starts.
+func (e *Engine) end(r *refresh) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer close(r.idle)
+	e.running = nil
+	if r.generation == e.generation {
+		r.failUnfinishedJobs()
+		e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
+		e.version++
+	}
 	if e.queued {
 		e.start()
 	}

@@ -20,8 +20,10 @@ type refresh struct {
 	cycle                 int
 	start                 time.Time
 	requestsBefore        uint64
-	// done is closed when the refresh ends.
-	done chan struct{}
+	// done is closed when the snapshot phase ends (discovery, and every target's snapshots and
+	// schedule), which releases the scrapes waiting for the refresh; idle when the refresh ends,
+	// its job reads included.
+	done, idle chan struct{}
 
 	// Decided when the refresh starts (under e.mu): a full discovery, or which projects and
 	// selectors to discover again.
@@ -151,11 +153,10 @@ func (r *refresh) run(ctx context.Context) {
 	// The refresh is complete when discovery and every target's snapshots and schedule were
 	// read before refresh_timeout: that is all that what finish decides needs (which targets
 	// and projects are no longer seen, which configured ones Atlas does not show, when discovery
-	// last ran). Job reads still running then do not make it incomplete: they are cut, and their
-	// listings alone report it (failUnfinishedJobs), so a job listing that hangs at every
-	// refresh never holds back the rest.
+	// last ran). Job reads still running then do not make it incomplete: they go on, and those
+	// refresh_timeout cuts report it in their listing alone (failUnfinishedJobs), so a job
+	// listing that hangs at every refresh never holds back the rest.
 	r.mu.Lock()
 	r.complete = ctx.Err() == nil
 	r.mu.Unlock()
-	r.jobs.Wait() // the reads honour ctx: at refresh_timeout at the latest
 }

@@ -44,6 +44,7 @@ func churn(p Params, refreshes int) (*ChurnReport, error) {
 		rg.fake.Reset()
 		rg.clock.advance(time.Minute)
 		rg.eng.Refresh(rg.ctx)
+		rg.eng.WaitIdle(rg.ctx)
 		if i == 1 || i == refreshes || (i%10 == 0 && isPowerOfTen(i)) {
 			runtime.GC()
 			var ms runtime.MemStats

@@ -284,6 +284,8 @@ func run(p Params) (*Report, error) {
 	stop, reloaded := make(chan struct{}), make(chan error, 1)
 	go func() { reloaded <- rg.reloadDuring(p, minimum, stop) }()
 	wg.Wait()
+	// The refresh's job reads go on after the scrapes are served: the refresh ends with them.
+	eng.WaitIdle(ctx)
 	wall := time.Since(start)
 	close(stop)
 	if err := <-reloaded; err != nil {
@@ -310,6 +312,7 @@ func run(p Params) (*Report, error) {
 
 	before := fake.Count("")
 	eng.Refresh(ctx)
+	eng.WaitIdle(ctx)
 	r.SecondRefresh = fake.Count("") - before
 
 	// The steady state: the next refresh, once min_refresh_interval has passed.
@@ -317,6 +320,7 @@ func run(p Params) (*Report, error) {
 	time.Sleep(p.Idle)
 	rg.clock.advance(config.DefaultMinRefreshInterval)
 	eng.Refresh(ctx)
+	eng.WaitIdle(ctx)
 	r.Steady, r.SteadyRequests, r.Floor = fake.Count(""), fake.Counts(), floorRequests(est, p)
 	phase(1)
 
@@ -325,6 +329,7 @@ func run(p Params) (*Report, error) {
 	time.Sleep(p.Idle)
 	rg.clock.advance(config.DefaultJobsInterval - config.DefaultMinRefreshInterval)
 	eng.Refresh(ctx)
+	eng.WaitIdle(ctx)
 	r.JobsDue, r.JobsDueRequests, r.JobPages = fake.Count(""), fake.Counts(), jobPages(est, p)
 	phase(2)
 
@@ -503,6 +508,7 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 	web := httptest.NewServer(handler.Metrics(reg, eng, coll, log.NewNopLogger(), 500*time.Millisecond, 25*time.Second))
 	defer web.Close()
 	eng.Refresh(ctx) // the first, full refresh
+	eng.WaitIdle(ctx)
 
 	r := &SoakReport{GoroutinesBefore: runtime.NumGoroutine()}
 	stopSampling := sampleMemory()

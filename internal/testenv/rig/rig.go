@@ -144,10 +144,11 @@ func New(t testing.TB, o atlastest.Options, s estate.Settings, clientOpts ...fun
 	return &Env{Srv: srv, Client: client, Fetcher: fetcher, Engine: eng, Coll: coll, Clock: clk, Logs: logs, Reg: reg}
 }
 
-// Refresh refreshes as a scrape does, and waits for the refresh to end.
+// Refresh refreshes as a scrape does, and waits for the refresh to end, its job reads included.
 func (e *Env) Refresh(t testing.TB) {
 	t.Helper()
 	e.Engine.Refresh(t.Context())
+	e.Engine.WaitIdle(t.Context())
 }
 
 // Exposition is what /metrics serves: the registry's families, then the per-snapshot ones.
