@@ -179,7 +179,7 @@ func (r *refresh) applyRead(ts *targetState, t atlas.Target, j atlas.JobKind, m 
 			"project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
 		return false
 	}
-	e.logChange(&ts.log, jobsTopic(j), err, "msg", string(j)+" collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	r.logRead(ts, t, j, err)
 	if err != nil {
 		return false
 	}
@@ -189,6 +189,33 @@ func (r *refresh) applyRead(ts *targetState, t atlas.Target, j atlas.JobKind, m 
 	e.logChange(book, refusedTopic(scope), nil, "msg", "Atlas no longer refuses "+string(j)+" in this project", "project_id", t.ProjectID, "project", ts.project.Name, "kind", t.Kind)
 	m.read, m.at = true, e.now()
 	return true
+}
+
+// logRead logs a change in how reading listing j of a target served as t went, once per served
+// target: two configured targets served by one replacement (a tenant cluster configured as such
+// and discovered as Flex) read the same jobs, and the second only notes in its book what the
+// first logged. e.mu must be held.
+func (r *refresh) logRead(ts *targetState, t atlas.Target, j atlas.JobKind, err error) {
+	key := servedRead{t, j}
+	if r.logged[key] {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		ts.log.note(jobsTopic(j), msg)
+		return
+	}
+	if r.logged == nil {
+		r.logged = map[servedRead]bool{}
+	}
+	r.logged[key] = true
+	r.e.logChange(&ts.log, jobsTopic(j), err, "msg", string(j)+" collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+}
+
+// servedRead is a job listing of a served target.
+type servedRead struct {
+	served atlas.Target
+	jobs   atlas.JobKind
 }
 
 // warnUnknown logs, once per target and value, a status Atlas does not document; e.mu must be

@@ -7,6 +7,7 @@ import (
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 )
 
 const (
@@ -203,5 +204,31 @@ func TestUnknownJobStatusIsCountedAndLogged(t *testing.T) {
 		`atlas_backup_restore_jobs{cluster="flex-02",delivery_type="automated",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 0`)
 	if n := strings.Count(e.logs.String(), `msg="a job has a status Atlas does not document" family=restore_jobs status=CLOSED project_id=5f0000000000000000000001 cluster=flex-02 id=6d0000000000000000000099`); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, e.logs)
+	}
+}
+
+// TestJobErrorLoggedOncePerServedTarget: tenant-03 of project-002 is configured as a tenant
+// cluster, whose endpoint is gone, and discovered as the Flex cluster that replaces it: two
+// configured targets, one served. A failing restore-job listing of it is logged once.
+func TestJobErrorLoggedOncePerServedTarget(t *testing.T) {
+	s := defaultSettings()
+	s.MinRefreshInterval = time.Minute
+	s.Projects = []config.Project{{ID: p2}, {Name: "project-002", Clusters: []string{"tenant-03"}, Kinds: []atlas.Kind{atlas.KindTenant}}}
+	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}}, s)
+	e.srv.SetFault("listGroupFlexClusterBackupRestoreJobs", "tenant-03", &atlastest.Fault{Status: 500})
+	for range 2 {
+		e.refresh(t)
+		e.clock.Advance(time.Minute)
+	}
+	const logged = `msg="restore_jobs collection" project_id=5f0000000000000000000002 project=project-002 cluster=tenant-03 kind=flex err=`
+	if n := strings.Count(e.logs.String(), logged); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, e.logs)
+	}
+	expectLines(t, e.exposition(t), `atlas_backup_family_collect_success{cluster="tenant-03",family="restore_jobs",kind="flex",project="project-002",project_id="5f0000000000000000000002"} 0`)
+	e.srv.SetFault("listGroupFlexClusterBackupRestoreJobs", "tenant-03", nil)
+	e.refresh(t)
+	const recovered = `level=info msg="restore_jobs collection" project_id=5f0000000000000000000002 project=project-002 cluster=tenant-03 kind=flex status=recovered`
+	if n := strings.Count(e.logs.String(), recovered); n != 1 {
+		t.Errorf("recovery logged %d times, want once:\n%s", n, e.logs)
 	}
 }

@@ -46,6 +46,9 @@ type refresh struct {
 	// probed holds the projects and refusal scopes Atlas refused, in which one target asks
 	// again in this refresh (under e.mu).
 	probed map[probe]bool
+	// logged holds the job listings of served targets whose outcome this refresh logged
+	// (under e.mu).
+	logged map[servedRead]bool
 	// jobs counts the job reads under way, which follow the snapshots they belong to.
 	jobs sync.WaitGroup
 }
