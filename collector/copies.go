@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
@@ -11,8 +13,18 @@ var (
 	lastCopied         = desc("last_copied_snapshot_timestamp_seconds", "When the newest completed snapshot copied to the region was taken. Absent while none is (and for sharded clusters, whose snapshots Atlas lists without their copies).", targetLabels, "cloud_provider", "region")
 )
 
+func init() {
+	register(group{
+		descs:  []*prometheus.Desc{copyRegionInfo, copyRegionInterval, lastCopied},
+		target: buildCopies,
+	})
+}
+
 // buildCopies adds a target's series of the regions its policy copies snapshots to.
 func buildCopies(t *estate.TargetView, gauge gaugeFunc) {
+	if !t.HasData {
+		return
+	}
 	sch := t.Schedule
 	if sch == nil {
 		return

@@ -3,6 +3,8 @@ package collector
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
@@ -13,9 +15,19 @@ var (
 	lastFailedExport = desc("last_failed_export_timestamp_seconds", "When the newest failed export job ended (its creation time where Atlas gives no finish time). Absent when there is none.", targetLabels)
 )
 
+func init() {
+	register(group{
+		descs:  []*prometheus.Desc{exportJobs, lastExport, lastFailedExport},
+		target: buildExports,
+	})
+}
+
 // buildExports adds a target's export-job series, for a cluster that exports automatically or
 // has exported at all.
 func buildExports(t *estate.TargetView, gauge gaugeFunc) {
+	if !t.HasData {
+		return
+	}
 	auto := t.Schedule != nil && t.Schedule.AutoExport
 	if !t.Exports.Read || (len(t.Exports.List) == 0 && !auto) {
 		return

@@ -3,6 +3,8 @@ package collector
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
@@ -14,8 +16,18 @@ var (
 	scheduleRestoreWindow = desc("schedule_restore_window_seconds", "How far back a point-in-time restore reaches (the backup policy's restoreWindowDays). Cloud Backup clusters with continuous backup only.", targetLabels)
 )
 
+func init() {
+	register(group{
+		descs:  []*prometheus.Desc{restoreJobs, lastRestore, lastFailedRestore, scheduleRestoreWindow},
+		target: buildRestores,
+	})
+}
+
 // buildRestores adds a target's restore-job series and its point-in-time restore window.
 func buildRestores(t *estate.TargetView, gauge gaugeFunc) {
+	if !t.HasData {
+		return
+	}
 	if sch := t.Schedule; sch != nil && t.PIT && sch.RestoreWindow() > 0 {
 		gauge(scheduleRestoreWindow, sch.RestoreWindow().Seconds())
 	}
