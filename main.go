@@ -93,13 +93,14 @@ func main() {
 		s.Shard = shard
 		return s
 	}
-	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger)
+	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(f estate.Fetcher, s estate.Settings) *estate.Engine {
+		return estate.New(life, logger, f, s, time.Now)
+	})
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
 		os.Exit(1)
 	}
-	eng := estate.New(life, logger, rl.fetcher, settings(rl.cfg), time.Now)
-	rl.eng = eng
+	eng := rl.eng
 	coll := collector.New(eng, time.Now)
 	// Refresh once at start, so /-/ready turns true without waiting for the first scrape.
 	go eng.Refresh(life)

@@ -38,7 +38,10 @@ type reloader struct {
 	success, timestamp prometheus.Gauge
 }
 
-func newReloader(load func() (*config.Config, error), settings func(*config.Config) estate.Settings, obs atlas.Observer, logger log.Logger) (*reloader, error) {
+// newReloader loads the configuration, builds the Atlas client for it, and the engine reading
+// through it with newEngine.
+func newReloader(load func() (*config.Config, error), settings func(*config.Config) estate.Settings, obs atlas.Observer, logger log.Logger,
+	newEngine func(estate.Fetcher, estate.Settings) *estate.Engine) (*reloader, error) {
 	r := &reloader{
 		load: load, settings: settings, logger: logger, obs: obs,
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -59,6 +62,7 @@ func newReloader(load func() (*config.Config, error), settings func(*config.Conf
 		return nil, err
 	}
 	r.cfg, r.fetcher = cfg, atlas.NewFetcher(r.client)
+	r.eng = newEngine(r.fetcher, settings(cfg))
 	r.loaded()
 	return r, nil
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 )
 
 // benchEnv is a collector filled with a generated estate of clusters×30 snapshots.
@@ -57,7 +57,7 @@ func BenchmarkRender(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if err := collector.WriteText(io.Discard, e.reg, e.coll); err != nil {
+				if err := handler.WriteText(io.Discard, e.reg, e.coll); err != nil {
 					b.Fatal(err)
 				}
 			}

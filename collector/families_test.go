@@ -10,6 +10,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
@@ -24,7 +25,7 @@ func render(t *testing.T, coll *collector.Collector) string {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(coll)
 	var buf bytes.Buffer
-	if err := collector.WriteText(&buf, reg, coll); err != nil {
+	if err := handler.WriteText(&buf, reg, coll); err != nil {
 		t.Fatal(err)
 	}
 	testenv.CheckMetrics(t, buf.String())

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
@@ -241,22 +240,4 @@ func (c *Collector) WriteSnapshotMetrics(w io.Writer) error {
 	}
 	lw.flush()
 	return lw.err
-}
-
-// WriteText writes everything /metrics serves in the text exposition format: the families of
-// reg (which holds c and the exporter's own metrics), then c's per-snapshot families. Like
-// promhttp's ContinueOnError it writes what reg gathered even when gathering partly failed,
-// and returns that error after.
-func WriteText(w io.Writer, reg prometheus.Gatherer, c *Collector) error {
-	mfs, gatherErr := reg.Gather()
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return err
-		}
-	}
-	if err := c.WriteSnapshotMetrics(w); err != nil {
-		return err
-	}
-	return gatherErr
 }

@@ -37,12 +37,12 @@ func Metrics(reg prometheus.Gatherer, eng *estate.Engine, coll *collector.Collec
 		eng.Refresh(ctx)
 		w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 		if !gzipAccepted(r.Header.Get("Accept-Encoding")) {
-			if err := collector.WriteText(w, reg, coll); err != nil {
+			if err := WriteText(w, reg, coll); err != nil {
 				level.Error(logger).Log("msg", "writing metrics", "err", err)
 			}
 			return
 		}
-		body, err := shared.get(time.Now(), eng.View().Version, func(out io.Writer) error { return collector.WriteText(out, reg, coll) })
+		body, err := shared.get(time.Now(), eng.View().Version, func(out io.Writer) error { return WriteText(out, reg, coll) })
 		if err != nil {
 			level.Error(logger).Log("msg", "writing metrics", "err", err)
 		}
@@ -108,4 +108,22 @@ func gzipAccepted(header string) bool {
 		}
 	}
 	return false
+}
+
+// WriteText writes everything /metrics serves in the text exposition format: the families of
+// reg (which holds coll and the exporter's own metrics), then coll's per-snapshot families. Like
+// promhttp's ContinueOnError it writes what reg gathered even when gathering partly failed,
+// and returns that error after.
+func WriteText(w io.Writer, reg prometheus.Gatherer, coll *collector.Collector) error {
+	mfs, gatherErr := reg.Gather()
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	if err := coll.WriteSnapshotMetrics(w); err != nil {
+		return err
+	}
+	return gatherErr
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
@@ -155,7 +156,7 @@ func (e *Env) Refresh(t testing.TB) {
 func (e *Env) Exposition(t testing.TB) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := collector.WriteText(&buf, e.Reg, e.Coll); err != nil {
+	if err := handler.WriteText(&buf, e.Reg, e.Coll); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
