@@ -31,6 +31,7 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 )
 
@@ -87,20 +88,22 @@ func main() {
 	}
 	apiMetrics := collector.NewAPIMetrics()
 	refused := make(chan struct{}, 1)
-	settings := func(c *config.Config) collector.Settings {
-		s := collector.SettingsFrom(c)
+	settings := func(c *config.Config) estate.Settings {
+		s := estate.SettingsFrom(c)
 		s.Shard = shard
 		return s
 	}
-	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger)
+	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(f estate.Fetcher, s estate.Settings) *estate.Engine {
+		return estate.New(life, logger, f, s, time.Now)
+	})
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
 		os.Exit(1)
 	}
-	coll := collector.New(life, logger, rl.fetcher, settings(rl.cfg), time.Now)
-	rl.coll = coll
+	eng := rl.eng
+	coll := collector.New(eng, time.Now)
 	// Refresh once at start, so /-/ready turns true without waiting for the first scrape.
-	go coll.Refresh(life)
+	go eng.Refresh(life)
 	go rl.watchSecrets(life, *secretCheck, refused)
 
 	reg := prometheus.NewRegistry()
@@ -109,10 +112,10 @@ func main() {
 	apiMetrics.Register(reg, rl.inFlight)
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, handler.Metrics(reg, coll, logger, *timeoutOffset, *maxTimeout))
+	mux.Handle(*metricsPath, handler.Metrics(reg, eng, coll, logger, *timeoutOffset, *maxTimeout))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !coll.Ready() {
+		if !eng.Ready() {
 			http.Error(w, "Not ready: the first refresh of Atlas data has not finished", http.StatusServiceUnavailable)
 			return
 		}
@@ -246,25 +249,25 @@ func fillVersion(bi *debug.BuildInfo) {
 }
 
 // shardFromFlags checks the sharding flags and returns this replica's shard.
-func shardFromFlags(index, total int, podName string) (collector.Shard, error) {
+func shardFromFlags(index, total int, podName string) (estate.Shard, error) {
 	if total < 1 {
-		return collector.Shard{}, fmt.Errorf("--total-shards must be at least 1, got %d", total)
+		return estate.Shard{}, fmt.Errorf("--total-shards must be at least 1, got %d", total)
 	}
 	if podName != "" {
 		if index != 0 {
-			return collector.Shard{}, errors.New("set --shard or --shard.from-pod-name, not both")
+			return estate.Shard{}, errors.New("set --shard or --shard.from-pod-name, not both")
 		}
 		i := strings.LastIndexByte(podName, '-')
 		n, err := strconv.Atoi(podName[i+1:])
 		if i < 0 || err != nil || n < 0 {
-			return collector.Shard{}, fmt.Errorf("--shard.from-pod-name: %q does not end in -<ordinal>, as a StatefulSet pod name does", podName)
+			return estate.Shard{}, fmt.Errorf("--shard.from-pod-name: %q does not end in -<ordinal>, as a StatefulSet pod name does", podName)
 		}
 		index = n
 	}
 	if index < 0 || index >= total {
-		return collector.Shard{}, fmt.Errorf("shard %d is outside 0 to %d (--total-shards=%d): change the replicas and --total-shards together", index, total-1, total)
+		return estate.Shard{}, fmt.Errorf("shard %d is outside 0 to %d (--total-shards=%d): change the replicas and --total-shards together", index, total-1, total)
 	}
-	return collector.Shard{Index: index, Total: total}, nil
+	return estate.Shard{Index: index, Total: total}, nil
 }
 
 func handleSignals(logger log.Logger, reload func() error, shutdown func()) {

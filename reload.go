@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,17 +12,17 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 // reloader is the exporter's one reload path: SIGHUP, POST /-/reload (with
 // --web.enable-lifecycle) and a changed secret file all go through it, one at a time. A reload
 // whose configuration is unchanged changes nothing; one that keeps the host and credentials
-// keeps the Atlas client's token, rate limiters and connections, and the collector's data.
+// keeps the Atlas client's token, rate limiters and connections, and the engine's data.
 type reloader struct {
 	load     func() (*config.Config, error)
-	settings func(*config.Config) collector.Settings
+	settings func(*config.Config) estate.Settings
 	logger   log.Logger
 	obs      atlas.Observer
 	// slots is the process's one bound on requests in flight to Atlas, shared by every client
@@ -35,12 +33,15 @@ type reloader struct {
 	cfg     *config.Config
 	client  *atlas.Client
 	fetcher *atlas.Fetcher
-	coll    *collector.Collector
+	eng     *estate.Engine
 
 	success, timestamp prometheus.Gauge
 }
 
-func newReloader(load func() (*config.Config, error), settings func(*config.Config) collector.Settings, obs atlas.Observer, logger log.Logger) (*reloader, error) {
+// newReloader loads the configuration, builds the Atlas client for it, and the engine reading
+// through it with newEngine.
+func newReloader(load func() (*config.Config, error), settings func(*config.Config) estate.Settings, obs atlas.Observer, logger log.Logger,
+	newEngine func(estate.Fetcher, estate.Settings) *estate.Engine) (*reloader, error) {
 	r := &reloader{
 		load: load, settings: settings, logger: logger, obs: obs,
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -61,6 +62,7 @@ func newReloader(load func() (*config.Config, error), settings func(*config.Conf
 		return nil, err
 	}
 	r.cfg, r.fetcher = cfg, atlas.NewFetcher(r.client)
+	r.eng = newEngine(r.fetcher, settings(cfg))
 	r.loaded()
 	return r, nil
 }
@@ -114,7 +116,7 @@ func (r *reloader) apply() (changed, kept bool, err error) {
 		r.fetcher = atlas.NewFetcher(client)
 	}
 	r.cfg, r.client = cfg, client
-	r.coll.Reconfigure(r.fetcher, r.settings(cfg))
+	r.eng.Reconfigure(r.fetcher, r.settings(cfg))
 	if !kept {
 		old.Close()
 	}
@@ -172,9 +174,9 @@ func (r *reloader) changedSecret() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	differs := func(file string, inUse config.Secret) bool {
-		raw, err := os.ReadFile(file)
+		s, err := config.ReadSecretFile(file)
 		// An unreadable file is left to the next reload to report.
-		return err == nil && config.Secret(strings.TrimSpace(string(raw))) != inUse
+		return err == nil && s != inUse
 	}
 	a := r.cfg.Atlas
 	switch {

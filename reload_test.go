@@ -219,10 +219,19 @@ func TestReloadsKeepOneBound(t *testing.T) {
 	e := startExporter(t, "--config.file="+cfgFile, "--web.enable-lifecycle")
 	srv.Reset() // the first refresh is over: the exporter is ready
 
-	scraped := make(chan struct{})
+	// Scrapes one after the other, each starting a refresh (min_refresh_interval 0s) once the
+	// one before, job reads included, is over: refreshes run throughout the reloads.
+	reloaded, scraped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(scraped)
-		e.get(t, "/metrics") // a refresh with min_refresh_interval 0s
+		for {
+			select {
+			case <-reloaded:
+				return
+			default:
+				e.get(t, "/metrics")
+			}
+		}
 	}()
 	for i, atlas := range []string{
 		sa + "  max_concurrency: 4\n  timeout: 31s\n",
@@ -237,6 +246,7 @@ func TestReloadsKeepOneBound(t *testing.T) {
 			t.Fatalf("reload %d: %d %s", i+1, code, body)
 		}
 	}
+	close(reloaded)
 	<-scraped
 	if got := srv.MaxInFlight(); got > 4 {
 		t.Errorf("Atlas served %d requests at once across reloads, above the largest max_concurrency 4", got)

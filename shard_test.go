@@ -5,27 +5,27 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 func TestShardFromFlags(t *testing.T) {
 	for _, tc := range []struct {
 		index, total int
 		pod          string
-		want         collector.Shard
+		want         estate.Shard
 		err          string
 	}{
-		{0, 1, "", collector.Shard{Index: 0, Total: 1}, ""},
-		{2, 3, "", collector.Shard{Index: 2, Total: 3}, ""},
-		{0, 3, "atlas-backup-exporter-2", collector.Shard{Index: 2, Total: 3}, ""},
-		{0, 12, "abe-11", collector.Shard{Index: 11, Total: 12}, ""},
-		{3, 3, "", collector.Shard{}, "shard 3 is outside 0 to 2 (--total-shards=3): change the replicas and --total-shards together"},
-		{0, 3, "atlas-backup-exporter-3", collector.Shard{}, "shard 3 is outside 0 to 2 (--total-shards=3): change the replicas and --total-shards together"},
-		{-1, 3, "", collector.Shard{}, "shard -1 is outside 0 to 2 (--total-shards=3): change the replicas and --total-shards together"},
-		{0, 0, "", collector.Shard{}, "--total-shards must be at least 1, got 0"},
-		{1, 3, "abe-1", collector.Shard{}, "set --shard or --shard.from-pod-name, not both"},
-		{0, 3, "atlas-backup-exporter", collector.Shard{}, `--shard.from-pod-name: "atlas-backup-exporter" does not end in -<ordinal>, as a StatefulSet pod name does`},
-		{0, 3, "7", collector.Shard{}, `--shard.from-pod-name: "7" does not end in -<ordinal>, as a StatefulSet pod name does`},
+		{0, 1, "", estate.Shard{Index: 0, Total: 1}, ""},
+		{2, 3, "", estate.Shard{Index: 2, Total: 3}, ""},
+		{0, 3, "atlas-backup-exporter-2", estate.Shard{Index: 2, Total: 3}, ""},
+		{0, 12, "abe-11", estate.Shard{Index: 11, Total: 12}, ""},
+		{3, 3, "", estate.Shard{}, "shard 3 is outside 0 to 2 (--total-shards=3): change the replicas and --total-shards together"},
+		{0, 3, "atlas-backup-exporter-3", estate.Shard{}, "shard 3 is outside 0 to 2 (--total-shards=3): change the replicas and --total-shards together"},
+		{-1, 3, "", estate.Shard{}, "shard -1 is outside 0 to 2 (--total-shards=3): change the replicas and --total-shards together"},
+		{0, 0, "", estate.Shard{}, "--total-shards must be at least 1, got 0"},
+		{1, 3, "abe-1", estate.Shard{}, "set --shard or --shard.from-pod-name, not both"},
+		{0, 3, "atlas-backup-exporter", estate.Shard{}, `--shard.from-pod-name: "atlas-backup-exporter" does not end in -<ordinal>, as a StatefulSet pod name does`},
+		{0, 3, "7", estate.Shard{}, `--shard.from-pod-name: "7" does not end in -<ordinal>, as a StatefulSet pod name does`},
 	} {
 		got, err := shardFromFlags(tc.index, tc.total, tc.pod)
 		msg := ""

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // API is what the exporter needs from Atlas. *Client implements it; Fetcher decorates it.
@@ -33,7 +35,7 @@ type ClusterList struct {
 
 // Projects lists every project the credentials can see.
 func (c *Client) Projects(ctx context.Context) ([]Project, error) {
-	gs, err := list[wireGroup](ctx, c, opListGroups, scope{}, "/groups", nil)
+	gs, err := list[wireGroup](ctx, c, spec.ListGroups, scope{}, spec.ListGroups.Expand(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +48,7 @@ func (c *Client) Projects(ctx context.Context) ([]Project, error) {
 
 // ProjectByName resolves a project name to its id.
 func (c *Client) ProjectByName(ctx context.Context, name string) (Project, error) {
-	g, err := getOne[wireGroup](ctx, c, opGetGroupByName, scope{}, "/groups/byName/"+esc(name))
+	g, err := getOne[wireGroup](ctx, c, spec.GetGroupByName, scope{}, spec.GetGroupByName.Expand(name))
 	if err != nil {
 		return Project{}, err
 	}
@@ -67,15 +69,15 @@ func (c *Client) Clusters(ctx context.Context, projectID string) (ClusterList, e
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		dedicated, dErr = list[wireCluster](ctx, c, opListClusters, sc, "/groups/"+esc(projectID)+"/clusters", nil)
+		dedicated, dErr = list[wireCluster](ctx, c, spec.ListGroupClusters, sc, spec.ListGroupClusters.Expand(projectID), nil)
 	}()
 	go func() {
 		defer wg.Done()
-		flex, fErr = list[wireFlexCluster](ctx, c, opListFlex, sc, "/groups/"+esc(projectID)+"/flexClusters", nil)
+		flex, fErr = list[wireFlexCluster](ctx, c, spec.ListGroupFlexClusters, sc, spec.ListGroupFlexClusters.Expand(projectID), nil)
 	}()
 	go func() {
 		defer wg.Done()
-		sl, slErr = list[wireServerless](ctx, c, opListServerless, sc, "/groups/"+esc(projectID)+"/serverless", nil)
+		sl, slErr = list[wireServerless](ctx, c, spec.ListGroupServerlessInstances, sc, spec.ListGroupServerlessInstances.Expand(projectID), nil)
 	}()
 	wg.Wait()
 	if dErr != nil {
@@ -101,8 +103,9 @@ func (c *Client) Clusters(ctx context.Context, projectID string) (ClusterList, e
 				byName[w.Name] = w.classify(projectID)
 			}
 		}
-	case errors.As(slErr, &ae) && (ae.StatusCode == 410 || (ae.StatusCode == 404 && !ae.NotFound())):
-		out.ServerlessGone = &GoneError{Kind: KindServerless, Replacement: KindFlex, Err: ae}
+	case errors.As(slErr, &ae) && removed(KindServerless, ae) != nil:
+		// Serverless instances became Flex clusters: discovery goes on without the listing.
+		out.ServerlessGone = removed(KindServerless, ae)
 	default:
 		return ClusterList{}, slErr
 	}
@@ -121,7 +124,7 @@ func (c *Client) Snapshots(ctx context.Context, t Target) ([]Snapshot, error) {
 		return nil, err
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
-	path := fmt.Sprintf(ops.path, esc(t.ProjectID), esc(t.Cluster))
+	path := ops.list.Expand(t.ProjectID, t.Cluster)
 	switch t.Kind {
 	case KindFlex, KindTenant:
 		ws, err := list[wireFlexSnapshot](ctx, c, ops.list, sc, path, ops.query)
@@ -142,7 +145,7 @@ func (c *Client) Snapshot(ctx context.Context, t Target, id string) (Snapshot, e
 		return Snapshot{}, err
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
-	path := fmt.Sprintf(ops.getPath, esc(t.ProjectID), esc(t.Cluster), esc(id))
+	path := ops.get.Expand(t.ProjectID, t.Cluster, id)
 	switch t.Kind {
 	case KindFlex, KindTenant:
 		w, err := getOne[wireFlexSnapshot](ctx, c, ops.get, sc, path)
@@ -158,11 +161,11 @@ func (c *Client) Snapshot(ctx context.Context, t Target, id string) (Snapshot, e
 
 // Schedule reads the backup policy of a Cloud Backup cluster (t.Kind must be KindCloud).
 func (c *Client) Schedule(ctx context.Context, t Target) (Schedule, error) {
-	if t.Kind != KindCloud {
+	if !t.Kind.HasSchedule() {
 		return Schedule{}, fmt.Errorf("atlas: %s clusters have no backup schedule to read", t.Kind)
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
-	w, err := getOne[wireSchedule](ctx, c, opGetSchedule, sc, schedulePath(esc(t.ProjectID), esc(t.Cluster)))
+	w, err := getOne[wireSchedule](ctx, c, spec.GetGroupClusterBackupSchedule, sc, spec.GetGroupClusterBackupSchedule.Expand(t.ProjectID, t.Cluster))
 	if err != nil {
 		return Schedule{}, err
 	}
@@ -170,7 +173,7 @@ func (c *Client) Schedule(ctx context.Context, t Target) (Schedule, error) {
 }
 
 type normaliser interface {
-	normalise(Kind, Target) Snapshot
+	normalise() Snapshot
 }
 
 func normaliseAll[W normaliser](ws []W, t Target, err error) ([]Snapshot, error) {
@@ -182,7 +185,7 @@ func normaliseAll[W normaliser](ws []W, t Target, err error) ([]Snapshot, error)
 	for _, w := range ws {
 		// One id twice (a broken answer, or pages that shifted in a way list cannot see) would
 		// be two series of one snapshot: the first copy is kept.
-		s := w.normalise(t.Kind, t)
+		s := w.normalise()
 		if !seen[s.ID] {
 			seen[s.ID] = true
 			out = append(out, s)
@@ -195,7 +198,7 @@ func normaliseOne[W normaliser](w W, t Target, err error) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, classify(t.Kind, err)
 	}
-	return w.normalise(t.Kind, t), nil
+	return w.normalise(), nil
 }
 
 func classify(k Kind, err error) error {

@@ -171,11 +171,15 @@ func describeTokenError(err error) string {
 	return err.Error()
 }
 
+// oauthToken is the operation name of a service account's token requests, which are not calls
+// of the API.
+const oauthToken = "oauthToken"
+
 // tokenOp labels token requests for the Observer.
 type tokenOp struct{ next http.RoundTripper }
 
 func (t tokenOp) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.next.RoundTrip(r.WithContext(withOperation(r.Context(), opOAuthToken.Name)))
+	return t.next.RoundTrip(r.WithContext(withOperation(r.Context(), oauthToken)))
 }
 
 type uaTransport struct {

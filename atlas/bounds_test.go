@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // retryCounter counts retries by reason.
@@ -37,11 +38,11 @@ func (r *retryCounter) get(reason string) int {
 }
 
 // flexTargets is an estate of one project of n Flex clusters, with a fetch request for each.
-func flexTargets(n int) (*atlastest.Estate, []Request) {
+func flexTargets(n int) (*atlastest.Estate, []TargetRead) {
 	est := atlastest.Generate(atlastest.Spec{Seed: 5, Projects: 1, ClustersPerProject: n, SnapshotsPerCluster: 1, Kinds: []atlastest.ClusterKind{atlastest.Flex}, Now: testNow})
-	var reqs []Request
+	var reqs []TargetRead
 	for _, cl := range est.Projects[0].Clusters {
-		reqs = append(reqs, Request{Target: Target{ProjectID: pid, Cluster: cl.Name, Kind: KindFlex}})
+		reqs = append(reqs, TargetRead{Target: Target{ProjectID: pid, Cluster: cl.Name, Kind: KindFlex}})
 	}
 	return est, reqs
 }
@@ -91,7 +92,7 @@ func TestTimedOutRequestKeepsItsSlot(t *testing.T) {
 	want := "request timed out after 400ms"
 	NewFetcher(c).Fetch(t.Context(), reqs, func(r Result) {
 		if r.Err == nil || !strings.HasSuffix(r.Err.Error(), want) {
-			t.Errorf("%s: got %v, want ...%s", r.Request.Target.Cluster, r.Err, want)
+			t.Errorf("%s: got %v, want ...%s", r.Read.Target.Cluster, r.Err, want)
 		}
 	}, nil, nil)
 	// The fake finishes the last requests a moment after the client gave up on them.
@@ -182,11 +183,11 @@ func TestClientsShareTheSlots(t *testing.T) {
 		defer wg.Done()
 		f.Fetch(t.Context(), reqs, func(r Result) {
 			if r.Err != nil {
-				t.Errorf("%s: %v", r.Request.Target.Cluster, r.Err)
+				t.Errorf("%s: %v", r.Read.Target.Cluster, r.Err)
 			}
 		}, func(jr JobsResult) {
 			if jr.RestoreJobs == nil || jr.RestoreJobs.Err != nil {
-				t.Errorf("%s: restore jobs %+v", jr.Request.Target.Cluster, jr.RestoreJobs)
+				t.Errorf("%s: restore jobs %+v", jr.Read.Target.Cluster, jr.RestoreJobs)
 			}
 		}, nil)
 	}()
@@ -279,14 +280,14 @@ func TestPausedBucketSendsNoMore(t *testing.T) {
 func TestIdleBucketsAreDropped(t *testing.T) {
 	now := time.Now()
 	l := newLimiters(1)
-	inUse := l.get(setCloudBackups, "in-use", now)
-	spent := l.get(setCloudBackups, "spent", now)
+	inUse := l.get(spec.SetCloudBackups, "in-use", now)
+	spent := l.get(spec.SetCloudBackups, "spent", now)
 	spent.limiter.ReserveN(now, 10)
 	l.done(spent)
-	paused := l.get(setCloudBackups, "paused", now)
+	paused := l.get(spec.SetCloudBackups, "paused", now)
 	paused.pause(t.Context(), now.Add(time.Minute))
 	l.done(paused)
-	l.done(l.get(setCloudBackups, "idle", now))
+	l.done(l.get(spec.SetCloudBackups, "idle", now))
 	l.mu.Lock()
 	l.sweep(now)
 	l.mu.Unlock()
@@ -458,7 +459,7 @@ func TestHangingJobReadsLeaveTheSnapshotsTheirSlots(t *testing.T) {
 	// The first targets' snapshots are in, their 8 job reads queued or hanging.
 	f.Fetch(t.Context(), second, func(r Result) {
 		if r.Err != nil {
-			t.Errorf("%s: %v", r.Request.Target.Cluster, r.Err)
+			t.Errorf("%s: %v", r.Read.Target.Cluster, r.Err)
 		}
 	}, nil, nil)
 	cancel()
@@ -469,7 +470,7 @@ func TestHangingJobReadsLeaveTheSnapshotsTheirSlots(t *testing.T) {
 		switch {
 		case q.Operation == "listGroupFlexClusterBackupRestoreJobs":
 			jobReads++
-		case q.Operation == "listGroupFlexClusterBackupSnapshots" && slices.ContainsFunc(second, func(r Request) bool { return strings.Contains(q.Path, "/"+r.Target.Cluster+"/") }):
+		case q.Operation == "listGroupFlexClusterBackupSnapshots" && slices.ContainsFunc(second, func(r TargetRead) bool { return strings.Contains(q.Path, "/"+r.Target.Cluster+"/") }):
 			last = i
 			if jobReads > 1 {
 				t.Errorf("%s listed after %d job reads", q.Path, jobReads)

@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // get performs one GET with rate limiting and retries and passes the answer to decode.
-func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, decode func([]byte) error) error {
+func (c *Client) get(ctx context.Context, op spec.Operation, sc scope, u *url.URL, decode func([]byte) error) error {
 	bucket := c.limits.get(op.Set, sc.ProjectID, c.now())
 	defer c.limits.done(bucket)
 	var last *Error
@@ -68,7 +70,7 @@ func (c *Client) get(ctx context.Context, op operation, sc scope, u *url.URL, de
 // once sends one request to b on the slot admit took, gives the slot back once the exchange is
 // over, and passes a successful answer to decode. On failure it returns the error with the
 // retry reason ("" when the error must not be retried) and any Retry-After delay.
-func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
+func (c *Client) once(ctx context.Context, b *bucket, op spec.Operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
 	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
 	// unanswered: a request of this exchange (its digest challenge or token request too) is
 	// on the wire with no answer yet.
@@ -90,7 +92,7 @@ func (c *Client) once(ctx context.Context, b *bucket, op operation, sc scope, u 
 	if err != nil {
 		return 0, "", fail(0, err)
 	}
-	req.Header.Set("Accept", op.accept())
+	req.Header.Set("Accept", op.Accept())
 	req.Header.Set("User-Agent", c.ua)
 	resp, err := c.http.Do(req)
 	if err != nil {

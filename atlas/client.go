@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // DefaultBaseURL is Atlas's commercial API host; Atlas for Government is https://cloud.mongodbgov.com.
@@ -95,7 +97,7 @@ type Client struct {
 	base     *url.URL
 	http     *http.Client
 	auth     authenticator
-	wire     *observer
+	wire     *onWire
 	obs      Observer
 	retry    RetryPolicy
 	maxBody  int64
@@ -191,7 +193,7 @@ func New(cfg Config) (*Client, error) {
 		c.slots = NewSlots(cfg.MaxConcurrency)
 	}
 	c.source = sourceOf(base, cfg)
-	c.wire = &observer{next: cfg.Transport, obs: cfg.Observer}
+	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer}
 	if cfg.ServiceAccount != nil {
 		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.Timeout, cfg.UserAgent)
 	} else {
@@ -212,9 +214,6 @@ func (c *Client) InFlight() int { return c.wire.current() }
 // included).
 func (c *Client) RequestsSent() uint64 { return c.wire.total() }
 
-// MaxInFlight returns the largest number of HTTP requests that were in flight at once.
-func (c *Client) MaxInFlight() int { return c.wire.peak() }
-
 // Close releases idle connections and revokes nothing: tokens expire on their own within the hour.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
@@ -222,7 +221,7 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 type scope struct{ ProjectID, Cluster string }
 
 // fail builds the error of a call of op on path.
-func (sc scope) fail(op operation, path string, status int, err error) *Error {
+func (sc scope) fail(op spec.Operation, path string, status int, err error) *Error {
 	return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: path, StatusCode: status, Err: err}
 }
 
@@ -243,13 +242,13 @@ func operationOf(ctx context.Context) string {
 func (c *Client) apiURL(path string, q url.Values) *url.URL {
 	// Keep the path as sent, and give Path its unescaped form.
 	u := *c.base
-	u.RawPath = apiPrefix + path
+	u.RawPath = spec.Prefix + path
 	u.Path, _ = url.PathUnescape(u.RawPath)
 	u.RawQuery = q.Encode()
 	return &u
 }
 
-func getOne[T any](ctx context.Context, c *Client, op operation, sc scope, path string) (T, error) {
+func getOne[T any](ctx context.Context, c *Client, op spec.Operation, sc scope, path string) (T, error) {
 	var v T
 	err := c.get(ctx, op, sc, c.apiURL(path, nil), func(body []byte) error { return json.Unmarshal(body, &v) })
 	return v, err

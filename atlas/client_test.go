@@ -28,39 +28,39 @@ func TestSnapshotsEveryKind(t *testing.T) {
 		{
 			target: Target{pid, "dedicated-01", KindCloud, false}, op: "listGroupClusterBackupSnapshots",
 			path: "/api/atlas/v2/groups/" + pid + "/clusters/dedicated-01/backup/snapshots", query: "includeCount=false&itemsPerPage=500", accept: "2023-01-01",
-			first: Snapshot{ID: "6a0000010000000000000001", Kind: KindCloud, ProjectID: pid, Cluster: "dedicated-01", Status: StatusCompleted, RawStatus: "completed",
+			first: Snapshot{ID: "6a0000010000000000000001", Status: StatusCompleted, RawStatus: "completed",
 				CreatedAt: at("2026-11-20T11:27:22Z"), ExpiresAt: at("2026-11-22T11:27:22Z"), SizeBytes: 1148695908, HasSize: true, Type: "scheduled", Frequency: "hourly", MongoDBVersion: "8.0.4",
 				CopyRegions: []string{"US_WEST_2"}},
 		},
 		{
 			target: Target{pid, "dedicated-06", KindCloud, true}, op: "listGroupClusterBackupSnapshotShardedClusters",
 			path: "/api/atlas/v2/groups/" + pid + "/clusters/dedicated-06/backup/snapshots/shardedClusters", query: "", accept: "2023-01-01",
-			first: Snapshot{ID: "6a0000010000000000000010", Kind: KindCloud, ProjectID: pid, Cluster: "dedicated-06", Status: StatusCompleted, RawStatus: "completed",
+			first: Snapshot{ID: "6a0000010000000000000010", Status: StatusCompleted, RawStatus: "completed",
 				CreatedAt: at("2026-11-20T11:00:26Z"), ExpiresAt: at("2026-11-22T11:00:26Z"), SizeBytes: 1241682740, HasSize: true, Type: "scheduled", Frequency: "hourly", MongoDBVersion: "8.0.4"},
 		},
 		{
 			target: Target{pid, "flex-02", KindFlex, false}, op: "listGroupFlexClusterBackupSnapshots",
 			path: "/api/atlas/v2/groups/" + pid + "/flexClusters/flex-02/backup/snapshots", query: "includeCount=false&itemsPerPage=500", accept: "2024-11-13",
-			first: Snapshot{ID: "6a0000010000000000000004", Kind: KindFlex, ProjectID: pid, Cluster: "flex-02", Status: StatusFailed, RawStatus: "FAILED",
-				CreatedAt: at("2026-11-20T11:03:41Z"), StartedAt: at("2026-11-20T11:03:41Z"), ExpiresAt: at("2026-11-28T11:04:11Z"), Type: "scheduled", Frequency: "daily", MongoDBVersion: "8.0.4"},
+			first: Snapshot{ID: "6a0000010000000000000004", Status: StatusFailed, RawStatus: "FAILED",
+				CreatedAt: at("2026-11-20T11:03:41Z"), ExpiresAt: at("2026-11-28T11:04:11Z"), Type: "scheduled", Frequency: "daily", MongoDBVersion: "8.0.4"},
 		},
 		{
 			target: Target{pid, "tenant-03", KindTenant, false}, op: "listGroupClusterBackupTenantSnapshots",
 			path: "/api/atlas/v2/groups/" + pid + "/clusters/tenant-03/backup/tenant/snapshots", query: "", accept: "2023-01-01",
-			first: Snapshot{ID: "6a0000010000000000000007", Kind: KindTenant, ProjectID: pid, Cluster: "tenant-03", Status: StatusInProgress, RawStatus: "RUNNING",
-				CreatedAt: at("2026-11-20T11:04:12Z"), StartedAt: at("2026-11-20T11:04:12Z"), ExpiresAt: at("2026-11-28T11:04:42Z"), Type: "scheduled", Frequency: "daily", MongoDBVersion: "8.0.4"},
+			first: Snapshot{ID: "6a0000010000000000000007", Status: StatusInProgress, RawStatus: "RUNNING",
+				CreatedAt: at("2026-11-20T11:04:12Z"), ExpiresAt: at("2026-11-28T11:04:42Z"), Type: "scheduled", Frequency: "daily", MongoDBVersion: "8.0.4"},
 		},
 		{
 			target: Target{pid, "serverless-04", KindServerless, false}, op: "listGroupServerlessBackupSnapshots",
 			path: "/api/atlas/v2/groups/" + pid + "/serverless/serverless-04/backup/snapshots", query: "includeCount=false&itemsPerPage=500", accept: "2023-01-01",
-			first: Snapshot{ID: "6a000001000000000000000a", Kind: KindServerless, ProjectID: pid, Cluster: "serverless-04", Status: StatusCompleted, RawStatus: "completed",
+			first: Snapshot{ID: "6a000001000000000000000a", Status: StatusCompleted, RawStatus: "completed",
 				CreatedAt: at("2026-11-16T11:17:33Z"), ExpiresAt: at("2026-11-24T11:17:33Z"), SizeBytes: 1333150556, HasSize: true, Type: "scheduled", Frequency: "daily", MongoDBVersion: "8.0.4"},
 		},
 		{
 			target: Target{pid, "legacy-05", KindLegacy, false}, op: "listGroupClusterSnapshots",
 			path: "/api/atlas/v2/groups/" + pid + "/clusters/legacy-05/snapshots", query: "completed=all&includeCount=false&itemsPerPage=500", accept: "2023-01-01",
-			first: Snapshot{ID: "6a000001000000000000000d", Kind: KindLegacy, ProjectID: pid, Cluster: "legacy-05", Status: StatusCompleted, RawStatus: "complete=true",
-				CreatedAt: at("2026-11-20T11:55:33Z"), ExpiresAt: at("2026-11-28T11:55:33Z"), SizeBytes: 1097804569, HasSize: true, MongoDBVersion: "8.0.4", DoNotDelete: new(false)},
+			first: Snapshot{ID: "6a000001000000000000000d", Status: StatusCompleted, RawStatus: "complete=true",
+				CreatedAt: at("2026-11-20T11:55:33Z"), ExpiresAt: at("2026-11-28T11:55:33Z"), SizeBytes: 1097804569, HasSize: true, MongoDBVersion: "8.0.4"},
 		},
 	}
 	for _, tc := range cases {
@@ -398,15 +398,15 @@ func TestConcurrencyBound(t *testing.T) {
 	srv := newFake(t, atlastest.Options{Estate: est, Latency: 20 * time.Millisecond})
 	c, _ := newTestClient(t, srv, func(c *Config) { c.MaxConcurrency = 3 })
 	f := NewFetcher(c)
-	var reqs []Request
+	var reqs []TargetRead
 	for _, cl := range est.Projects[0].Clusters {
-		reqs = append(reqs, Request{Target: Target{ProjectID: pid, Cluster: cl.Name, Kind: KindFlex}})
+		reqs = append(reqs, TargetRead{Target: Target{ProjectID: pid, Cluster: cl.Name, Kind: KindFlex}})
 	}
 	var mu sync.Mutex
 	n := 0
 	f.Fetch(t.Context(), reqs, func(r Result) {
 		if r.Err != nil || len(r.Snapshots) != 2 {
-			t.Errorf("%s: %v (%d snapshots)", r.Request.Target.Cluster, r.Err, len(r.Snapshots))
+			t.Errorf("%s: %v (%d snapshots)", r.Read.Target.Cluster, r.Err, len(r.Snapshots))
 		}
 		mu.Lock()
 		n++
@@ -455,7 +455,7 @@ func TestFetcherFollowsReplacement(t *testing.T) {
 	srv := newFake(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}})
 	c, _ := newTestClient(t, srv)
 	f := NewFetcher(c)
-	req := Request{Target: Target{pid, "tenant-03", KindTenant, false}}
+	req := TargetRead{Target: Target{pid, "tenant-03", KindTenant, false}}
 	var known []*GoneError
 	for _, tc := range []struct {
 		name      string
@@ -475,7 +475,7 @@ func TestFetcherFollowsReplacement(t *testing.T) {
 		r := req
 		r.Gone = tc.gone()
 		var res Result
-		f.Fetch(t.Context(), []Request{r}, func(r Result) { res = r }, nil, nil)
+		f.Fetch(t.Context(), []TargetRead{r}, func(r Result) { res = r }, nil, nil)
 		if res.Err != nil || res.Served.Kind != KindFlex || len(res.Snapshots) != 3 || len(res.Gone) != 1 || res.Gone[0].Err.StatusCode != 410 {
 			t.Fatalf("%s: %+v", tc.name, res)
 		}
@@ -489,7 +489,7 @@ func TestFetcherFollowsReplacement(t *testing.T) {
 	// Get-one requests follow the replacement too, also for a fetcher that has not learned it.
 	var res Result
 	f = NewFetcher(c)
-	f.Fetch(t.Context(), []Request{{Target: req.Target, SnapshotIDs: []string{"6a0000010000000000000008"}}}, func(r Result) { res = r }, nil, nil)
+	f.Fetch(t.Context(), []TargetRead{{Target: req.Target, SnapshotIDs: []string{"6a0000010000000000000008"}}}, func(r Result) { res = r }, nil, nil)
 	if res.Err != nil || len(res.Snapshots) != 1 || res.Snapshots[0].Status != StatusCompleted || res.Served.Kind != KindFlex {
 		t.Errorf("get-one through replacement: %+v", res)
 	}
@@ -610,7 +610,7 @@ func TestFetcherReadsScheduleOfCloudTargets(t *testing.T) {
 	c, _ := newTestClient(t, srv)
 	f := NewFetcher(c)
 	srv.SetFault("getGroupClusterBackupSchedule", "dedicated-06", &atlastest.Fault{Status: 403, ErrorCode: "USER_UNAUTHORIZED"})
-	reqs := []Request{
+	reqs := []TargetRead{
 		{Target: Target{pid, "dedicated-01", KindCloud, false}, Schedule: true},
 		{Target: Target{pid, "dedicated-06", KindCloud, true}, Schedule: true},
 		{Target: Target{pid, "flex-02", KindFlex, false}, Schedule: true},
@@ -622,8 +622,8 @@ func TestFetcherReadsScheduleOfCloudTargets(t *testing.T) {
 	f.Fetch(t.Context(), reqs, func(r Result) {
 		mu.Lock()
 		defer mu.Unlock()
-		key := r.Request.Target.Cluster
-		if !r.Request.Schedule {
+		key := r.Read.Target.Cluster
+		if !r.Read.Schedule {
 			key += " without schedule"
 		}
 		got[key] = r
@@ -656,7 +656,7 @@ func TestFetcherReadsScheduleThroughReplacement(t *testing.T) {
 	srv.SetFault("listGroupClusterSnapshots", "", &atlastest.Fault{Status: 410, ErrorCode: "VERSION_GONE"})
 	c, _ := newTestClient(t, srv)
 	var res Result
-	NewFetcher(c).Fetch(t.Context(), []Request{{Target: Target{pid, "legacy-05", KindLegacy, false}, Schedule: true}}, func(r Result) { res = r }, nil, nil)
+	NewFetcher(c).Fetch(t.Context(), []TargetRead{{Target: Target{pid, "legacy-05", KindLegacy, false}, Schedule: true}}, func(r Result) { res = r }, nil, nil)
 	want := []PolicyItem{{"daily", 1, "days", 8}}
 	if res.Err != nil || res.Served.Kind != KindCloud || res.Schedule == nil || !reflect.DeepEqual(res.Schedule.Items, want) {
 		t.Errorf("legacy read as cloud: %+v", res)

@@ -1,6 +1,10 @@
 package atlas
 
-import "context"
+import (
+	"context"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
+)
 
 // ProjectClusters is one project of the all-projects cluster listing (listClusterDetails): the
 // names Atlas shows there. That listing leaves out multi-cloud clusters and does not say which
@@ -22,7 +26,7 @@ type wireOrgGroup struct {
 
 // ClusterNames lists, in one paged call, the clusters of every project the credentials can see.
 func (c *Client) ClusterNames(ctx context.Context) ([]ProjectClusters, error) {
-	gs, err := list[wireOrgGroup](ctx, c, opListClusterDetails, scope{}, "/clusters", nil)
+	gs, err := list[wireOrgGroup](ctx, c, spec.ListClusterDetails, scope{}, spec.ListClusterDetails.Expand(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package atlas
 import (
 	"context"
 	"errors"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // CompliancePolicy is a project's Backup Compliance Policy: settings no user can weaken or
@@ -31,20 +33,11 @@ type wireCompliancePolicy struct {
 	RestoreWindowDays       int    `json:"restoreWindowDays"`
 }
 
-// The newest version: 2023-01-01 sunsets on 2027-07-01. Atlas's rate-limit table does not name
-// the compliance policy; it is counted with Cloud Backups, the set of the other backup
-// endpoints and the tag the API description gives the operation.
-var opGetCompliancePolicy = operation{"getGroupBackupCompliancePolicy", "2023-10-01", setCloudBackups, false}
-
-func compliancePolicyPath(projectID string) string {
-	return "/groups/" + projectID + "/backupCompliancePolicy"
-}
-
 // CompliancePolicy reads a project's Backup Compliance Policy; it is nil when the project has
 // none. Atlas says so with an empty object (every required field missing), though the API
 // description documents a 404: both mean none, except a 404 that names the project.
 func (c *Client) CompliancePolicy(ctx context.Context, projectID string) (*CompliancePolicy, error) {
-	w, err := getOne[wireCompliancePolicy](ctx, c, opGetCompliancePolicy, scope{ProjectID: projectID}, compliancePolicyPath(esc(projectID)))
+	w, err := getOne[wireCompliancePolicy](ctx, c, spec.GetGroupBackupCompliancePolicy, scope{ProjectID: projectID}, spec.GetGroupBackupCompliancePolicy.Expand(projectID))
 	var ae *Error
 	switch {
 	case err == nil && w.ProjectID == "" && w.AuthorizedEmail == "" && w.State == "":

@@ -63,14 +63,7 @@ func (e *Error) Unauthorized() bool { return e.StatusCode == 401 || errors.Is(e.
 
 // NotFound reports whether Atlas said the project or cluster itself does not exist (as opposed
 // to an endpoint that is gone).
-func (e *Error) NotFound() bool {
-	switch e.ErrorCode {
-	case "CLUSTER_NOT_FOUND", "GROUP_NOT_FOUND", "GROUP_NAME_NOT_FOUND", "SERVERLESS_INSTANCE_NOT_FOUND",
-		"FLEX_CLUSTER_NOT_FOUND":
-		return e.StatusCode == 404
-	}
-	return false
-}
+func (e *Error) NotFound() bool { return notFoundOf(e) != 0 }
 
 // ErrToken marks a failure to obtain an OAuth2 access token.
 var ErrToken = errors.New("service account token request failed")
@@ -79,7 +72,7 @@ var ErrToken = errors.New("service account token request failed")
 var ErrGone = errors.New("snapshot endpoint is gone for this cluster")
 
 // GoneError says that a kind's endpoint answered in a way that means "not here any more" (410
-// VERSION_GONE, 404 on a removed route, or 400 naming the API family to use instead). The caller
+// VERSION_GONE, 404 on a removed route, or 400 naming the API to use instead). The caller
 // reports it once and reads Replacement instead.
 type GoneError struct {
 	Kind        Kind
@@ -98,20 +91,36 @@ func (g *GoneError) Unwrap() []error { return []error{ErrGone, g.Err} }
 
 // asGone classifies a failed snapshot call of kind k, returning a GoneError or nil.
 func asGone(k Kind, e *Error) *GoneError {
-	replacement := LifecycleOf(k).Replacement
+	if g := removed(k, e); g != nil {
+		return g
+	}
+	var replacement Kind
 	switch {
-	case e.StatusCode == 410:
 	case e.StatusCode == 400 && e.ErrorCode == "CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API":
 		replacement = KindFlex
 	case e.StatusCode == 400 && e.ErrorCode == "CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API",
 		e.StatusCode == 400 && e.ErrorCode == "INCORRECT_BACKUP_API_ENDPOINT":
 		replacement = KindCloud
 	case e.StatusCode == 400 && strings.HasPrefix(e.ErrorCode, "CANNOT_USE_"):
-	case e.StatusCode == 404 && LifecycleOf(k).Deprecated && !e.NotFound():
-		// A removed route answers 404 without naming a missing cluster or project.
+		replacement = LifecycleOf(k).Replacement
 	default:
 		return nil
 	}
+	if replacement == k {
+		replacement = ""
+	}
+	return &GoneError{Kind: k, Replacement: replacement, Err: e}
+}
+
+// removed classifies an answer saying that k's route is no longer there, for a snapshot call or
+// a listing of k's deployments alike: 410 VERSION_GONE, or, for a kind Atlas deprecated, a 404
+// that names no missing project or cluster (a removed route answers so). It returns nil for any
+// other answer; the replacement is the kind's (LifecycleOf).
+func removed(k Kind, e *Error) *GoneError {
+	if e.StatusCode != 410 && (e.StatusCode != 404 || !LifecycleOf(k).Deprecated || e.NotFound()) {
+		return nil
+	}
+	replacement := LifecycleOf(k).Replacement
 	if replacement == k {
 		replacement = ""
 	}

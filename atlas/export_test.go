@@ -6,3 +6,6 @@ func (s *Slots) waiting() int {
 	defer s.mu.Unlock()
 	return s.waiters.Len()
 }
+
+// MaxInFlight returns the largest number of HTTP requests that were in flight at once.
+func (c *Client) MaxInFlight() int { return c.wire.peak() }

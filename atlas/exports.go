@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // ExportState is the state of a snapshot export job.
@@ -64,17 +66,13 @@ func (w wireExportJob) normalise(time.Time) ExportJob {
 	return ExportJob{ID: w.ID, State: lookup(exportStates, w.State, ExportUnknown), RawState: w.State, CreatedAt: w.CreatedAt, FinishedAt: w.FinishedAt}
 }
 
-var opListExports = operation{"listGroupClusterBackupExports", "2023-01-01", setCloudBackups, true}
-
-const exportsPath = "/groups/%s/clusters/%s/backup/exports"
-
 // ExportJobs lists every snapshot export job of a Cloud Backup target.
 func (c *Client) ExportJobs(ctx context.Context, t Target) ([]ExportJob, error) {
 	if !t.Kind.HasExportJobs() {
 		return nil, fmt.Errorf("atlas: %s clusters have no export jobs to read", t.Kind)
 	}
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
-	ws, err := list[wireExportJob](ctx, c, opListExports, sc, fmt.Sprintf(exportsPath, esc(t.ProjectID), esc(t.Cluster)), nil)
+	ws, err := list[wireExportJob](ctx, c, spec.ListGroupClusterBackupExports, sc, spec.ListGroupClusterBackupExports.Expand(t.ProjectID, t.Cluster), nil)
 	return normaliseJobs(ws, err, c.now(), ExportJob.id)
 }
 

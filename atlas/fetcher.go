@@ -13,7 +13,7 @@ import (
 // the HTTP requests in flight; the Fetcher collapses identical concurrent calls into one
 // (singleflight), follows a gone endpoint to its replacement, and fans a refresh out per target
 // so that one slow or failing cluster never holds back or hides the others. It keeps nothing
-// per target: what is known of a target's gone endpoints comes with its Request.
+// per target: what is known of a target's gone endpoints comes with its TargetRead.
 type Fetcher struct {
 	apiMu sync.RWMutex
 	api   API
@@ -102,19 +102,19 @@ func (f *Fetcher) Schedule(ctx context.Context, t Target) (Schedule, error) {
 	return do(f, targetKey("schedule", t), func() (Schedule, error) { return f.client().Schedule(ctx, t) })
 }
 
-// Request is one target to read: its whole snapshot list, or, where SnapshotIDs is set, just
+// TargetRead is the plan to read one target: its whole snapshot list, or, where SnapshotIDs is set, just
 // those snapshots through the get-one endpoint; and, where Schedule is set and the target is
 // read through Cloud Backup, its backup schedule. Where Schedule is not set but a schedule read
 // earlier is given, the schedule is read after all if the snapshots show that the policy
 // changed since (Schedule.Explains).
-type Request struct {
+type TargetRead struct {
 	Target      Target
 	SnapshotIDs []string
 	Schedule    bool
 	Cached      *Schedule
 	CachedAt    time.Time // when Cached was read
 	// RestoreJobs and ExportJobs ask for the target's restore and export jobs, read after its
-	// snapshots where the kind served has them, each family on its own (JobsResult).
+	// snapshots where the kind served has them, each listing on its own (JobsResult).
 	RestoreJobs, ExportJobs bool
 	// Gone is what the last Result for the target said of its gone endpoints (Result.Gone):
 	// the read goes straight to the replacement the chain leads to (see replacementOf), rather
@@ -122,10 +122,10 @@ type Request struct {
 	Gone []*GoneError
 }
 
-// Result is what one Request produced.
+// Result is what one TargetRead produced.
 type Result struct {
-	Request Request
-	// Served is the target actually read: Request.Target, or its replacement where the
+	Read TargetRead
+	// Served is the target actually read: Read.Target, or its replacement where the
 	// requested kind's endpoint is gone.
 	Served    Target
 	Snapshots []Snapshot
@@ -137,21 +137,21 @@ type Result struct {
 	// failed.
 	Schedule    *Schedule
 	ScheduleErr error
-	// RestoreJobsFollow and ExportJobsFollow say which job families are read next, now that the
+	// RestoreJobsFollow and ExportJobsFollow say which job listings are read next, now that the
 	// snapshots are: each is delivered on its own, as a JobsResult.
 	RestoreJobsFollow, ExportJobsFollow bool
 }
 
 // Fetch reads every request concurrently. It calls deliver once per request with its snapshots
-// and schedule as soon as they are read, and then reads each job family the Result says follows
+// and schedule as soon as they are read, and then reads each job listing the Result says follows
 // on its own and calls deliverJobs with it, so that a job listing that fails or hangs never holds
-// back the snapshots, nor the other family. deliver and deliverJobs may be called from several
+// back the snapshots, nor the other listing. deliver and deliverJobs may be called from several
 // goroutines at once; a target's jobs come after its snapshots.
 //
 // Fetch returns when every request's snapshots are delivered or ctx is done. The job reads go on,
 // counted in jobs, until they are delivered or ctx is done; with jobs nil, Fetch waits for them
 // too. Reads still running when ctx is done are abandoned and not delivered.
-func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result), deliverJobs func(JobsResult), jobs *sync.WaitGroup) {
+func (f *Fetcher) Fetch(ctx context.Context, reqs []TargetRead, deliver func(Result), deliverJobs func(JobsResult), jobs *sync.WaitGroup) {
 	if jobs == nil {
 		jobs = &sync.WaitGroup{}
 		defer jobs.Wait()
@@ -182,8 +182,8 @@ func (f *Fetcher) Fetch(ctx context.Context, reqs []Request, deliver func(Result
 	wg.Wait()
 }
 
-func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
-	res := Result{Request: r, Served: r.Target}
+func (f *Fetcher) fetchOne(ctx context.Context, r TargetRead) Result {
+	res := Result{Read: r, Served: r.Target}
 	visited := map[Kind]bool{}
 	if t, ok := replacementOf(r.Target, r.Gone); ok {
 		res.Gone, res.Served = r.Gone, t
@@ -193,7 +193,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 	}
 	// The schedule is read beside the snapshots, not after them, when the kind is known.
 	var sched chan scheduleResult
-	if r.Schedule && res.Served.Kind == KindCloud {
+	if r.Schedule && res.Served.Kind.HasSchedule() {
 		sched = make(chan scheduleResult, 1)
 		go func(t Target) {
 			s, err := f.Schedule(ctx, t)
@@ -217,7 +217,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) Result {
 	switch {
 	case sched != nil:
 		sr = <-sched // the call honours ctx, so this wait does too
-	case res.Err == nil && res.Served.Kind == KindCloud &&
+	case res.Err == nil && res.Served.Kind.HasSchedule() &&
 		(r.Schedule || (r.Cached != nil && !r.Cached.Explains(res.Snapshots, r.CachedAt))):
 		// Reached Cloud Backup through a replacement, or the policy changed since it was read.
 		sr.schedule, sr.err = f.Schedule(ctx, res.Served)

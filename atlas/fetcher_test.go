@@ -26,8 +26,8 @@ func TestHangingJobListingDoesNotHoldBackSnapshots(t *testing.T) {
 		restore = make(chan JobsResult, 1)
 		jobs    sync.WaitGroup
 	)
-	req := Request{Target: Target{pid, "dedicated-01", KindCloud, false}, Schedule: true, RestoreJobs: true, ExportJobs: true}
-	NewFetcher(c).Fetch(ctx, []Request{req}, func(r Result) {
+	req := TargetRead{Target: Target{pid, "dedicated-01", KindCloud, false}, Schedule: true, RestoreJobs: true, ExportJobs: true}
+	NewFetcher(c).Fetch(ctx, []TargetRead{req}, func(r Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		results = append(results, r)
@@ -87,9 +87,9 @@ func BenchmarkFetcherChurn(b *testing.B) {
 	for b.Loop() {
 		var after []int64
 		for r := range rounds {
-			var reqs []Request
+			var reqs []TargetRead
 			for _, cl := range est.Projects[0].Clusters[r*round : (r+1)*round] {
-				reqs = append(reqs, Request{Target: Target{ProjectID: est.Projects[0].ID, Cluster: cl.Name, Kind: KindTenant}})
+				reqs = append(reqs, TargetRead{Target: Target{ProjectID: est.Projects[0].ID, Cluster: cl.Name, Kind: KindTenant}})
 			}
 			ctx, cancel := context.WithCancel(b.Context())
 			f.Fetch(ctx, reqs, func(res Result) {

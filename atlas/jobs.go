@@ -2,6 +2,16 @@ package atlas
 
 import "context"
 
+// JobKind is a listing of a target's jobs, read after its snapshots. Its value is the name the
+// exporter gives it (in the configuration and the logs; the metrics label it family).
+type JobKind string
+
+// The job listings.
+const (
+	RestoreJobKind JobKind = "restore_jobs"
+	ExportJobKind  JobKind = "export_jobs"
+)
+
 // Jobs is what one read of a target's restore or export jobs brought.
 type Jobs[J any] struct {
 	Jobs []J
@@ -23,28 +33,28 @@ func (f *Fetcher) CompliancePolicy(ctx context.Context, projectID string) (*Comp
 	return do(f, "compliancePolicy\x00"+projectID, func() (*CompliancePolicy, error) { return f.client().CompliancePolicy(ctx, projectID) })
 }
 
-// JobsResult is what reading one job family of a target brought, after its snapshots: exactly
+// JobsResult is what reading one job listing of a target brought, after its snapshots: exactly
 // one of RestoreJobs and ExportJobs is set.
 type JobsResult struct {
-	Request Request
-	Served  Target // the target whose snapshots were read: Result.Served
+	Read   TargetRead
+	Served Target // the target whose snapshots were read: Result.Served
 	// RestoreJobs and ExportJobs are the jobs read, or the error reading them; a failure is the
-	// family's own, never the snapshots'.
+	// listing's own, never the snapshots'.
 	RestoreJobs *Jobs[RestoreJob]
 	ExportJobs  *Jobs[ExportJob]
 }
 
-// jobReads returns the reads of the job families res.Request asks for that the kind serving
+// jobReads returns the reads of the job listings res.Read asks for that the kind serving
 // its snapshots has, once they are read, and marks them in res as following.
 func (f *Fetcher) jobReads(ctx context.Context, res *Result) []func() JobsResult {
 	if res.Err != nil {
 		return nil
 	}
-	t, base := res.Served, JobsResult{Request: res.Request, Served: res.Served}
+	t, base := res.Served, JobsResult{Read: res.Read, Served: res.Served}
 	// Behind the snapshots of every target for a slot, and within a share of them.
 	ctx = asBackground(ctx)
 	var reads []func() JobsResult
-	if res.Request.RestoreJobs && t.Kind.HasRestoreJobs() {
+	if res.Read.RestoreJobs && t.Kind.HasRestoreJobs() {
 		res.RestoreJobsFollow = true
 		reads = append(reads, func() JobsResult {
 			jobs, err := f.RestoreJobs(ctx, t)
@@ -53,7 +63,7 @@ func (f *Fetcher) jobReads(ctx context.Context, res *Result) []func() JobsResult
 			return jr
 		})
 	}
-	if res.Request.ExportJobs && t.Kind.HasExportJobs() {
+	if res.Read.ExportJobs && t.Kind.HasExportJobs() {
 		res.ExportJobsFollow = true
 		reads = append(reads, func() JobsResult {
 			jobs, err := f.ExportJobs(ctx, t)

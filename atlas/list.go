@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // MaxListItems is the most items one listing may hold, far above the snapshots Atlas keeps for
@@ -45,7 +47,7 @@ func (w wireExportJob) key() string       { return w.ID }
 // after it across a page boundary, and one is skipped or read twice; readPages detects that. A
 // listing that shifted is read once more, and one that shifts again fails with
 // ErrListingShifted.
-func list[T keyed](ctx context.Context, c *Client, op operation, sc scope, path string, extra url.Values) ([]T, error) {
+func list[T keyed](ctx context.Context, c *Client, op spec.Operation, sc scope, path string, extra url.Values) ([]T, error) {
 	q := url.Values{}
 	for k, v := range extra {
 		q[k] = v
@@ -63,7 +65,7 @@ func list[T keyed](ctx context.Context, c *Client, op operation, sc scope, path 
 	c.obs.ObserveRetry(op.Name, "listing_shifted")
 	out, err = readPages[T](ctx, c, op, sc, u)
 	if errors.Is(err, errShifted) {
-		return nil, sc.fail(op, apiPrefix+path, http.StatusOK, fmt.Errorf("%w, twice in a row", ErrListingShifted))
+		return nil, sc.fail(op, spec.Prefix+path, http.StatusOK, fmt.Errorf("%w, twice in a row", ErrListingShifted))
 	}
 	return out, err
 }
@@ -84,7 +86,7 @@ func list[T keyed](ctx context.Context, c *Client, op operation, sc scope, path 
 // first page, leave the count and the first page as they were; with the deletion ahead of the
 // next page and the addition behind it, one item is skipped unseen. That takes an item added out
 // of Atlas's newest-first order. Where Atlas omits totalCount, only the first page is checked.
-func readPages[T keyed](ctx context.Context, c *Client, op operation, sc scope, first *url.URL) ([]T, error) {
+func readPages[T keyed](ctx context.Context, c *Client, op spec.Operation, sc scope, first *url.URL) ([]T, error) {
 	head, err := readPage[T](ctx, c, op, sc, first, c.maxItems)
 	if err != nil {
 		return nil, err
@@ -134,7 +136,7 @@ func readPages[T keyed](ctx context.Context, c *Client, op operation, sc scope, 
 }
 
 // readPage reads one page of at most limit results.
-func readPage[T any](ctx context.Context, c *Client, op operation, sc scope, u *url.URL, limit int) (page[T], error) {
+func readPage[T any](ctx context.Context, c *Client, op spec.Operation, sc scope, u *url.URL, limit int) (page[T], error) {
 	var p page[T]
 	err := c.get(ctx, op, sc, u, func(body []byte) (err error) {
 		p, err = decodePage[T](body, limit)
@@ -144,7 +146,7 @@ func readPage[T any](ctx context.Context, c *Client, op operation, sc scope, u *
 }
 
 // counted is u asking for totalCount, where op takes includeCount.
-func counted(u *url.URL, op operation) *url.URL {
+func counted(u *url.URL, op spec.Operation) *url.URL {
 	if !op.Paged {
 		return u
 	}
@@ -183,8 +185,8 @@ func (c *Client) sameHost(href string) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(n.Path, apiPrefix+"/") {
-		return nil, fmt.Errorf("next link outside %s", apiPrefix)
+	if !strings.HasPrefix(n.Path, spec.Prefix+"/") {
+		return nil, fmt.Errorf("next link outside %s", spec.Prefix)
 	}
 	u := *c.base
 	u.Path, u.RawPath, u.RawQuery = n.Path, n.RawPath, n.RawQuery

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Kind is the family of snapshot endpoints a cluster's backups are read from.
+// Kind is the set of snapshot endpoints a cluster's backups are read from.
 type Kind string
 
 // The snapshot kinds, matching the exporter's `kind` label.
@@ -86,18 +86,13 @@ func normaliseStatus(s string) Status {
 
 // Snapshot is one backup snapshot of any kind. Zero times mean Atlas did not give that time.
 type Snapshot struct {
-	ID        string
-	Kind      Kind
-	ProjectID string
-	Cluster   string
-	Status    Status
+	ID     string
+	Status Status
 	// RawStatus is the status exactly as Atlas sent it, for logging unknown values.
 	RawStatus string
 
-	CreatedAt  time.Time // when the snapshot was taken (the point in time it restores to)
-	StartedAt  time.Time
-	FinishedAt time.Time
-	ExpiresAt  time.Time
+	CreatedAt time.Time // when the snapshot was taken (the point in time it restores to)
+	ExpiresAt time.Time
 
 	// SizeBytes is the storage the snapshot takes (legacy: its parts summed, saturating at
 	// math.MaxInt64); HasSize says whether Atlas gave it.
@@ -110,7 +105,6 @@ type Snapshot struct {
 	Type           string // scheduled, onDemand, fallback ("" where the kind has none)
 	Frequency      string // hourly, daily, weekly, monthly, yearly ("" where the kind has none)
 	MongoDBVersion string
-	DoNotDelete    *bool // legacy only
 	// CopyRegions are the regions Atlas copied the snapshot to (Cloud Backup replica sets only:
 	// Atlas's sharded listing does not say).
 	CopyRegions []string

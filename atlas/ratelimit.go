@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // maxRetryAfter caps the wait a Retry-After may ask for. Atlas's buckets refill every
@@ -141,21 +143,21 @@ const minSweep = 64
 
 // atlasLimits are Atlas's published bucket sizes and refills per minute
 // (https://www.mongodb.com/docs/atlas/api/api-rate-limit/).
-var atlasLimits = map[endpointSet][2]float64{
-	setProjects:          {1200, 500},
-	setClusters:          {10000, 5000},
-	setClusterDetails:    {300, 100},
-	setFlexClusters:      {1200, 500},
-	setServerless:        {1200, 500},
-	setCloudBackups:      {1200, 500},
-	setFlexSnapshots:     {1200, 500},
-	setSharedSnapshots:   {4000, 2000},
-	setServerlessBackups: {1200, 500},
-	setLegacyBackup:      {1200, 500},
+var atlasLimits = map[spec.Set][2]float64{
+	spec.SetProjects:          {1200, 500},
+	spec.SetClusters:          {10000, 5000},
+	spec.SetClusterDetails:    {300, 100},
+	spec.SetFlexClusters:      {1200, 500},
+	spec.SetServerless:        {1200, 500},
+	spec.SetCloudBackups:      {1200, 500},
+	spec.SetFlexSnapshots:     {1200, 500},
+	spec.SetSharedSnapshots:   {4000, 2000},
+	spec.SetServerlessBackups: {1200, 500},
+	spec.SetLegacyBackup:      {1200, 500},
 }
 
 // bucketRate is the client's share factor of the refill rate and capacity of set's bucket.
-func bucketRate(set endpointSet, factor float64) (rate.Limit, int) {
+func bucketRate(set spec.Set, factor float64) (rate.Limit, int) {
 	a := atlasLimits[set]
 	return rate.Limit(a[1] * factor / 60), max(1, int(a[0]*factor))
 }
@@ -166,8 +168,8 @@ func newLimiters(factor float64) *limiters {
 
 // get returns the bucket of set and project for a call, which must call done with it when it
 // has ended; now is the client's clock.
-func (l *limiters) get(set endpointSet, project string, now time.Time) *bucket {
-	if set == setProjects || set == setClusterDetails {
+func (l *limiters) get(set spec.Set, project string, now time.Time) *bucket {
+	if set == spec.SetProjects || set == spec.SetClusterDetails {
 		project = "" // counted per user, not per project
 	}
 	key := [2]string{string(set), project}
@@ -214,7 +216,7 @@ func (l *limiters) setFactor(f float64) {
 	}
 	l.factor = f
 	for key, b := range l.m {
-		limit, burst := bucketRate(endpointSet(key[0]), f)
+		limit, burst := bucketRate(spec.Set(key[0]), f)
 		b.limiter.SetLimit(limit)
 		b.limiter.SetBurst(burst)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // RestoreStatus is the state of a restore job, derived the same way for every kind.
@@ -133,28 +135,16 @@ func (w wireFlexRestoreJob) normalise(now time.Time) RestoreJob {
 	return j
 }
 
-var (
-	opListRestoreJobs = operation{"listGroupClusterBackupRestoreJobs", "2023-01-01", setCloudBackups, true}
-	// Atlas's rate-limit table does not name Flex restore jobs; they are counted here with the
-	// other Flex backup endpoints (snapshots, downloads), the closest documented set.
-	opListFlexRestoreJobs = operation{"listGroupFlexClusterBackupRestoreJobs", "2024-11-13", setFlexSnapshots, true}
-)
-
-const (
-	restoreJobsPath     = "/groups/%s/clusters/%s/backup/restoreJobs"
-	flexRestoreJobsPath = "/groups/%s/flexClusters/%s/backup/restoreJobs"
-)
-
 // RestoreJobs lists every restore job of a Cloud Backup or Flex target.
 func (c *Client) RestoreJobs(ctx context.Context, t Target) ([]RestoreJob, error) {
 	sc := scope{ProjectID: t.ProjectID, Cluster: t.Cluster}
 	now := c.now()
 	switch t.Kind {
 	case KindCloud:
-		ws, err := list[wireCloudRestoreJob](ctx, c, opListRestoreJobs, sc, fmt.Sprintf(restoreJobsPath, esc(t.ProjectID), esc(t.Cluster)), nil)
+		ws, err := list[wireCloudRestoreJob](ctx, c, spec.ListGroupClusterBackupRestoreJobs, sc, spec.ListGroupClusterBackupRestoreJobs.Expand(t.ProjectID, t.Cluster), nil)
 		return normaliseJobs(ws, err, now, RestoreJob.id)
 	case KindFlex:
-		ws, err := list[wireFlexRestoreJob](ctx, c, opListFlexRestoreJobs, sc, fmt.Sprintf(flexRestoreJobsPath, esc(t.ProjectID), esc(t.Cluster)), nil)
+		ws, err := list[wireFlexRestoreJob](ctx, c, spec.ListGroupFlexClusterBackupRestoreJobs, sc, spec.ListGroupFlexClusterBackupRestoreJobs.Expand(t.ProjectID, t.Cluster), nil)
 		return normaliseJobs(ws, err, now, RestoreJob.id)
 	}
 	return nil, fmt.Errorf("atlas: %s clusters have no restore jobs to read", t.Kind)

@@ -3,14 +3,16 @@ package atlas
 import (
 	"errors"
 	"strings"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // requiredRoles are the least project roles of the operations that need more than Project Read
 // Only (the API description's x-rolesRequirements).
 var requiredRoles = map[string]string{
-	opListRestoreJobs.Name:     "Project Backup Manager",
-	opListExports.Name:         "Project Backup Manager",
-	opGetCompliancePolicy.Name: "Project Owner",
+	spec.ListGroupClusterBackupRestoreJobs.Name: "Project Backup Manager",
+	spec.ListGroupClusterBackupExports.Name:     "Project Backup Manager",
+	spec.GetGroupBackupCompliancePolicy.Name:    "Project Owner",
 }
 
 // RoleRequired names the least project role operation needs.
@@ -19,6 +21,16 @@ func RoleRequired(operation string) string {
 		return r
 	}
 	return "Project Read Only"
+}
+
+// RefusalScope is what one 403 refuses in a project: reading one kind of job listing for the
+// clusters read as one kind. Roles are granted per project and checked per operation, so the
+// refusal holds for every such cluster of the project alike, and says nothing of another
+// listing, nor of the same jobs of another kind: Cloud Backup and Flex restore jobs are listed
+// by different operations.
+type RefusalScope struct {
+	Jobs JobKind
+	Kind Kind
 }
 
 // RefusedError is Atlas refusing a call with 403, told without what differs from one cluster to

@@ -38,31 +38,38 @@ func OutcomeOf(err error) Outcome {
 	return Unreachable
 }
 
-// ClusterNotFound reports whether err is Atlas saying the cluster (or serverless instance, or
-// Flex cluster) a call named does not exist.
-func ClusterNotFound(err error) bool {
+// What a 404 with one of these errorCodes says does not exist: the cluster (or serverless
+// instance, or Flex cluster) a call named, or its project. Every not-found rule reads this one
+// table.
+var notFoundCodes = map[string]notFound{
+	"CLUSTER_NOT_FOUND": clusterNotFound, "SERVERLESS_INSTANCE_NOT_FOUND": clusterNotFound, "FLEX_CLUSTER_NOT_FOUND": clusterNotFound,
+	"GROUP_NOT_FOUND": projectNotFound, "GROUP_NAME_NOT_FOUND": projectNotFound,
+}
+
+type notFound int
+
+const (
+	clusterNotFound notFound = iota + 1
+	projectNotFound
+)
+
+// notFoundOf is what err says does not exist, or 0.
+func notFoundOf(err error) notFound {
 	var ae *Error
 	if !errors.As(err, &ae) || ae.StatusCode != 404 {
-		return false
+		return 0
 	}
-	switch ae.ErrorCode {
-	case "CLUSTER_NOT_FOUND", "SERVERLESS_INSTANCE_NOT_FOUND", "FLEX_CLUSTER_NOT_FOUND":
-		return true
-	}
-	return false
+	return notFoundCodes[ae.ErrorCode]
 }
+
+// ClusterNotFound reports whether err is Atlas saying the cluster (or serverless instance, or
+// Flex cluster) a call named does not exist.
+func ClusterNotFound(err error) bool { return notFoundOf(err) == clusterNotFound }
 
 // ProjectNotFound reports whether err is Atlas saying the project a call named does not exist
 // (or is not visible to the credentials).
 func ProjectNotFound(err error) bool {
-	if errors.Is(err, ErrProjectNotVisible) {
-		return true
-	}
-	var ae *Error
-	if !errors.As(err, &ae) || ae.StatusCode != 404 {
-		return false
-	}
-	return ae.ErrorCode == "GROUP_NOT_FOUND" || ae.ErrorCode == "GROUP_NAME_NOT_FOUND"
+	return errors.Is(err, ErrProjectNotVisible) || notFoundOf(err) == projectNotFound
 }
 
 // ErrProjectNotVisible is matched by the error of ProjectByID for an id the listing lacks.
@@ -78,6 +85,24 @@ func ProjectByID(all []Project, id string) (Project, error) {
 	}
 	return Project{}, fmt.Errorf("project %s: %w (give them the Project Read Only role on it)", id, ErrProjectNotVisible)
 }
+
+// NewTarget is the target of a cluster of project projectID read as kind k: sharded only where k
+// is Cloud Backup, the one kind whose sharded clusters are read through other endpoints.
+func NewTarget(projectID, cluster string, k Kind, sharded bool) Target {
+	return Target{ProjectID: projectID, Cluster: cluster, Kind: k, Sharded: sharded && k == KindCloud}
+}
+
+// HasSchedule reports whether clusters of kind k have a backup schedule to read: Cloud Backup
+// only.
+func (k Kind) HasSchedule() bool { return k == KindCloud }
+
+// RestoreWindow is how far back a point-in-time restore reaches under the policy.
+func (s Schedule) RestoreWindow() time.Duration { return days(s.RestoreWindowDays) }
+
+// RestoreWindow is the point-in-time restore window the policy requires; 0 when none.
+func (p CompliancePolicy) RestoreWindow() time.Duration { return days(p.RestoreWindowDays) }
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // HasSizes reports whether Atlas gives the storage size of the kind's snapshots.
 func (k Kind) HasSizes() bool {
@@ -128,10 +153,28 @@ func (s *Snapshot) addSize(n int64) {
 // one failed.
 func (s Snapshot) IsFallback() bool { return s.Type == "fallback" }
 
-// NextSnapshotPassed reports whether the next snapshot Atlas planned is due by now, so that the
-// schedule read before no longer says when the next one comes.
-func (s Schedule) NextSnapshotPassed(now time.Time) bool {
-	return !s.NextSnapshot.IsZero() && !now.Before(s.NextSnapshot)
+// scheduleMaxAge bounds how long a Cloud Backup schedule is reused: a policy rarely changes, and
+// a change shows sooner anyway, in the next planned snapshot or in snapshots it cannot explain
+// (Explains).
+const scheduleMaxAge = 24 * time.Hour
+
+// pastScheduleRetry is how often a schedule whose next snapshot was due at least this long before
+// it was read is read again: Atlas is behind the policy (the cluster's snapshots are failing or
+// paused), and asking on every refresh would not make it catch up sooner.
+const pastScheduleRetry = time.Hour
+
+// ReadAgain reports whether the schedule, read at readAt, is read again at now rather than
+// reused: when it is a day old, or when the next snapshot it announced is due. A next snapshot
+// that was due long before the schedule was read means Atlas is behind the policy: read hourly.
+// One due only shortly before is being taken, and Atlas moves it on when that ends: read at every
+// refresh until it does. A zero readAt (never read) reads it.
+func (s Schedule) ReadAgain(readAt, now time.Time) bool {
+	age := now.Sub(readAt)
+	if age >= scheduleMaxAge || readAt.IsZero() {
+		return true
+	}
+	passed := !s.NextSnapshot.IsZero() && !now.Before(s.NextSnapshot)
+	return passed && (readAt.Sub(s.NextSnapshot) < pastScheduleRetry || age >= pastScheduleRetry)
 }
 
 // Explains reports whether the policy accounts for the scheduled snapshots taken after since

@@ -1,6 +1,7 @@
 package atlas
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -68,6 +69,71 @@ func TestFromFuture(t *testing.T) {
 	} {
 		if got := (Snapshot{CreatedAt: tc.created}).FromFuture(now); got != tc.future {
 			t.Errorf("created %s: from the future %t, want %t", tc.created, got, tc.future)
+		}
+	}
+}
+
+// TestScheduleReadAgain: a schedule is reused until it is a day old or its next snapshot is due;
+// one whose next snapshot was due long before it was read (Atlas is behind the policy) is read
+// hourly, one due shortly before (the snapshot is being taken) at every refresh.
+func TestScheduleReadAgain(t *testing.T) {
+	readAt := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		next      time.Time
+		readAt    time.Time
+		now       time.Time
+		readAgain bool
+	}{
+		{"never read", readAt.Add(3 * time.Hour), time.Time{}, readAt, true},
+		{"next snapshot ahead", readAt.Add(3 * time.Hour), readAt, readAt.Add(time.Hour), false},
+		{"none announced", time.Time{}, readAt, readAt.Add(23 * time.Hour), false},
+		{"a day old", readAt.Add(30 * 24 * time.Hour), readAt, readAt.Add(24 * time.Hour), true},
+		{"next snapshot due", readAt.Add(3 * time.Hour), readAt, readAt.Add(3 * time.Hour), true},
+		{"due minutes before it was read", readAt.Add(-10 * time.Minute), readAt, readAt.Add(5 * time.Minute), true},
+		{"due hours before it was read", readAt.Add(-3 * time.Hour), readAt, readAt.Add(59 * time.Minute), false},
+		{"due hours before, an hour later", readAt.Add(-3 * time.Hour), readAt, readAt.Add(time.Hour), true},
+	} {
+		if got := (Schedule{NextSnapshot: tc.next}).ReadAgain(tc.readAt, tc.now); got != tc.readAgain {
+			t.Errorf("%s: read again %t, want %t", tc.name, got, tc.readAgain)
+		}
+	}
+}
+
+// TestNotFound: one table of errorCodes says what a 404 finds missing, for every rule that asks.
+func TestNotFound(t *testing.T) {
+	for _, tc := range []struct {
+		status           int
+		code             string
+		cluster, project bool
+	}{
+		{404, "CLUSTER_NOT_FOUND", true, false},
+		{404, "SERVERLESS_INSTANCE_NOT_FOUND", true, false},
+		{404, "FLEX_CLUSTER_NOT_FOUND", true, false},
+		{404, "GROUP_NOT_FOUND", false, true},
+		{404, "GROUP_NAME_NOT_FOUND", false, true},
+		{404, "RESOURCE_NOT_FOUND", false, false},
+		{400, "CLUSTER_NOT_FOUND", false, false},
+	} {
+		e := &Error{StatusCode: tc.status, ErrorCode: tc.code}
+		if ClusterNotFound(e) != tc.cluster || ProjectNotFound(e) != tc.project || e.NotFound() != (tc.cluster || tc.project) {
+			t.Errorf("%d %s: cluster not found %t, project not found %t, not found %t; want %t, %t",
+				tc.status, tc.code, ClusterNotFound(e), ProjectNotFound(e), e.NotFound(), tc.cluster, tc.project)
+		}
+	}
+	if !ProjectNotFound(fmt.Errorf("wrapped: %w", ErrProjectNotVisible)) {
+		t.Error("a project the listing lacks is not found")
+	}
+}
+
+// TestNewTarget: only Cloud Backup targets are sharded.
+func TestNewTarget(t *testing.T) {
+	if got := NewTarget(pid, "c", KindCloud, true); !got.Sharded {
+		t.Errorf("%+v not sharded", got)
+	}
+	for _, k := range []Kind{KindFlex, KindServerless, KindTenant, KindLegacy} {
+		if got := NewTarget(pid, "c", k, true); got.Sharded {
+			t.Errorf("%+v sharded", got)
 		}
 	}
 }

@@ -111,18 +111,16 @@ type wireLegacySnapshot struct {
 	Created  struct {
 		Date time.Time `json:"date"`
 	} `json:"created"`
-	Expires     time.Time `json:"expires"`
-	DoNotDelete *bool     `json:"doNotDelete"`
-	Parts       []struct {
+	Expires time.Time `json:"expires"`
+	Parts   []struct {
 		StorageSizeBytes *int64 `json:"storageSizeBytes"`
 		MongodVersion    string `json:"mongodVersion"`
 	} `json:"parts"`
 }
 
-func (w wireCloudSnapshot) normalise(kind Kind, t Target) Snapshot {
+func (w wireCloudSnapshot) normalise() Snapshot {
 	s := Snapshot{
-		ID: w.ID, Kind: kind, ProjectID: t.ProjectID, Cluster: t.Cluster,
-		Status: normaliseStatus(w.Status), RawStatus: w.Status,
+		ID: w.ID, Status: normaliseStatus(w.Status), RawStatus: w.Status,
 		CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt,
 		Type: w.SnapshotType, Frequency: w.FrequencyType, MongoDBVersion: w.MongodVersion, CopyRegions: w.CopyRegions,
 	}
@@ -132,7 +130,7 @@ func (w wireCloudSnapshot) normalise(kind Kind, t Target) Snapshot {
 	return s
 }
 
-func (w wireFlexSnapshot) normalise(kind Kind, t Target) Snapshot {
+func (w wireFlexSnapshot) normalise() Snapshot {
 	// Flex and tenant snapshots have no createdAt: the data is as of when Atlas finished
 	// writing it, and before that the best point in time Atlas gives.
 	created := w.FinishTime
@@ -143,20 +141,14 @@ func (w wireFlexSnapshot) normalise(kind Kind, t Target) Snapshot {
 		created = w.ScheduledTime
 	}
 	return Snapshot{
-		ID: w.ID, Kind: kind, ProjectID: t.ProjectID, Cluster: t.Cluster,
-		Status: normaliseStatus(w.Status), RawStatus: w.Status,
-		CreatedAt: created, StartedAt: w.StartTime, FinishedAt: w.FinishTime, ExpiresAt: w.Expiration,
+		ID: w.ID, Status: normaliseStatus(w.Status), RawStatus: w.Status, CreatedAt: created, ExpiresAt: w.Expiration,
 		// Atlas takes Flex and shared-tier snapshots once a day on its own schedule.
 		Type: "scheduled", Frequency: "daily", MongoDBVersion: w.MongoDBVersion,
 	}
 }
 
-func (w wireLegacySnapshot) normalise(kind Kind, t Target) Snapshot {
-	s := Snapshot{
-		ID: w.ID, Kind: kind, ProjectID: t.ProjectID, Cluster: t.Cluster,
-		Status: StatusInProgress, RawStatus: "complete=false",
-		CreatedAt: w.Created.Date, ExpiresAt: w.Expires, DoNotDelete: w.DoNotDelete,
-	}
+func (w wireLegacySnapshot) normalise() Snapshot {
+	s := Snapshot{ID: w.ID, Status: StatusInProgress, RawStatus: "complete=false", CreatedAt: w.Created.Date, ExpiresAt: w.Expires}
 	if w.Complete {
 		s.Status, s.RawStatus = StatusCompleted, "complete=true"
 	}

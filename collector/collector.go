@@ -1,382 +1,126 @@
-// Package collector turns Atlas backup snapshots into Prometheus metrics. It refreshes its view
-// of Atlas through an atlas.Fetcher when a scrape asks for it and the data is older than the
-// configured minimum refresh interval, and serves everything else from its cache.
+// Package collector turns the views the refresh engine publishes (estate.View) into Prometheus
+// metrics: it says how the estate looks in Prometheus, and nothing of when or how it is read,
+// nor of Atlas's rules (it asks the view, or atlas's named rules).
 //
-// A refresh reads the snapshots of every known target. Discovery (which projects the
-// configuration selects and which clusters they hold) has its own, longer cadence: it runs in
-// full every discovery interval, and for one project whenever Atlas says that something in it
-// changed (a new cluster in the all-projects cluster listing, a cluster answering that it does
-// not exist).
+// Each file holds one group of metric families: its descriptors, and the function that renders
+// them from a view, or from one target's view. A group registers itself (register), as
+// node_exporter's collectors do, and Describe and Collect go through them all. What a target
+// renders to is kept while its view stays the same value (cache.go); the per-snapshot families
+// bypass the registry (persnapshot.go).
 package collector
 
 import (
-	"context"
-	"sync"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 const namespace = "atlas_backup"
 
-// scheduleMaxAge bounds how long a Cloud Backup schedule is reused: a policy rarely changes, and
-// a change shows sooner anyway, in the next planned snapshot or in snapshots it cannot explain.
-const scheduleMaxAge = 24 * time.Hour
-
-// pastScheduleRetry is how often a schedule whose next snapshot was due at least this long before
-// it was read is read again: Atlas is behind the policy (the cluster's snapshots are failing or
-// paused), and asking on every refresh would not make it catch up sooner.
-const pastScheduleRetry = time.Hour
-
-// Fetcher is what the collector needs from the atlas package.
-type Fetcher interface {
-	Projects(ctx context.Context) ([]atlas.Project, error)
-	ProjectByName(ctx context.Context, name string) (atlas.Project, error)
-	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
-	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
-	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
-	Fetch(ctx context.Context, reqs []atlas.Request, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
-	RequestsSent() uint64
-	Notices() []atlas.Notice
+// Source is where the collector reads what to show: the refresh engine (estate.Engine).
+type Source interface {
+	View() *estate.View
 }
 
-// Settings is the part of the configuration the collector uses.
-type Settings struct {
-	Projects           []config.Project
-	MinRefreshInterval time.Duration
-	RefreshTimeout     time.Duration
-	// DiscoveryInterval is how often projects and clusters are rediscovered in full; 0 means on
-	// every refresh.
-	DiscoveryInterval time.Duration
-	SnapshotMetrics   bool
-	BackupSchedules   bool
-	// Shard is the part of the estate this replica reads (--shard, --total-shards).
-	Shard Shard
-	// RestoreJobs, ExportJobs and CompliancePolicy read those families: restore and export
-	// jobs at most once per JobsInterval per target, the policy with each discovery of its
-	// project.
-	RestoreJobs, ExportJobs, CompliancePolicy bool
-	JobsInterval                              time.Duration
-}
-
-// SettingsFrom extracts Settings from a loaded configuration; the shard comes from flags.
-func SettingsFrom(c *config.Config) Settings {
-	return Settings{
-		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),
-		RefreshTimeout: c.RefreshTimeout.D(), DiscoveryInterval: c.DiscoveryInterval.D(),
-		SnapshotMetrics: c.SnapshotMetricsEnabled(), BackupSchedules: c.BackupSchedulesEnabled(),
-		RestoreJobs: c.RestoreJobsEnabled(), ExportJobs: c.ExportJobsEnabled(), CompliancePolicy: c.CompliancePolicyEnabled(),
-		JobsInterval: c.JobsInterval.D(),
-	}
-}
-
-// Collector is a prometheus.Collector over a cached view of Atlas.
+// Collector is a prometheus.Collector over the views of a Source. It never reads Atlas.
 type Collector struct {
-	logger log.Logger
-	now    func() time.Time
-	life   context.Context // ends when the exporter stops; background refreshes derive from it
-
-	mu       sync.Mutex
-	fetcher  Fetcher
-	settings Settings
-	// generation changes with the data source (credentials, base URL): results of refreshes
-	// against an older one are dropped. selection changes with what the configuration selects:
-	// refreshes under an older one still deliver snapshot data, but no longer decide which
-	// targets exist. view changes on every reconfiguration: cached encodings are rebuilt.
-	generation, selection, view int
-	cycle                       int
-	lastStart                   time.Time
-	queued                      bool          // a reconfiguration asked for a refresh at once
-	refreshing                  chan struct{} // closed when the running refresh ends; nil when none runs
-	ready                       bool
-	up                          bool
-	lastDur                     time.Duration
-	discoveredAt                time.Time // start of the last full discovery
-	rediscover                  bool      // a full discovery is due at the next refresh
-	lastRequests                map[string]float64
-	entries                     map[string]*entryState // by selector
-	projects                    map[string]*projectState
-	targets                     map[atlas.Target]*targetState
-	notFound                    map[atlas.Target]int // cycle in which Atlas said the target does not exist
-	missing                     map[missingKey]bool
-	clusterNames                map[string]map[string]bool // per project: names in the last all-projects cluster listing
-	version                     uint64                     // bumped when a refresh ends and on Reconfigure
-	log                         logBook                    // what was logged about the exporter as a whole
+	src   Source
+	now   func() time.Time // for ages, at scrape time
+	cache cache
 }
 
-// entryState is what a project selector of the configuration resolved to.
-type entryState struct {
-	projects []atlas.Project
-	resolved bool // resolved at least once
-	absent   bool // Atlas said the configured project does not exist
-	again    bool // resolve again at the next refresh
-	log      logBook
+// New returns a collector of src's views; now is the clock (time.Now in production).
+func New(src Source, now func() time.Time) *Collector {
+	return &Collector{src: src, now: now}
 }
 
-type projectState struct {
-	project atlas.Project
-	// The clusters of the last successful listing, as a set of names and sorted by name (as
-	// atlas.ClusterList keeps them): what each configuration entry reads in the project is
-	// worked out from them at every refresh.
-	names    map[string]bool
-	clusters []atlas.Cluster
-	// selected are the clusters some entry selects, as of the last refresh that finished.
-	selected     map[string]atlas.Cluster
-	listed       bool // a listing succeeded at least once
-	listedCycle  int  // cycle of the last successful listing
-	ok           bool
-	discoveredAt time.Time
-	serverless   *atlas.GoneError
-	rediscover   bool // list the project's clusters again at the next refresh
-	seen         int
-	compliance   complianceState
-	// refused holds, per job family and kind, when Atlas last refused it in this project (403):
-	// roles are per project, so one cluster asks again per jobs_interval, not all.
-	refused map[string]time.Time
-	log     logBook
+// group is a group of metric families: its descriptors, and what it renders from a whole view
+// and from each target's view (either may be nil).
+type group struct {
+	descs  []*prometheus.Desc
+	view   func(v *estate.View, ch chan<- prometheus.Metric)
+	target func(t *estate.TargetView, gauge gaugeFunc)
 }
 
-type targetState struct {
-	project     atlas.Project
-	served      atlas.Target
-	snapshots   []atlas.Snapshot
-	schedule    *atlas.Schedule // Cloud Backup policy; nil for other kinds or before it was read
-	scheduleAt  time.Time       // when schedule was read; zero forces a read
-	gone        []*atlas.GoneError
-	restores    jobsState[atlas.RestoreJob]
-	exports     jobsState[atlas.ExportJob]
-	pit         bool // continuous backup is on: the schedule's restore window applies
-	hasData     bool
-	fetchedAt   time.Time
-	ok          bool
-	seen        int
-	unknownSeen map[string]bool
-	log         logBook
+// groups are the registered groups, in the order of their files.
+var groups []group
 
-	// The snapshots are kept newest first: the first future of them Atlas dates in the future.
-	// implausible is what checkSnapshots logged of the snapshots last read.
-	future      int
-	implausible map[string]bool
+// register adds a group; each file's init calls it for its own.
+func register(g group) { groups = append(groups, g) }
 
-	// Encodings of this state, reused by every scrape until it changes.
-	cache     []prometheus.Metric // per-cluster metrics
-	cacheView int
-	text      *snapshotText // per-snapshot samples
-	textView  int
-}
-
-// New returns a collector. life bounds background refreshes; now is the clock (time.Now in
-// production, fixed in tests).
-func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now func() time.Time) *Collector {
-	return &Collector{
-		logger: logger, now: now, life: life, fetcher: f, settings: s,
-		entries: map[string]*entryState{}, projects: map[string]*projectState{},
-		targets: map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[missingKey]bool{}, clusterNames: map[string]map[string]bool{},
-		lastRequests: map[string]float64{},
-	}
-}
-
-// Reconfigure applies a reloaded configuration. f is the fetcher to use from now on: the same
-// one when the credentials and base URL did not change, so that its token, rate limiters and
-// what was learnt of gone endpoints stay, and the refresh under way still counts. A new fetcher
-// means a new data source: what refreshes under the old one still bring is dropped, and which
-// endpoints are gone is learnt anew. A change of what the configuration selects starts a full
-// rediscovery at once (after a refresh under way); the data shown stays until then.
-func (c *Collector) Reconfigure(f Fetcher, s Settings) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.settings
-	c.settings = s
-	c.view++
-	c.version++
-	newSource := f != c.fetcher
-	if newSource {
-		// Another host or other credentials may see other projects and clusters.
-		c.fetcher = f
-		c.generation++
-		c.queued, c.rediscover = true, true
-		for _, ts := range c.targets {
-			ts.gone = nil // learnt from the old source
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, g := range groups {
+		for _, d := range g.descs {
+			ch <- d
 		}
 	}
-	c.reconfigureHistory(old, s, newSource)
-	if !sameSelection(old, s) {
-		// Selectors the configuration no longer has are resolved no more.
-		keep := map[string]bool{}
-		for _, e := range s.Projects {
-			keep[selector(e)] = true
-		}
-		for sel := range c.entries {
-			if !keep[sel] {
-				delete(c.entries, sel)
-			}
-		}
-		c.selection++
-		c.rediscover, c.queued = true, true
-		// A new selection may want schedules read, and a policy may have changed meanwhile.
-		for _, ts := range c.targets {
-			ts.scheduleAt = time.Time{}
+}
+
+// Collect implements prometheus.Collector: it renders the current view.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	v := c.src.View()
+	for _, g := range groups {
+		if g.view != nil {
+			g.view(v, ch)
 		}
 	}
-	if c.queued && c.refreshing == nil {
-		c.start()
+	for _, m := range c.cache.metrics(v) {
+		for _, metric := range m {
+			ch <- metric
+		}
 	}
 }
 
-// sameSelection reports whether a and b select the same targets and read the same about them.
-// The compliance policy is read with discovery, so turning it on rediscovers; jobs that turn on
-// are due at the next refresh anyway.
-func sameSelection(a, b Settings) bool {
-	if a.BackupSchedules != b.BackupSchedules || a.CompliancePolicy != b.CompliancePolicy || a.Shard != b.Shard || len(a.Projects) != len(b.Projects) {
-		return false
+// targetMetrics renders the families of every group from one target's view.
+func targetMetrics(t *estate.TargetView) []prometheus.Metric {
+	p, st := t.Project, t.Target
+	lv := []string{p.ID, p.Name, st.Cluster, string(st.Kind)}
+	var out []prometheus.Metric
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append(make([]string, 0, len(lv)+len(extra)), lv...), extra...)...))
 	}
-	for i := range a.Projects {
-		if !a.Projects[i].Equal(b.Projects[i]) {
-			return false
+	for _, g := range groups {
+		if g.target != nil {
+			g.target(t, gauge)
 		}
 	}
-	return true
+	return out
 }
 
-// Ready reports whether the first refresh has finished.
-func (c *Collector) Ready() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ready
+// gaugeFunc adds a sample of a target's family with the target's labels and extra label values.
+type gaugeFunc = func(d *prometheus.Desc, v float64, extra ...string)
+
+var (
+	targetLabels  = []string{"project_id", "project", "cluster", "kind"}
+	projectLabels = []string{"project_id", "project"}
+)
+
+// desc describes a family of the namespace with labels, then extra ones.
+func desc(name, help string, labels []string, extra ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, append(append([]string{}, labels...), extra...), nil)
 }
 
-// Version changes when a refresh ends or the configuration changes. Targets delivered during a
-// refresh change the data too, without changing the version: a rendering reused for the same
-// version may miss those for as long as it is reused.
-func (c *Collector) Version() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.version
+// gauge is one sample of a family that is not a target's.
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
-// Refreshing reports whether a refresh is under way.
-func (c *Collector) Refreshing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.refreshing != nil
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
-// Refresh brings the cache up to date if it is older than the minimum refresh interval, sharing
-// a refresh already under way. It waits until the refresh ends or ctx is done (the scrape's
-// deadline); a refresh cut short by ctx goes on in the background, bounded by the refresh
-// timeout, and the scrape is served what has arrived so far.
-func (c *Collector) Refresh(ctx context.Context) {
-	c.mu.Lock()
-	done := c.refreshing
-	if done == nil {
-		if !c.queued && !c.lastStart.IsZero() && c.now().Sub(c.lastStart) < c.settings.MinRefreshInterval {
-			c.mu.Unlock()
-			return
-		}
-		done = c.start()
-	}
-	c.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-}
+func unix(t time.Time) float64 { return float64(t.Unix()) }
 
-// start begins a refresh in the background and returns the channel closed when it ends; c.mu
-// must be held and no refresh be running.
-func (c *Collector) start() chan struct{} {
-	done := make(chan struct{})
-	c.refreshing, c.queued = done, false
-	c.lastStart = c.now()
-	c.cycle++
-	r := &refresh{
-		c: c, fetcher: c.fetcher, settings: c.settings, generation: c.generation, selection: c.selection,
-		cycle: c.cycle, start: c.lastStart, requestsBefore: c.fetcher.RequestsSent(),
-		delivered: map[atlas.Target]bool{}, listings: map[string]*shared[atlas.ClusterList]{},
-		byName: map[string]*shared[atlas.Project]{}, policies: map[string]*shared[*atlas.CompliancePolicy]{},
-		selected: map[string]map[string]atlas.Cluster{},
+// dateOf is t as YYYY-MM-DD (UTC), or "" for the zero time.
+func dateOf(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	r.plan()
-	rctx, cancel := context.WithTimeout(c.life, c.settings.RefreshTimeout)
-	go func() {
-		r.run(rctx)
-		// Whatever the refresh left waiting (a pause of a rate-limited bucket) ends with it.
-		cancel()
-		c.finish(r, done)
-	}()
-	return done
-}
-
-// finish ends a refresh: it fails the targets it did not finish, drops what the cycle no longer
-// saw, works out which configured targets Atlas does not show, and records the exporter's health.
-func (c *Collector) finish(r *refresh, done chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer close(done)
-	c.refreshing = nil
-	if r.generation != c.generation {
-		if c.queued {
-			c.start()
-		}
-		return
-	}
-	c.version++
-	c.logNotices(r.fetcher.Notices())
-	if !r.complete {
-		c.failUnfinished(r)
-	}
-	r.failUnfinishedJobs()
-	if r.complete && r.selection == c.selection {
-		for id, ps := range c.projects {
-			if ps.seen != r.cycle {
-				delete(c.projects, id)
-				continue
-			}
-			ps.selected = r.selected[id]
-		}
-		for t, ts := range c.targets {
-			if ts.seen != r.cycle {
-				delete(c.targets, t)
-			}
-		}
-		if r.full {
-			c.discoveredAt = r.start
-		}
-	}
-	if r.selection == c.selection {
-		c.updateMissing()
-	}
-	r.mu.Lock()
-	c.up = r.successes > 0 && !r.authFailed
-	r.mu.Unlock()
-	c.lastDur = c.now().Sub(r.start)
-	c.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
-	c.ready = true
-	if c.queued {
-		c.start()
-	}
-}
-
-// failUnfinished marks the targets a refresh cut short by its timeout did not read (a request
-// still running, or a discovery it was waiting for) as failed: their data is as old as before,
-// and collect_success must say so. c.mu must be held.
-func (c *Collector) failUnfinished(r *refresh) {
-	err := errUnfinished{r.settings.RefreshTimeout}
-	for t, ts := range c.targets {
-		if r.delivered[t] {
-			continue
-		}
-		ts.ok, ts.cache = false, nil
-		c.logChange(&ts.log, "snapshots", err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
-	}
-}
-
-type errUnfinished struct{ timeout time.Duration }
-
-func (e errUnfinished) Error() string {
-	return "not finished within refresh_timeout (" + e.timeout.String() + "); the data shown is from the last read that finished"
+	return t.UTC().Format(time.DateOnly)
 }

@@ -1,126 +1,28 @@
-package collector
+package collector_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-var testNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type env struct {
-	srv    *atlastest.Server
-	client *atlas.Client
-	coll   *Collector
-	clock  *clock
-	logs   *testenv.Buffer
-	reg    *prometheus.Registry
-}
-
-const (
-	p1 = "5f0000000000000000000001"
-	p2 = "5f0000000000000000000002"
-)
-
-// defaultProjects: project-001 discovered; in project-002 a tenant cluster read through the
-// sunset tenant endpoint, a legacy-backup cluster read through the legacy endpoint, and a
-// cluster that does not exist; and a project name with a typo.
-func defaultProjects() []config.Project {
-	return []config.Project{
-		{ID: p1},
-		{Name: "project-002", Clusters: []string{"tenant-03"}, Kinds: []string{"tenant"}},
-		{Name: "project-002", Clusters: []string{"legacy-05", "no-such-cluster"}, Kinds: []string{"legacy"}},
-		{Name: "Prodction"},
-	}
-}
-
-func newEnv(t *testing.T, o atlastest.Options, s Settings, clientOpts ...func(*atlas.Config)) *env {
-	t.Helper()
-	if o.Estate == nil {
-		o.Estate = atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 3, Now: testNow})
-	}
-	o.ClientID, o.ClientSecret = "id", "secret"
-	srv := atlastest.NewServer(o)
-	t.Cleanup(srv.Close)
-	cc := atlas.Config{BaseURL: srv.URL, ServiceAccount: &atlas.ServiceAccount{ClientID: "id", ClientSecret: "secret"}, Timeout: 2 * time.Second,
-		Retry: atlas.RetryPolicy{MaxAttempts: 1}}
-	for _, o := range clientOpts {
-		o(&cc)
-	}
-	client, err := atlas.New(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	if s.Projects == nil {
-		s.Projects = defaultProjects()
-	}
-	if s.RefreshTimeout == 0 {
-		s.RefreshTimeout = 10 * time.Second
-	}
-	clk := &clock{t: testNow}
-	logs := &testenv.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	coll := New(ctx, log.NewLogfmtLogger(logs), atlas.NewFetcher(client), s, clk.Now)
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(coll)
-	return &env{srv: srv, client: client, coll: coll, clock: clk, logs: logs, reg: reg}
-}
-
-// oneProject reads project-001 by id, refreshing at most once a minute.
-func oneProject() Settings {
-	s := defaultSettings()
-	s.MinRefreshInterval, s.Projects = time.Minute, []config.Project{{ID: p1}}
-	return s
-}
-
-// defaultSettings are the configuration's defaults.
-func defaultSettings() Settings {
-	return Settings{MinRefreshInterval: 5 * time.Minute, RefreshTimeout: 10 * time.Second, DiscoveryInterval: time.Hour, SnapshotMetrics: true, BackupSchedules: true,
-		RestoreJobs: true, ExportJobs: true, CompliancePolicy: true, JobsInterval: 30 * time.Minute}
-}
-
-func (e *env) refresh(t *testing.T) {
-	t.Helper()
-	e.coll.Refresh(t.Context())
-}
 
 // golden compares the exporter's whole exposition with a golden file.
 func golden(t *testing.T, name string, e *env) {
@@ -153,7 +55,7 @@ func TestGoldenEveryKind(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
-	if !e.coll.Ready() {
+	if !e.engine.Ready() {
 		t.Error("not ready after the first refresh")
 	}
 }
@@ -175,7 +77,7 @@ func TestEveryDescribedMetricIsExposed(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(e.exposition(t), -1) {
 		got[m[1]] = true
 	}
-	for _, name := range SnapshotMetricNames() {
+	for _, name := range collector.SnapshotMetricNames() {
 		if !got[name] {
 			t.Errorf("%s is not exposed", name)
 		}
@@ -254,57 +156,6 @@ func TestCacheAndSharedRefresh(t *testing.T) {
 		"atlas_backup_exporter_discovery_timestamp_seconds 1.7951814e+09")
 }
 
-func merge(ms ...map[string]int) map[string]int {
-	out := map[string]int{}
-	for _, m := range ms {
-		for k, v := range m {
-			out[k] += v
-		}
-	}
-	return out
-}
-
-func equalCounts(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func sum(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-func grep(out, substr string) []string {
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, substr) {
-			lines = append(lines, l)
-		}
-	}
-	sort.Strings(lines)
-	return lines
-}
-
-// exposition is what /metrics serves: the registry's families, then the per-snapshot ones.
-func (e *env) exposition(t *testing.T) string {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := WriteText(&buf, e.reg, e.coll); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
-}
-
 func TestFailingTargetKeepsLastGoodData(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
@@ -360,14 +211,14 @@ func TestDeletedClusterLosesItsSeries(t *testing.T) {
 }
 
 func TestDeadlineServesWhatArrived(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 5 * time.Second, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, estate.Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 5 * time.Second, Projects: []config.Project{{ID: p1}}})
 	e.refresh(t)
 	hang := &atlastest.Fault{Hang: true}
 	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", hang)
 	e.clock.Advance(time.Minute)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	e.coll.Refresh(ctx)
+	e.engine.Refresh(ctx)
 	out := e.exposition(t)
 	// The hung target still shows its previous data and success; the others are fresh.
 	expectLines(t, out,
@@ -375,7 +226,7 @@ func TestDeadlineServesWhatArrived(t *testing.T) {
 		"atlas_backup_collect_timestamp_seconds"+cloudLabels+" 1.79517606e+09",
 		flexSuccess+" 1")
 	// The refresh goes on in the background until the client's timeout ends the hung request.
-	e.coll.Refresh(t.Context())
+	e.engine.Refresh(t.Context())
 	if !strings.Contains(e.exposition(t), `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 0`+"\n") {
 		t.Error("the hung target is not reported as failed once its request timed out")
 	}
@@ -400,9 +251,9 @@ func TestUpFollowsCredentials(t *testing.T) {
 }
 
 func TestReconfigureDropsUnselectedTargets(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
+	e := newEnv(t, atlastest.Options{}, estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
 	e.refresh(t)
-	e.coll.Reconfigure(atlas.NewFetcher(e.client), Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
+	e.engine.Reconfigure(atlas.NewFetcher(e.client), estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
 		Projects: []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}}}})
 	e.refresh(t)
 	lines := grep(e.exposition(t), "atlas_backup_collect_success{")
@@ -412,7 +263,7 @@ func TestReconfigureDropsUnselectedTargets(t *testing.T) {
 }
 
 func TestWatchedSnapshotsUseGetOne(t *testing.T) {
-	e := newEnv(t, atlastest.Options{}, Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true,
+	e := newEnv(t, atlastest.Options{}, estate.Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true,
 		Projects: []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}, Snapshots: []string{"6a0000010000000000000002"}}}})
 	e.refresh(t)
 	if n, m := e.srv.Count("getGroupClusterBackupSnapshot"), e.srv.Count("listGroupClusterBackupSnapshots"); n != 1 || m != 0 {
@@ -422,16 +273,6 @@ func TestWatchedSnapshotsUseGetOne(t *testing.T) {
 	expectLines(t, out,
 		`atlas_backup_snapshots{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 1`,
 		`atlas_backup_snapshot_status{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",snapshot_id="6a0000010000000000000002",status="completed"} 1`)
-}
-
-// expectLines fails for each line of want missing from the exposition out.
-func expectLines(t *testing.T, out string, want ...string) {
-	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(out, w+"\n") {
-			t.Errorf("missing %s", w)
-		}
-	}
 }
 
 // TestBackupSchedulesOff: with backup_schedules false no schedule is read, and turning it off
@@ -444,7 +285,7 @@ func TestBackupSchedulesOff(t *testing.T) {
 	}
 	s := oneProject()
 	s.BackupSchedules, s.RefreshTimeout = false, 10*time.Second
-	e.coll.Reconfigure(atlas.NewFetcher(e.client), s)
+	e.engine.Reconfigure(atlas.NewFetcher(e.client), s)
 	e.srv.Reset()
 	e.refresh(t)
 	out := e.exposition(t)
@@ -464,7 +305,7 @@ func TestBackupSchedulesOff(t *testing.T) {
 // names is backed up, of that kind; one whose listing is empty is not.
 func TestLegacyBackupIsNotBackupDisabled(t *testing.T) {
 	s := defaultSettings()
-	s.Projects = []config.Project{{ID: p1}, {ID: p1, Clusters: []string{"legacy-05", "disabled-08"}, Kinds: []string{"legacy"}}}
+	s.Projects = []config.Project{{ID: p1}, {ID: p1, Clusters: []string{"legacy-05", "disabled-08"}, Kinds: []atlas.Kind{atlas.KindLegacy}}}
 	e := newEnv(t, atlastest.Options{}, s)
 	e.refresh(t)
 	out := e.exposition(t)

@@ -1,7 +1,10 @@
 package collector
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
@@ -10,9 +13,19 @@ var (
 	lastCopied         = desc("last_copied_snapshot_timestamp_seconds", "When the newest completed snapshot copied to the region was taken. Absent while none is (and for sharded clusters, whose snapshots Atlas lists without their copies).", targetLabels, "cloud_provider", "region")
 )
 
+func init() {
+	register(group{
+		descs:  []*prometheus.Desc{copyRegionInfo, copyRegionInterval, lastCopied},
+		target: buildCopies,
+	})
+}
+
 // buildCopies adds a target's series of the regions its policy copies snapshots to.
-func buildCopies(ts *targetState, gauge gaugeFunc) {
-	sch := ts.schedule
+func buildCopies(t *estate.TargetView, gauge gaugeFunc) {
+	if !t.HasData {
+		return
+	}
+	sch := t.Schedule
 	if sch == nil {
 		return
 	}
@@ -21,7 +34,7 @@ func buildCopies(ts *targetState, gauge gaugeFunc) {
 		if d, ok := sch.CopyInterval(r); ok {
 			gauge(copyRegionInterval, d.Seconds(), r.CloudProvider, r.Region)
 		}
-		if at, ok := atlas.LastCopied(ts.current(), r.Region); ok {
+		if at, ok := atlas.LastCopied(t.Current(), r.Region); ok {
 			gauge(lastCopied, unix(at), r.CloudProvider, r.Region)
 		}
 	}

@@ -3,7 +3,10 @@ package collector
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
@@ -12,16 +15,26 @@ var (
 	lastFailedExport = desc("last_failed_export_timestamp_seconds", "When the newest failed export job ended (its creation time where Atlas gives no finish time). Absent when there is none.", targetLabels)
 )
 
+func init() {
+	register(group{
+		descs:  []*prometheus.Desc{exportJobs, lastExport, lastFailedExport},
+		target: buildExports,
+	})
+}
+
 // buildExports adds a target's export-job series, for a cluster that exports automatically or
 // has exported at all.
-func buildExports(ts *targetState, gauge gaugeFunc) {
-	auto := ts.schedule != nil && ts.schedule.AutoExport
-	if !ts.exports.read || (len(ts.exports.jobs) == 0 && !auto) {
+func buildExports(t *estate.TargetView, gauge gaugeFunc) {
+	if !t.HasData {
+		return
+	}
+	auto := t.Schedule != nil && t.Schedule.AutoExport
+	if !t.Exports.Read || (len(t.Exports.List) == 0 && !auto) {
 		return
 	}
 	counts := map[atlas.ExportState]float64{}
 	var last, lastFailed time.Time
-	for _, j := range ts.exports.jobs {
+	for _, j := range t.Exports.List {
 		counts[j.State]++
 		switch end := j.EndedAt(); {
 		case j.State == atlas.ExportSuccessful && end.After(last):

@@ -1,4 +1,4 @@
-package collector
+package collector_test
 
 import (
 	"net"
@@ -9,16 +9,8 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
-)
-
-const (
-	flexSuccess = `atlas_backup_collect_success{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"}`
-	cloudLabels = `{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"}`
-	cloudOK     = "atlas_backup_collect_success" + cloudLabels + " 1"
-	// The last good data fetched at the first refresh (testNow) stays exposed with its time.
-	flexLastGood = `atlas_backup_collect_timestamp_seconds{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1.795176e+09`
-	flexCount    = `atlas_backup_snapshots{cluster="flex-02",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 2`
 )
 
 // TestFaultsOnOneTarget injects each fault into one cluster's snapshot listing, refreshes four
@@ -159,7 +151,7 @@ func TestAtlasUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	e.coll.Reconfigure(atlas.NewFetcher(client), Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second, Projects: []config.Project{{ID: p1}}})
+	e.engine.Reconfigure(atlas.NewFetcher(client), estate.Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second, Projects: []config.Project{{ID: p1}}})
 	for range 3 {
 		e.clock.Advance(time.Minute)
 		e.refresh(t)

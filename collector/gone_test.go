@@ -1,4 +1,4 @@
-package collector
+package collector_test
 
 import (
 	"strings"
@@ -44,7 +44,7 @@ func TestGoneEndpointAskedOnce(t *testing.T) {
 	}
 	t.Cleanup(client.Close)
 	e.srv.Reset()
-	e.coll.Reconfigure(atlas.NewFetcher(client), s)
+	e.engine.Reconfigure(atlas.NewFetcher(client), s)
 	e.refresh(t)
 	expectLines(t, e.exposition(t), sunset)
 	if gone, flex := reads(); gone != 1 || flex != 1 {

@@ -3,7 +3,10 @@ package collector
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
@@ -13,18 +16,28 @@ var (
 	scheduleRestoreWindow = desc("schedule_restore_window_seconds", "How far back a point-in-time restore reaches (the backup policy's restoreWindowDays). Cloud Backup clusters with continuous backup only.", targetLabels)
 )
 
+func init() {
+	register(group{
+		descs:  []*prometheus.Desc{restoreJobs, lastRestore, lastFailedRestore, scheduleRestoreWindow},
+		target: buildRestores,
+	})
+}
+
 // buildRestores adds a target's restore-job series and its point-in-time restore window.
-func buildRestores(ts *targetState, gauge gaugeFunc) {
-	if sch := ts.schedule; sch != nil && ts.pit && sch.RestoreWindowDays > 0 {
-		gauge(scheduleRestoreWindow, (time.Duration(sch.RestoreWindowDays) * 24 * time.Hour).Seconds())
+func buildRestores(t *estate.TargetView, gauge gaugeFunc) {
+	if !t.HasData {
+		return
 	}
-	if !ts.restores.read {
+	if sch := t.Schedule; sch != nil && t.PIT && sch.RestoreWindow() > 0 {
+		gauge(scheduleRestoreWindow, sch.RestoreWindow().Seconds())
+	}
+	if !t.Restores.Read {
 		return
 	}
 	type key struct{ delivery, status string }
 	counts := map[key]float64{}
 	var last, lastFailed time.Time
-	for _, j := range ts.restores.jobs {
+	for _, j := range t.Restores.List {
 		counts[key{j.DeliveryType, string(j.Status)}]++
 		if j.Succeeded() && j.FinishedAt.After(last) {
 			last = j.FinishedAt
@@ -33,7 +46,7 @@ func buildRestores(ts *targetState, gauge gaugeFunc) {
 			lastFailed = j.FinishedAt
 		}
 	}
-	for _, d := range ts.served.Kind.DeliveryTypes() {
+	for _, d := range t.Target.Kind.DeliveryTypes() {
 		for _, st := range atlas.RestoreStatuses {
 			k := key{d, string(st)}
 			gauge(restoreJobs, counts[k], k.delivery, k.status)

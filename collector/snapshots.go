@@ -1,300 +1,88 @@
 package collector
 
 import (
-	"bytes"
-	"cmp"
-	"io"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
-// Per-snapshot series are most of the output of a large estate (nine per snapshot: 900,000 for
-// 100,000 snapshots). Gathering them through a registry builds every sample as a protobuf
-// message at each scrape, which costs gigabytes and seconds there, so they bypass it, as
-// kube-state-metrics does: each target's label pairs are formatted as text (by expfmt) once per
-// refresh, and a scrape writes the sample lines from those bytes and the snapshots' values.
-
-type snapshotFamily struct {
-	name, help string
-	nameBytes  []byte
-	header     []byte // "# HELP …\n# TYPE … gauge\n"
-}
-
+// Per target (project, cluster, kind): how its last read went, and what its snapshots say.
+// Snapshots Atlas dates in the future keep their per-snapshot series, but stay out of the
+// counts and the newest and oldest, where they would hide snapshots that stop coming.
 var (
-	familyStatus  = newSnapshotFamily("snapshot_status", "Status of the snapshot: 1 for its status, 0 for the others.")
-	familyCreated = newSnapshotFamily("snapshot_created_timestamp_seconds", "When Atlas took the snapshot (Flex/tenant: when it finished; legacy: its created date).")
-	familyAge     = newSnapshotFamily("snapshot_age_seconds", "Seconds since the snapshot was taken, at scrape time.")
-	familyExpires = newSnapshotFamily("snapshot_expires_timestamp_seconds", "When Atlas deletes the snapshot (Flex/tenant: when its download link expires). Absent where Atlas gives none.")
-	familySize    = newSnapshotFamily("snapshot_size_bytes", "Storage the snapshot takes (legacy: summed over parts). Absent for kinds without a size (flex, tenant).")
-	familyInfo    = newSnapshotFamily("snapshot_info", "Snapshot metadata; always 1.")
-
-	// snapshotFamilies in output order; the age family is encoded per scrape.
-	snapshotFamilies = []*snapshotFamily{familyStatus, familyCreated, familyAge, familyExpires, familySize, familyInfo}
+	collectSuccess   = desc("collect_success", "1 if the last attempt to read the cluster's snapshots (and, for Cloud Backup, its backup schedule) succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
+	collectTimestamp = desc("collect_timestamp_seconds", "When the snapshot data exposed for the cluster was fetched from Atlas.", targetLabels)
+	snapshotsCount   = desc("snapshots", "Snapshots Atlas lists for the cluster, by status; those it dates in the future are in future_snapshots instead.", targetLabels, "status")
+	futureSnapshots  = desc("future_snapshots", "Snapshots Atlas dates more than the clock-skew tolerance ("+atlas.ClockSkew.String()+") after they were read: Atlas's clock or this host's is wrong. They keep their per-snapshot series but are left out of snapshots, last_snapshot_status and the newest, oldest, fallback and copied snapshot timestamps, where they would hide snapshots that stop coming.", targetLabels)
+	lastCompleted    = desc("last_completed_snapshot_timestamp_seconds", "When the newest completed snapshot was taken. Absent when there is none.", targetLabels)
+	lastStatus       = desc("last_snapshot_status", "Status of the newest snapshot: 1 for its status, 0 for the others.", targetLabels, "status")
+	oldestCompleted  = desc("oldest_completed_snapshot_timestamp_seconds", "When the oldest completed snapshot was taken: the start of the restore window.", targetLabels)
+	lastFallback     = desc("last_fallback_snapshot_timestamp_seconds", "When the newest fallback snapshot was taken (Atlas fell back because the primary snapshot method failed). Absent when there is none.", targetLabels)
+	storageBytes     = desc("storage_bytes", "Storage taken by all the cluster's snapshots: negative sizes, which Atlas should never give, are left out (and logged), and the sum stops at 2^63-1. Absent for kinds without sizes (flex, tenant).", targetLabels)
 )
 
-func newSnapshotFamily(name, help string) *snapshotFamily {
-	f := &snapshotFamily{name: namespace + "_" + name, help: help}
-	f.nameBytes = []byte(f.name)
-	var buf bytes.Buffer
-	mf := &dto.MetricFamily{Name: proto.String(f.name), Help: proto.String(help), Type: dto.MetricType_GAUGE.Enum(),
-		Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(0)}}}}
-	if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-		panic(err)
-	}
-	lines := bytes.SplitAfterN(buf.Bytes(), []byte("\n"), 3)
-	f.header = append(lines[0], lines[1]...)
-	return f
-}
-
-// snapshotText is one target's per-snapshot label pairs, escaped and formatted by expfmt once
-// per refresh; a scrape assembles the sample lines from them. Caching whole lines instead would
-// hold most of the exposition in memory (about 1.5 KB per snapshot, 225 MB at 150,000).
-type snapshotText struct {
-	snapshots []atlas.Snapshot
-	// `cluster="…"`, `kind="…"`, and `project="…",project_id="…"`: the target's label pairs
-	// in name order, split where the info family's own labels fall between them.
-	cluster, kind, project []byte
-	ids                    [][]byte      // per snapshot: `snapshot_id="…"`
-	infos                  []*infoLabels // per snapshot
-}
-
-// infoLabels are the labels of a snapshot's info sample that its target does not set.
-type infoLabels struct{ frequency, version, typ []byte }
-
-// statusLabels are `status="…"` per atlas.Statuses.
-var statusLabels = func() [][]byte {
-	out := make([][]byte, len(atlas.Statuses))
-	for i, st := range atlas.Statuses {
-		out[i] = labelText(labelPair("status", string(st)))
-	}
-	return out
-}()
-
-func labelPair(name, value string) *dto.LabelPair {
-	return &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)}
-}
-
-// labelText formats label pairs as the exposition format writes them between the braces.
-func labelText(pairs ...*dto.LabelPair) []byte {
-	var buf bytes.Buffer
-	mf := &dto.MetricFamily{Name: proto.String("x"), Type: dto.MetricType_GAUGE.Enum(),
-		Metric: []*dto.Metric{{Label: pairs, Gauge: &dto.Gauge{Value: proto.Float64(0)}}}}
-	if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-		// Only an empty family or name fails, and neither can happen here.
-		panic(err)
-	}
-	b := buf.Bytes()
-	return bytes.Clone(b[bytes.IndexByte(b, '{')+1 : bytes.LastIndexByte(b, '}')])
-}
-
-// buildSnapshotText formats a target's label pairs. Info labels repeat across snapshots (a few
-// frequencies, types and versions), so each distinct set is formatted and kept once.
-func buildSnapshotText(ts *targetState) *snapshotText {
-	p, t := ts.project, ts.served
-	n := len(ts.snapshots)
-	st := &snapshotText{
-		snapshots: ts.snapshots,
-		cluster:   labelText(labelPair("cluster", t.Cluster)), kind: labelText(labelPair("kind", string(t.Kind))),
-		project: labelText(labelPair("project", p.Name), labelPair("project_id", p.ID)),
-		ids:     make([][]byte, n), infos: make([]*infoLabels, n),
-	}
-	interned := map[[3]string]*infoLabels{}
-	for i := range ts.snapshots {
-		s := &ts.snapshots[i]
-		st.ids[i] = labelText(labelPair("snapshot_id", s.ID))
-		key := [3]string{s.Frequency, s.MongoDBVersion, s.Type}
-		il := interned[key]
-		if il == nil {
-			il = &infoLabels{labelText(labelPair("frequency", s.Frequency)), labelText(labelPair("mongodb_version", s.MongoDBVersion)), labelText(labelPair("type", s.Type))}
-			interned[key] = il
-		}
-		st.infos[i] = il
-	}
-	return st
-}
-
-// lineWriter assembles sample lines into a buffer it hands to w in large writes.
-type lineWriter struct {
-	w   io.Writer
-	buf []byte
-	err error
-}
-
-// sample writes `name{pairs…} value`; pairs are label texts in name order.
-func (lw *lineWriter) sample(name []byte, v float64, pairs ...[]byte) {
-	b := append(lw.buf, name...)
-	b = append(b, '{')
-	for i, p := range pairs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, p...)
-	}
-	b = append(b, '}', ' ')
-	b = appendValue(b, v)
-	lw.buf = append(b, '\n')
-	if len(lw.buf) >= 64<<10 {
-		lw.flush()
-	}
-}
-
-func (lw *lineWriter) flush() {
-	if lw.err == nil && len(lw.buf) > 0 {
-		_, lw.err = lw.w.Write(lw.buf)
-	}
-	lw.buf = lw.buf[:0]
-}
-
-// appendValue formats v as expfmt does for the values these families hold.
-func appendValue(b []byte, v float64) []byte {
-	switch v {
-	case 0:
-		return append(b, '0')
-	case 1:
-		return append(b, '1')
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
-}
-
-// write writes the samples of family f of one target; now is the scrape's time, for ages.
-func (st *snapshotText) write(lw *lineWriter, f *snapshotFamily, now time.Time) {
-	name := f.nameBytes
-	for i := range st.snapshots {
-		s := &st.snapshots[i]
-		id := st.ids[i]
-		switch f {
-		case familyStatus:
-			for j, sl := range statusLabels {
-				lw.sample(name, b2f(s.Status == atlas.Statuses[j]), st.cluster, st.kind, st.project, id, sl)
-			}
-		case familyCreated:
-			if !s.CreatedAt.IsZero() {
-				lw.sample(name, unix(s.CreatedAt), st.cluster, st.kind, st.project, id)
-			}
-		case familyAge:
-			if !s.CreatedAt.IsZero() {
-				lw.sample(name, float64(now.Unix()-s.CreatedAt.Unix()), st.cluster, st.kind, st.project, id)
-			}
-		case familyExpires:
-			if !s.ExpiresAt.IsZero() {
-				lw.sample(name, unix(s.ExpiresAt), st.cluster, st.kind, st.project, id)
-			}
-		case familySize:
-			if s.HasSize {
-				lw.sample(name, float64(s.SizeBytes), st.cluster, st.kind, st.project, id)
-			}
-		case familyInfo:
-			il := st.infos[i]
-			lw.sample(name, 1, st.cluster, il.frequency, st.kind, il.version, st.project, id, il.typ)
-		}
-	}
-}
-
-// has reports whether the target has any sample of family f.
-func (st *snapshotText) has(f *snapshotFamily) bool {
-	for i := range st.snapshots {
-		s := &st.snapshots[i]
-		switch {
-		case f == familyStatus, f == familyInfo,
-			(f == familyCreated || f == familyAge) && !s.CreatedAt.IsZero(),
-			f == familyExpires && !s.ExpiresAt.IsZero(),
-			f == familySize && s.HasSize:
-			return true
-		}
-	}
-	return false
-}
-
-// WriteSnapshotMetrics writes the per-snapshot families in the text exposition format (0.0.4),
-// to follow the registry's output in the same response. It writes nothing when
-// snapshot_metrics is off.
-func (c *Collector) WriteSnapshotMetrics(w io.Writer) error {
-	c.mu.Lock()
-	if !c.settings.SnapshotMetrics {
-		c.mu.Unlock()
-		return nil
-	}
-	now := c.now()
-	texts := make([]*snapshotText, 0, len(c.targets))
-	for _, ts := range c.servedTargets() {
-		if !ts.hasData {
-			continue
-		}
-		if ts.text == nil || ts.textView != c.view {
-			ts.text, ts.textView = buildSnapshotText(ts), c.view
-		}
-		texts = append(texts, ts.text)
-	}
-	c.mu.Unlock()
-	// The texts are never changed once built (a refresh replaces them), so they are written
-	// without holding the lock.
-	lw := &lineWriter{w: w, buf: make([]byte, 0, 72<<10)}
-	for _, f := range snapshotFamilies {
-		wroteHeader := false
-		for _, st := range texts {
-			if !st.has(f) {
-				continue
-			}
-			if !wroteHeader {
-				lw.buf = append(lw.buf, f.header...)
-				wroteHeader = true
-			}
-			st.write(lw, f, now)
-		}
-	}
-	lw.flush()
-	return lw.err
-}
-
-// WriteText writes everything /metrics serves in the text exposition format: the families of
-// reg (which holds c and the exporter's own metrics), then c's per-snapshot families. Like
-// promhttp's ContinueOnError it writes what reg gathered even when gathering partly failed,
-// and returns that error after.
-func WriteText(w io.Writer, reg prometheus.Gatherer, c *Collector) error {
-	mfs, gatherErr := reg.Gather()
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return err
-		}
-	}
-	if err := c.WriteSnapshotMetrics(w); err != nil {
-		return err
-	}
-	return gatherErr
-}
-
-// servedTargets returns the targets to expose, one per served (project, cluster, kind), in a
-// stable order; c.mu must be held.
-func (c *Collector) servedTargets() []*targetState {
-	keys := make([]atlas.Target, 0, len(c.targets))
-	for t := range c.targets {
-		keys = append(keys, t)
-	}
-	slices.SortFunc(keys, func(a, b atlas.Target) int {
-		return cmp.Or(strings.Compare(a.ProjectID, b.ProjectID), strings.Compare(a.Cluster, b.Cluster),
-			strings.Compare(string(a.Kind), string(b.Kind)), cmp.Compare(b2f(a.Sharded), b2f(b.Sharded)))
+func init() {
+	register(group{
+		descs:  []*prometheus.Desc{collectSuccess, collectTimestamp, snapshotsCount, futureSnapshots, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes},
+		target: buildSnapshots,
 	})
-	seen := map[atlas.Target]bool{}
-	out := make([]*targetState, 0, len(keys))
-	for _, k := range keys {
-		ts := c.targets[k]
-		s := ts.served
-		s.Sharded = false
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
-		out = append(out, ts)
+}
+
+func buildSnapshots(t *estate.TargetView, gauge gaugeFunc) {
+	gauge(collectSuccess, b2f(t.OK))
+	if !t.HasData {
+		return
 	}
-	return out
+	gauge(collectTimestamp, unix(t.FetchedAt))
+	// Snapshots from the future take storage too, but are no part of the cluster's history yet.
+	var size int64
+	hasSize := t.Target.Kind.HasSizes()
+	for _, s := range t.Snapshots {
+		if s.HasSize {
+			size, hasSize = atlas.AddSizes(size, s.SizeBytes), true
+		}
+	}
+	counts := map[atlas.Status]float64{}
+	var newestDone, oldestDone, newestFallback *atlas.Snapshot
+	snaps := t.Current()
+	for i := range snaps {
+		s := &snaps[i]
+		counts[s.Status]++
+		if s.Status == atlas.StatusCompleted {
+			if newestDone == nil || s.CreatedAt.After(newestDone.CreatedAt) {
+				newestDone = s
+			}
+			if oldestDone == nil || s.CreatedAt.Before(oldestDone.CreatedAt) {
+				oldestDone = s
+			}
+		}
+		if s.IsFallback() && (newestFallback == nil || s.CreatedAt.After(newestFallback.CreatedAt)) {
+			newestFallback = s
+		}
+	}
+	for _, st := range atlas.Statuses {
+		gauge(snapshotsCount, counts[st], string(st))
+	}
+	if counts[atlas.StatusUnknown] > 0 {
+		gauge(snapshotsCount, counts[atlas.StatusUnknown], string(atlas.StatusUnknown))
+	}
+	gauge(futureSnapshots, float64(t.Future))
+	if hasSize {
+		gauge(storageBytes, float64(size))
+	}
+	if newestDone != nil {
+		gauge(lastCompleted, unix(newestDone.CreatedAt))
+		gauge(oldestCompleted, unix(oldestDone.CreatedAt))
+	}
+	if newestFallback != nil {
+		gauge(lastFallback, unix(newestFallback.CreatedAt))
+	}
+	if len(snaps) > 0 {
+		// Snapshots are kept newest first.
+		newest := snaps[0].Status
+		for _, st := range atlas.Statuses {
+			gauge(lastStatus, b2f(newest == st), string(st))
+		}
+	}
 }

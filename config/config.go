@@ -64,16 +64,16 @@ type APIKey struct {
 
 // Project selects projects and the clusters in them.
 type Project struct {
-	ID                  string   `yaml:"id"`
-	Name                string   `yaml:"name"`
-	DiscoverAllProjects bool     `yaml:"discover_all_projects"`
-	ProjectInclude      *Regexp  `yaml:"project_include"`
-	ProjectExclude      *Regexp  `yaml:"project_exclude"`
-	Clusters            []string `yaml:"clusters"`
-	Include             *Regexp  `yaml:"include"`
-	Exclude             *Regexp  `yaml:"exclude"`
-	Kinds               []string `yaml:"kinds"`
-	Snapshots           []string `yaml:"snapshots"`
+	ID                  string       `yaml:"id"`
+	Name                string       `yaml:"name"`
+	DiscoverAllProjects bool         `yaml:"discover_all_projects"`
+	ProjectInclude      *Regexp      `yaml:"project_include"`
+	ProjectExclude      *Regexp      `yaml:"project_exclude"`
+	Clusters            []string     `yaml:"clusters"`
+	Include             *Regexp      `yaml:"include"`
+	Exclude             *Regexp      `yaml:"exclude"`
+	Kinds               []atlas.Kind `yaml:"kinds"`
+	Snapshots           []string     `yaml:"snapshots"`
 }
 
 // Defaults of the keys the collector reads; the Atlas client's own (timeout, max_concurrency,

@@ -243,7 +243,7 @@ func TestMarshalledKeysAreKnown(t *testing.T) {
 	yes := true
 	c := &Config{
 		Atlas: Atlas{ServiceAccount: &ServiceAccount{}, APIKey: &APIKey{}}, SnapshotMetrics: &yes, BackupSchedules: &yes,
-		Projects: []Project{{ProjectInclude: re, ProjectExclude: re, Include: re, Exclude: re, Clusters: []string{"a"}, Kinds: []string{"cloud"}, Snapshots: []string{"s"}}},
+		Projects: []Project{{ProjectInclude: re, ProjectExclude: re, Include: re, Exclude: re, Clusters: []string{"a"}, Kinds: []atlas.Kind{atlas.KindCloud}, Snapshots: []string{"s"}}},
 	}
 	out, err := yaml.Marshal(c)
 	if err != nil {

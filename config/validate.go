@@ -2,9 +2,7 @@ package config
 
 import (
 	"errors"
-	"os"
 	"regexp"
-	"strings"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 )
@@ -13,15 +11,6 @@ var (
 	hex24       = regexp.MustCompile(`^[a-f0-9]{24}$`)
 	clusterName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]*$`)
 )
-
-// kindNames lists the kinds a project may name, as atlas knows them.
-var kindNames = func() string {
-	names := make([]string, len(atlas.Kinds))
-	for i, k := range atlas.Kinds {
-		names[i] = string(k)
-	}
-	return strings.Join(names, ", ")
-}()
 
 // validate checks what decoding alone cannot: how keys go together, identifiers, credentials.
 func (d *decoder) validate(c *Config, getenv func(string) string) {
@@ -90,13 +79,13 @@ func (d *decoder) secret(path, key string, s *Secret, file string) {
 	case *s == "" && file == "":
 		d.fail(at, "%s_file (or %s) is required", key, key)
 	case file != "":
-		raw, err := os.ReadFile(file)
+		secret, err := ReadSecretFile(file)
 		if err != nil {
 			// The reason only (no such file, permission denied): the path is the key's value.
 			d.fail(at, "cannot read the file: %v", errors.Unwrap(err))
 			return
 		}
-		*s = Secret(strings.TrimSpace(string(raw)))
+		*s = secret
 		if *s == "" {
 			d.fail(at, "the file is empty")
 		}
@@ -130,11 +119,6 @@ func (d *decoder) checkProject(i int, p *Project, ids map[string]int) {
 	for j, c := range p.Clusters {
 		if !clusterName.MatchString(c) {
 			d.fail(index(join(at, "clusters"), j), "must be a cluster name: letters, digits and hyphens, starting with a letter or digit")
-		}
-	}
-	for j, k := range p.Kinds {
-		if _, ok := atlas.ParseKind(k); !ok {
-			d.fail(index(join(at, "kinds"), j), "must be one of %s", kindNames)
 		}
 	}
 	if len(p.Snapshots) > 0 && len(p.Clusters) != 1 {

@@ -387,7 +387,8 @@ func TestMakeRelease(t *testing.T) {
 	}
 }
 
-// TestTestCommand keeps the README's test command, `make test` and .ci/run the same command.
+// TestTestCommand keeps the README's test command and `make test` the same command, and .ci/run
+// running it (`make ci`, which runs `make test`).
 func TestTestCommand(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -398,7 +399,17 @@ func TestTestCommand(t *testing.T) {
 		t.Fatal("the README has no test command")
 	}
 	command := string(m[1])
-	for _, file := range []string{"../.ci/run", "../Makefile"} {
+	ci := map[string]string{"../.ci/run": "make ci", "../Makefile": "PROMETHEUS3_DIR=$$(.ci/prometheus3) && export PROMETHEUS3_DIR && $(MAKE) --no-print-directory test"}
+	for file, line := range ci {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(strings.Split(string(raw), "\n"), func(l string) bool { return strings.TrimSpace(l) == line }) {
+			t.Errorf("%s does not run %q", file, line)
+		}
+	}
+	for _, file := range []string{"../Makefile"} {
 		raw, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

@@ -114,7 +114,7 @@ func ProjectID(p int) string { return fmt.Sprintf("5f%022x", p+1) }
 // alternate between replica set and sharded, sharded ones have a fallback snapshot, and all
 // have Atlas's default backup policy; legacy ones a daily policy, for when they are read
 // through Cloud Backup. Every other project has a Backup Compliance Policy; restore and export
-// jobs and copies to other regions are described at addBackupHistory.
+// jobs and copies to other regions are described at addJobsAndPolicies.
 func Generate(s Spec) *Estate {
 	if len(s.Kinds) == 0 {
 		s.Kinds = AllKinds
@@ -182,7 +182,7 @@ func Generate(s Spec) *Estate {
 				}
 				c.Snapshots = append(c.Snapshots, sn)
 			}
-			addBackupHistory(c, p, s.Now, &jobSeq)
+			addJobsAndPolicies(c, p, s.Now, &jobSeq)
 			proj.Clusters = append(proj.Clusters, c)
 		}
 		if p%2 == 0 {

@@ -87,26 +87,26 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 		return s.paginate(r, items, true), 200
 	}
 	c := p.Cluster(rt.cluster)
-	family := familyOf(rt.op)
+	api := apiOf(rt.op)
 	if c == nil {
-		if family == "serverless" {
+		if api == "serverless" {
 			return notFound("SERVERLESS_INSTANCE_NOT_FOUND", "No serverless instance named "+rt.cluster+" exists in group "+p.ID+".", rt.cluster, p.ID)
 		}
 		return notFound("CLUSTER_NOT_FOUND", "No cluster named "+rt.cluster+" exists in group "+p.ID+".", rt.cluster, p.ID)
 	}
-	if body, status, bad := wrongFamily(family, c); bad {
+	if body, status, bad := wrongAPI(api, c); bad {
 		return body, status
 	}
 	if rt.op == "getGroupClusterBackupSchedule" {
 		return schedule(c), 200
 	}
-	if body, ok := s.historyOf(r, rt, p, c); ok {
+	if body, ok := s.jobsOf(r, rt, p, c); ok {
 		return body, 200
 	}
-	render := renderer(family, c)
+	render := renderer(api, c)
 	if rt.snapshot != "" {
 		for _, sn := range c.Snapshots {
-			if sn.ID == rt.snapshot && (family != "legacy" || sn.Status != "failed") {
+			if sn.ID == rt.snapshot && (api != "legacy" || sn.Status != "failed") {
 				return render(sn), 200
 			}
 		}
@@ -114,7 +114,7 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 	}
 	items := make([]any, 0, len(c.Snapshots))
 	for _, sn := range c.Snapshots {
-		if family == "legacy" && (sn.Status == "failed" || (sn.Status != "completed" && r.URL.Query().Get("completed") != "all")) {
+		if api == "legacy" && (sn.Status == "failed" || (sn.Status != "completed" && r.URL.Query().Get("completed") != "all")) {
 			continue
 		}
 		items = append(items, render(sn))
@@ -182,7 +182,8 @@ func clusterDescription(p *Project, c *Cluster) obj {
 	}
 }
 
-func familyOf(op string) string {
+// apiOf names the snapshot API an operation belongs to.
+func apiOf(op string) string {
 	switch {
 	case strings.Contains(op, "Tenant"):
 		return "tenant"
@@ -198,12 +199,12 @@ func familyOf(op string) string {
 	return "cloud"
 }
 
-// wrongFamily answers a cluster asked for through an API family that does not serve it, with
+// wrongAPI answers a cluster asked for through a snapshot API that does not serve it, with
 // the 400s Atlas gives (CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API and the like; see Atlas's API
 // error codes, https://www.mongodb.com/docs/atlas/reference/api-errors/).
-func wrongFamily(family string, c *Cluster) (any, int, bool) {
+func wrongAPI(api string, c *Cluster) (any, int, bool) {
 	flexLike := c.Kind == Flex || c.Kind == Tenant
-	switch family {
+	switch api {
 	case "cloud", "sharded", "legacy":
 		if flexLike {
 			b, s := badRequest("CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API", "Flex cluster "+c.Name+" cannot be used in the Cluster API.", c.Name)
@@ -213,7 +214,7 @@ func wrongFamily(family string, c *Cluster) (any, int, bool) {
 			b, s := badRequest("CANNOT_USE_SERVERLESS_INSTANCE_IN_CLUSTER_API", "Serverless instance "+c.Name+" cannot be used in the Cluster API.", c.Name)
 			return b, s, true
 		}
-		if family == "legacy" && c.Kind != Legacy {
+		if api == "legacy" && c.Kind != Legacy {
 			b, s := badRequest("INCORRECT_BACKUP_API_ENDPOINT", "Incorrect Public API endpoint for Cloud Backups. Please use the following endpoint: (/backup/snapshots).", "/backup/snapshots")
 			return b, s, true
 		}
@@ -233,8 +234,8 @@ func wrongFamily(family string, c *Cluster) (any, int, bool) {
 
 var flexStatus = map[string]string{"queued": "QUEUED", "inProgress": "RUNNING", "completed": "COMPLETED", "failed": "FAILED"}
 
-func renderer(family string, c *Cluster) func(Snap) any {
-	switch family {
+func renderer(api string, c *Cluster) func(Snap) any {
+	switch api {
 	case "flex", "tenant":
 		return func(sn Snap) any {
 			o := obj{"id": sn.ID, "status": flexStatus[sn.Status], "scheduledTime": ts(sn.CreatedAt.Add(-time.Minute)),

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/icholy/digest"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
 // SunsetMode is how a deprecated endpoint answers.
@@ -407,6 +409,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (to cut a body short).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if !r.started {
 		r.WriteHeader(http.StatusOK)
@@ -579,9 +584,49 @@ type routeInfo struct {
 	byName   string
 }
 
-// route maps a path onto an operation of the OpenAPI description.
+// versions are the resource versions the fake answers per operation, as Atlas's description
+// offers them: a property of Atlas, kept apart from the versions the client sends.
+var versions = map[string][]string{
+	"listGroups": {"2023-01-01"}, "listClusterDetails": {"2023-01-01"}, "getGroupByName": {"2023-01-01"},
+	"listGroupClusters": {"2023-01-01", "2023-02-01", "2024-08-05"}, "listGroupFlexClusters": {"2024-11-13"},
+	"listGroupServerlessInstances": {"2023-01-01"}, "getGroupClusterBackupSchedule": {"2024-08-05"},
+	"listGroupClusterBackupRestoreJobs": {"2023-01-01"}, "listGroupFlexClusterBackupRestoreJobs": {"2024-11-13"},
+	"listGroupClusterBackupExports": {"2023-01-01"}, "getGroupBackupCompliancePolicy": {"2023-01-01", "2023-10-01"},
+	"listGroupClusterBackupSnapshots": {"2023-01-01"}, "getGroupClusterBackupSnapshot": {"2023-01-01"},
+	"listGroupClusterBackupSnapshotShardedClusters": {"2023-01-01"}, "getGroupClusterBackupSnapshotShardedCluster": {"2023-01-01"},
+	"listGroupClusterBackupTenantSnapshots": {"2023-01-01"}, "getGroupClusterBackupTenantSnapshot": {"2023-01-01"},
+	"listGroupClusterSnapshots": {"2023-01-01"}, "getGroupClusterSnapshot": {"2023-01-01"},
+	"listGroupFlexClusterBackupSnapshots": {"2024-11-13"}, "getGroupFlexClusterBackupSnapshot": {"2024-11-13"},
+	"listGroupServerlessBackupSnapshots": {"2023-01-01"}, "getGroupServerlessBackupSnapshot": {"2023-01-01"},
+}
+
+// template is the path of one operation of the client's table (package spec), split into
+// segments: a literal, or a parameter in braces.
+type template struct {
+	op       string
+	segments []string
+	literals int
+}
+
+var templates = func() []template {
+	var out []template
+	for _, o := range spec.All() {
+		t := template{op: o.Name, segments: strings.Split(strings.TrimPrefix(o.Path, "/"), "/")}
+		for _, seg := range t.segments {
+			if !strings.HasPrefix(seg, "{") {
+				t.literals++
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}()
+
+// route maps a path onto an operation of the client's table: the template of as many segments
+// whose literals match, the one with most literals where several do (.../snapshots/shardedClusters
+// rather than .../snapshots/{snapshotId}).
 func route(p string) (routeInfo, bool) {
-	rest, ok := strings.CutPrefix(p, "/api/atlas/v2/")
+	rest, ok := strings.CutPrefix(p, spec.Prefix+"/")
 	if !ok {
 		return routeInfo{}, false
 	}
@@ -589,80 +634,43 @@ func route(p string) (routeInfo, bool) {
 	for i := range seg {
 		seg[i], _ = url.PathUnescape(seg[i])
 	}
-	v2023, v2024c, vFlex := []string{"2023-01-01"}, []string{"2023-01-01", "2023-02-01", "2024-08-05"}, []string{"2024-11-13"}
-	switch {
-	case len(seg) == 1 && seg[0] == "groups":
-		return routeInfo{op: "listGroups", versions: v2023}, true
-	case len(seg) == 1 && seg[0] == "clusters":
-		return routeInfo{op: "listClusterDetails", versions: v2023}, true
-	case len(seg) == 3 && seg[0] == "groups" && seg[1] == "byName":
-		return routeInfo{op: "getGroupByName", versions: v2023, byName: seg[2]}, true
-	case len(seg) < 3 || seg[0] != "groups":
-		return routeInfo{}, false
-	}
-	ri := routeInfo{project: seg[1]}
-	if len(seg) >= 4 {
-		ri.cluster = seg[3]
-	}
-	tail := strings.Join(seg[2:], "/")
-	if len(seg) >= 4 {
-		tail = seg[2] + "/{c}"
-		if len(seg) > 4 {
-			tail += "/" + strings.Join(seg[4:], "/")
+	var best *template
+	for i := range templates {
+		t := &templates[i]
+		if len(t.segments) != len(seg) || (best != nil && best.literals >= t.literals) {
+			continue
+		}
+		if matches(t.segments, seg) {
+			best = t
 		}
 	}
-	last := seg[len(seg)-1]
-	withID := func(op string, v []string) (routeInfo, bool) {
-		ri.op, ri.versions, ri.snapshot = op, v, last
-		return ri, true
+	if best == nil {
+		return routeInfo{}, false
 	}
-	set := func(op string, v []string) (routeInfo, bool) {
-		ri.op, ri.versions = op, v
-		return ri, true
+	ri := routeInfo{op: best.op, versions: versions[best.op]}
+	for i, name := range best.segments {
+		switch name {
+		case "{groupId}":
+			ri.project = seg[i]
+		case "{clusterName}", "{name}":
+			ri.cluster = seg[i]
+		case "{snapshotId}":
+			ri.snapshot = seg[i]
+		case "{groupName}":
+			ri.byName = seg[i]
+		}
 	}
-	switch {
-	case tail == "clusters":
-		return set("listGroupClusters", v2024c)
-	case tail == "flexClusters":
-		return set("listGroupFlexClusters", vFlex)
-	case tail == "serverless":
-		return set("listGroupServerlessInstances", v2023)
-	case tail == "clusters/{c}/backup/snapshots":
-		return set("listGroupClusterBackupSnapshots", v2023)
-	case tail == "clusters/{c}/backup/schedule":
-		return set("getGroupClusterBackupSchedule", []string{"2024-08-05"})
-	case tail == "clusters/{c}/backup/restoreJobs":
-		return set("listGroupClusterBackupRestoreJobs", v2023)
-	case tail == "flexClusters/{c}/backup/restoreJobs":
-		return set("listGroupFlexClusterBackupRestoreJobs", vFlex)
-	case tail == "clusters/{c}/backup/exports":
-		return set("listGroupClusterBackupExports", v2023)
-	case tail == "backupCompliancePolicy":
-		return set("getGroupBackupCompliancePolicy", []string{"2023-01-01", "2023-10-01"})
-	case tail == "clusters/{c}/backup/snapshots/shardedClusters":
-		return set("listGroupClusterBackupSnapshotShardedClusters", v2023)
-	case len(seg) == 8 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "snapshots" && seg[6] == "shardedCluster":
-		return withID("getGroupClusterBackupSnapshotShardedCluster", v2023)
-	case len(seg) == 7 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "snapshots":
-		return withID("getGroupClusterBackupSnapshot", v2023)
-	case tail == "clusters/{c}/backup/tenant/snapshots":
-		return set("listGroupClusterBackupTenantSnapshots", v2023)
-	case len(seg) == 8 && seg[2] == "clusters" && seg[4] == "backup" && seg[5] == "tenant" && seg[6] == "snapshots":
-		return withID("getGroupClusterBackupTenantSnapshot", v2023)
-	case tail == "clusters/{c}/snapshots":
-		return set("listGroupClusterSnapshots", v2023)
-	case len(seg) == 6 && seg[2] == "clusters" && seg[4] == "snapshots":
-		return withID("getGroupClusterSnapshot", v2023)
-	case tail == "flexClusters/{c}/backup/snapshots":
-		return set("listGroupFlexClusterBackupSnapshots", vFlex)
-	case len(seg) == 7 && seg[2] == "flexClusters" && seg[4] == "backup" && seg[5] == "snapshots":
-		return withID("getGroupFlexClusterBackupSnapshot", vFlex)
-	case tail == "serverless/{c}/backup/snapshots":
-		return set("listGroupServerlessBackupSnapshots", v2023)
-	case len(seg) == 7 && seg[2] == "serverless" && seg[4] == "backup" && seg[5] == "snapshots":
-		return withID("getGroupServerlessBackupSnapshot", v2023)
+	return ri, true
+}
+
+// matches reports whether every literal of a template's segments is the path's.
+func matches(template, seg []string) bool {
+	for i, t := range template {
+		if !strings.HasPrefix(t, "{") && t != seg[i] {
+			return false
+		}
 	}
-	return routeInfo{}, false
+	return true
 }
 
 // sunsetOf names the switchable endpoint an operation belongs to.
@@ -765,12 +773,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
 		w.WriteHeader(200)
 		_, _ = w.Write(raw[:len(raw)/2])
-		if hj, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
-			if hijacker, ok := hj.Unwrap().(http.Hijacker); ok {
-				if conn, _, err := hijacker.Hijack(); err == nil {
-					_ = conn.Close()
-				}
-			}
+		// Hijacking flushes what was written; closing the connection then ends the body there.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
 		}
 		return
 	}

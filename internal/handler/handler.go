@@ -1,4 +1,4 @@
-// Package handler serves /metrics: it refreshes the collector within the scrape's deadline and
+// Package handler serves /metrics: it refreshes the estate within the scrape's deadline and
 // writes the exposition.
 package handler
 
@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 // Metrics returns the /metrics handler. A scrape waits for a refresh at most Prometheus's
@@ -28,20 +29,20 @@ import (
 // would each pay for rendering and compressing it. Gzipped answers (what Prometheus asks for)
 // are therefore rendered once per second and data version and shared by the scrapes that ask
 // meanwhile: the exporter's own counters may then be up to a second old.
-func Metrics(reg prometheus.Gatherer, coll *collector.Collector, logger log.Logger, offset, max time.Duration) http.Handler {
+func Metrics(reg prometheus.Gatherer, eng *estate.Engine, coll *collector.Collector, logger log.Logger, offset, max time.Duration) http.Handler {
 	shared := &gzipCache{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), ScrapeTimeout(r, offset, max))
 		defer cancel()
-		coll.Refresh(ctx)
+		eng.Refresh(ctx)
 		w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 		if !gzipAccepted(r.Header.Get("Accept-Encoding")) {
-			if err := collector.WriteText(w, reg, coll); err != nil {
+			if err := WriteText(w, reg, coll); err != nil {
 				level.Error(logger).Log("msg", "writing metrics", "err", err)
 			}
 			return
 		}
-		body, err := shared.get(time.Now(), coll.Version(), func(out io.Writer) error { return collector.WriteText(out, reg, coll) })
+		body, err := shared.get(time.Now(), eng.View().Version, func(out io.Writer) error { return WriteText(out, reg, coll) })
 		if err != nil {
 			level.Error(logger).Log("msg", "writing metrics", "err", err)
 		}
@@ -51,7 +52,7 @@ func Metrics(reg prometheus.Gatherer, coll *collector.Collector, logger log.Logg
 	})
 }
 
-// gzipCache holds the gzipped exposition of one second and one version of the collector's data.
+// gzipCache holds the gzipped exposition of one second and one version of the estate's view.
 type gzipCache struct {
 	mu      sync.Mutex
 	second  int64
@@ -107,4 +108,22 @@ func gzipAccepted(header string) bool {
 		}
 	}
 	return false
+}
+
+// WriteText writes everything /metrics serves in the text exposition format: the families of
+// reg (which holds coll and the exporter's own metrics), then coll's per-snapshot families. Like
+// promhttp's ContinueOnError it writes what reg gathered even when gathering partly failed,
+// and returns that error after.
+func WriteText(w io.Writer, reg prometheus.Gatherer, coll *collector.Collector) error {
+	mfs, gatherErr := reg.Gather()
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	if err := coll.WriteSnapshotMetrics(w); err != nil {
+		return err
+	}
+	return gatherErr
 }

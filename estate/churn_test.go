@@ -1,4 +1,4 @@
-package collector
+package estate_test
 
 import (
 	"fmt"
@@ -21,21 +21,11 @@ func churn(e *env, round, n int) {
 	e.srv.Update(func(es *atlastest.Estate) { es.Projects = est.Projects })
 }
 
-// stateSize is how many entries the collector's maps hold.
-func (e *env) stateSize() map[string]int {
-	c := e.coll
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clusterNames := 0
-	for _, names := range c.clusterNames {
-		clusterNames += len(names)
-	}
-	return map[string]int{"entries": len(c.entries), "projects": len(c.projects), "targets": len(c.targets),
-		"notFound": len(c.notFound), "missing": len(c.missing), "clusterNames": clusterNames, "lastRequests": len(c.lastRequests)}
-}
+// stateSize is how many entries the engine's maps hold.
+func (e *env) stateSize() map[string]int { return e.engine.StateSize() }
 
 // TestChurnKeepsStateBounded: projects created and deleted at every refresh leave nothing behind
-// in the collector, whatever discovery mode finds them: what it holds after 40 refreshes is what
+// in the engine, whatever discovery mode finds them: what it holds after 40 refreshes is what
 // it holds after 2.
 func TestChurnKeepsStateBounded(t *testing.T) {
 	for _, interval := range []time.Duration{0, time.Hour} {

@@ -287,16 +287,16 @@ func TestFetcherReadsJobs(t *testing.T) {
 	srv := newFake(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}})
 	c := clientAt(t, srv)
 	srv.SetFault("listGroupClusterBackupExports", "dedicated-06", &atlastest.Fault{Status: 403, ErrorCode: "USER_UNAUTHORIZED"})
-	both := func(cluster string, k Kind, sharded bool) Request {
-		return Request{Target: Target{pid, cluster, k, sharded}, RestoreJobs: true, ExportJobs: true}
+	both := func(cluster string, k Kind, sharded bool) TargetRead {
+		return TargetRead{Target: Target{pid, cluster, k, sharded}, RestoreJobs: true, ExportJobs: true}
 	}
-	reqs := []Request{
+	reqs := []TargetRead{
 		both("dedicated-01", KindCloud, false), both("dedicated-06", KindCloud, true), both("flex-02", KindFlex, false),
 		both("tenant-03", KindTenant, false), // gone: read as Flex
 		both("serverless-04", KindServerless, false), both("gone-99", KindCloud, false),
 		{Target: Target{pid, "dedicated-01", KindCloud, false}, SnapshotIDs: []string{"6a0000010000000000000001"}}, // not asked for
 	}
-	keyOf := func(r Request) string {
+	keyOf := func(r TargetRead) string {
 		if !r.RestoreJobs {
 			return r.Target.Cluster + " without jobs"
 		}
@@ -308,11 +308,11 @@ func TestFetcherReadsJobs(t *testing.T) {
 	NewFetcher(c).Fetch(t.Context(), reqs, func(r Result) {
 		mu.Lock()
 		defer mu.Unlock()
-		got[keyOf(r.Request)] = r
+		got[keyOf(r.Read)] = r
 	}, func(j JobsResult) {
 		mu.Lock()
 		defer mu.Unlock()
-		key := keyOf(j.Request)
+		key := keyOf(j.Read)
 		r, delivered := got[key]
 		if !delivered || j.Served != r.Served {
 			t.Errorf("%s: jobs delivered before the snapshots, or for another target: %+v", key, j)

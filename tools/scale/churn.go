@@ -9,7 +9,7 @@ import (
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 // ChurnReport is the live heap of the client, fetcher and collector (the fake's recorded
@@ -27,7 +27,7 @@ type ChurnReport struct {
 // names) in place of the last ones, as an estate whose projects are created and deleted between
 // refreshes.
 func churn(p Params, refreshes int) (*ChurnReport, error) {
-	rg, err := newRig(p, atlas.Config{Timeout: cmp.Or(p.Timeout, time.Minute)}, collector.Settings{MinRefreshInterval: time.Second,
+	rg, err := newRig(p, atlas.Config{Timeout: cmp.Or(p.Timeout, time.Minute)}, estate.Settings{MinRefreshInterval: time.Second,
 		RefreshTimeout: cmp.Or(p.RefreshTimeout, 10*time.Minute), DiscoveryInterval: 24 * time.Hour})
 	if err != nil {
 		return nil, err
@@ -43,7 +43,8 @@ func churn(p Params, refreshes int) (*ChurnReport, error) {
 		rg.fake.Update(func(e *atlastest.Estate) { e.Projects = est.Projects })
 		rg.fake.Reset()
 		rg.clock.advance(time.Minute)
-		rg.coll.Refresh(rg.ctx)
+		rg.eng.Refresh(rg.ctx)
+		rg.eng.WaitIdle(rg.ctx)
 		if i == 1 || i == refreshes || (i%10 == 0 && isPowerOfTen(i)) {
 			runtime.GC()
 			var ms runtime.MemStats

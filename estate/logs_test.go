@@ -1,4 +1,4 @@
-package collector
+package estate_test
 
 import (
 	"slices"
@@ -10,30 +10,9 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 )
 
-// loggedTopics counts what the collector remembers having logged: in all, and about the
+// loggedTopics counts what the engine remembers having logged: in all, and about the
 // project id and its targets.
-func loggedTopics(e *env, id string) (all, about int) {
-	c := e.coll
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	all = len(c.log.last)
-	for _, es := range c.entries {
-		all += len(es.log.last)
-	}
-	for pid, ps := range c.projects {
-		all += len(ps.log.last)
-		if pid == id {
-			about += len(ps.log.last)
-		}
-	}
-	for t, ts := range c.targets {
-		all += len(ts.log.last)
-		if t.ProjectID == id {
-			about += len(ts.log.last)
-		}
-	}
-	return all, about
-}
+func loggedTopics(e *env, id string) (all, about int) { return e.engine.LoggedTopics(id) }
 
 // TestDroppedSubjectsTakeTheirLogs: what was logged about a target or a project goes when it is
 // dropped, whichever way: a cluster Atlas no longer has, a project Atlas no longer has.

@@ -44,7 +44,7 @@ type CompliancePolicy struct {
 	RestoreWindowDays                     int
 }
 
-// addBackupHistory gives a cluster what a backup owner looks at beyond its snapshots, the
+// addJobsAndPolicies gives a cluster what a backup owner looks at beyond its snapshots, the
 // same for every seed:
 //   - a dedicated replica set has continuous backup, copies every snapshot to AWS US_WEST_2 and
 //     its hourly and daily ones to AWS EU_WEST_1, which is behind (only the snapshots from the
@@ -57,7 +57,7 @@ type CompliancePolicy struct {
 //     completed 200 hours ago;
 //   - a Flex cluster has a restore completed 20 hours ago, a download completed 25 hours ago
 //     whose link expired an hour ago, and a download running.
-func addBackupHistory(c *Cluster, p int, now time.Time, seq *uint64) {
+func addJobsAndPolicies(c *Cluster, p int, now time.Time, seq *uint64) {
 	if c.Policy != nil {
 		c.RestoreWindowDays = 2
 	}
@@ -184,9 +184,9 @@ func compliancePolicy(p *Project) obj {
 		"updatedDate":          "2026-01-05T10:00:00Z", "updatedUser": "backup-officer@example.com"}
 }
 
-// historyOf answers the restore-job, export-job and compliance operations; ok is false for
+// jobsOf answers the restore-job, export-job and compliance operations; ok is false for
 // others. s.mu is held.
-func (s *Server) historyOf(r *http.Request, rt routeInfo, p *Project, c *Cluster) (any, bool) {
+func (s *Server) jobsOf(r *http.Request, rt routeInfo, p *Project, c *Cluster) (any, bool) {
 	var items []any
 	switch rt.op {
 	case "listGroupClusterBackupRestoreJobs":

@@ -1,9 +1,7 @@
-package collector
+package estate_test
 
 import (
 	"context"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,24 +9,8 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv/rig"
 )
-
-// missingLines returns the target_missing samples of the exposition.
-func missingLines(e *env, t *testing.T) string {
-	return strings.Join(grep(e.exposition(t), "atlas_backup_target_missing{"), "\n")
-}
-
-func addCluster(e *env, project int, c *atlastest.Cluster) {
-	e.srv.Update(func(es *atlastest.Estate) { es.Projects[project].Clusters = append(es.Projects[project].Clusters, c) })
-}
-
-// removeCluster deletes a cluster from the fake's estate, as when it is deleted in Atlas.
-func removeCluster(e *env, project int, name string) {
-	e.srv.Update(func(es *atlastest.Estate) {
-		p := es.Projects[project]
-		p.Clusters = slices.DeleteFunc(p.Clusters, func(c *atlastest.Cluster) bool { return c.Name == name })
-	})
-}
 
 // TestTargetMissing: configured projects, clusters and kinds Atlas does not show each get a
 // target_missing series and a log line when they start and stop missing.
@@ -38,7 +20,7 @@ func TestTargetMissing(t *testing.T) {
 		{Name: "Prodction"},
 		{ID: "5f00000000000000000000ff"},
 		{ID: p1, Clusters: []string{"dedicated-01", "no-such-cluster"}},
-		{Name: "project-002", Clusters: []string{"dedicated-01"}, Kinds: []string{"serverless"}},
+		{Name: "project-002", Clusters: []string{"dedicated-01"}, Kinds: []atlas.Kind{atlas.KindServerless}},
 		{DiscoverAllProjects: true, Clusters: []string{"nowhere-01"}},
 	}
 	e := newEnv(t, atlastest.Options{}, s)
@@ -49,7 +31,7 @@ func TestTargetMissing(t *testing.T) {
 atlas_backup_target_missing{cluster="",kind="",project="Prodction"} 1
 atlas_backup_target_missing{cluster="no-such-cluster",kind="",project="5f0000000000000000000001"} 1
 atlas_backup_target_missing{cluster="nowhere-01",kind="",project=""} 1`
-	if got := missingLines(e, t); got != want {
+	if got := e.MissingLines(t); got != want {
 		t.Errorf("after the first refresh:\n%s\nwant\n%s", got, want)
 	}
 	// The 404 made project-002 due for discovery: it lists dedicated-01, so the cluster exists but
@@ -63,7 +45,7 @@ atlas_backup_target_missing{cluster="",kind="",project="Prodction"} 1
 atlas_backup_target_missing{cluster="dedicated-01",kind="serverless",project="project-002"} 1
 atlas_backup_target_missing{cluster="no-such-cluster",kind="",project="5f0000000000000000000001"} 1
 atlas_backup_target_missing{cluster="nowhere-01",kind="",project=""} 1`
-	if got := missingLines(e, t); got != want {
+	if got := e.MissingLines(t); got != want {
 		t.Errorf("after the second refresh:\n%s\nwant\n%s", got, want)
 	}
 	if got, want := e.srv.Counts(), map[string]int{"listClusterDetails": 1, "listGroupClusters": 1, "listGroupFlexClusters": 1,
@@ -101,7 +83,7 @@ atlas_backup_target_missing{cluster="nowhere-01",kind="",project=""} 1`
 	// Serverless dedicated-01 answers again: found. The id stays invisible, and nowhere-01 nowhere.
 	want = `atlas_backup_target_missing{cluster="",kind="",project="5f00000000000000000000ff"} 1
 atlas_backup_target_missing{cluster="nowhere-01",kind="",project=""} 1`
-	if got := missingLines(e, t); got != want {
+	if got := e.MissingLines(t); got != want {
 		t.Errorf("after Atlas gained them:\n%s\nwant\n%s", got, want)
 	}
 	for _, line := range []string{
@@ -125,7 +107,7 @@ func TestTransientFailuresAreNotMissing(t *testing.T) {
 	e.srv.SetFault("getGroupByName", "", &atlastest.Fault{Status: 500})
 	e.srv.SetFault("listGroupClusters", "", &atlastest.Fault{Status: 503})
 	e.refresh(t)
-	if got := missingLines(e, t); got != "" {
+	if got := e.MissingLines(t); got != "" {
 		t.Errorf("missing while Atlas fails:\n%s", got)
 	}
 }
@@ -141,7 +123,7 @@ func TestNewAndDeletedClusters(t *testing.T) {
 	rediscovery := map[string]int{"listGroupClusters": 1, "listGroupFlexClusters": 1, "listGroupServerlessInstances": 1, "getGroupBackupCompliancePolicy": 1}
 	detector := map[string]int{"listClusterDetails": 1}
 
-	addCluster(e, 0, &atlastest.Cluster{Name: "new-flex", Kind: atlastest.Flex})
+	e.AddCluster(0, &atlastest.Cluster{Name: "new-flex", Kind: atlastest.Flex})
 	e.srv.Reset()
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
@@ -156,7 +138,7 @@ func TestNewAndDeletedClusters(t *testing.T) {
 	}
 
 	// Multi-cloud clusters are not in the all-projects listing: found by the full discovery.
-	addCluster(e, 0, &atlastest.Cluster{Name: "multi-01", Kind: atlastest.Dedicated, MultiCloud: true, Policy: atlastest.DefaultPolicy})
+	e.AddCluster(0, &atlastest.Cluster{Name: "multi-01", Kind: atlastest.Dedicated, MultiCloud: true, Policy: atlastest.DefaultPolicy})
 	e.srv.Reset()
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
@@ -188,13 +170,11 @@ func TestNewAndDeletedClusters(t *testing.T) {
 	if got, want := e.srv.Counts(), merge(snapshots, rediscovery, detector, map[string]int{"listGroupClusterBackupSnapshots": 1}); !equalCounts(got, want) {
 		t.Errorf("refresh after a deletion sent\n%v\nwant\n%v", got, want)
 	}
-	if got := missingLines(e, t); got != "" {
+	if got := e.MissingLines(t); got != "" {
 		t.Errorf("a deleted cluster that was not named in the configuration is not missing:\n%s", got)
 	}
 	// Nothing is kept about it: what was logged about it went with its state.
-	e.coll.mu.Lock()
-	defer e.coll.mu.Unlock()
-	for tt := range e.coll.targets {
+	for _, tt := range e.engine.Targets() {
 		if tt.Cluster == "flex-02" {
 			t.Errorf("state kept for the deleted cluster: %v", tt)
 		}
@@ -207,7 +187,7 @@ func TestDetectorFailureFallsBackToTheInterval(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
 	e.srv.SetFault("listClusterDetails", "", &atlastest.Fault{Status: 403, ErrorCode: "USER_UNAUTHORIZED"})
-	addCluster(e, 0, &atlastest.Cluster{Name: "new-flex", Kind: atlastest.Flex})
+	e.AddCluster(0, &atlastest.Cluster{Name: "new-flex", Kind: atlastest.Flex})
 	for range 3 {
 		e.clock.Advance(time.Minute)
 		e.refresh(t)
@@ -287,22 +267,12 @@ func TestScheduleCache(t *testing.T) {
 	}
 	// A reload that changes the selection reads every schedule again.
 	s := oneProject()
-	s.Projects = []config.Project{{ID: p1, Exclude: mustRegexp(t, "flex-.*")}}
-	e.coll.Reconfigure(e.coll.fetcher, s)
+	s.Projects = []config.Project{{ID: p1, Exclude: rig.MustRegexp(t, "flex-.*")}}
+	e.Reconfigure(s)
 	e.refresh(t)
 	if n := schedules(); n != 2 {
 		t.Errorf("after a reload, %d schedules read, want 2", n)
 	}
-}
-
-func mustRegexp(t *testing.T, s string) *config.Regexp {
-	t.Helper()
-	raw := "atlas: {service_account: {client_id: a, client_secret: b}}\nprojects:\n  - {id: " + p1 + ", exclude: " + strconv.Quote(s) + "}\n"
-	c, err := config.Parse("test", []byte(raw), func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Projects[0].Exclude
 }
 
 // TestRefreshTimeoutFailsUnfinishedTargets: a target still being read when the refresh times
@@ -310,7 +280,7 @@ func mustRegexp(t *testing.T, s string) *config.Regexp {
 func TestRefreshTimeoutFailsUnfinishedTargets(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, oneProject(), func(c *atlas.Config) { c.Timeout = 10 * time.Second })
 	e.refresh(t)
-	shortRefreshes(e)
+	e.ShortRefreshes()
 	e.srv.SetFault("listGroupFlexClusterBackupSnapshots", "flex-02", &atlastest.Fault{Hang: true})
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
@@ -330,8 +300,8 @@ func TestReconfigureKeepsWhatDidNotChange(t *testing.T) {
 	// Only how the data is shown changes: no request, no refresh.
 	s := oneProject()
 	s.SnapshotMetrics = false
-	e.coll.Reconfigure(e.coll.fetcher, s)
-	if e.coll.Refreshing() {
+	e.Reconfigure(s)
+	if e.engine.Refreshing() {
 		t.Error("a reload that changes no selection started a refresh")
 	}
 	if strings.Contains(e.exposition(t), "atlas_backup_snapshot_status{") {
@@ -342,7 +312,7 @@ func TestReconfigureKeepsWhatDidNotChange(t *testing.T) {
 	}
 	// A new selection: a full discovery starts at once, with the same token.
 	s.Projects = []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}}}
-	e.coll.Reconfigure(e.coll.fetcher, s)
+	e.Reconfigure(s)
 	e.refresh(t) // waits for the refresh the reload started
 	if got, want := e.srv.Counts(), map[string]int{"listGroups": 1, "listGroupClusters": 1, "listGroupFlexClusters": 1, "listGroupServerlessInstances": 1,
 		"getGroupBackupCompliancePolicy": 1, "listGroupClusterBackupSnapshots": 1, "getGroupClusterBackupSchedule": 1}; !equalCounts(got, want) {
@@ -364,7 +334,7 @@ func TestReconfigureDuringRefreshKeepsItsData(t *testing.T) {
 		s := oneProject()
 		for i := 0; ctx.Err() == nil; i++ {
 			s.SnapshotMetrics = i%2 == 0
-			e.coll.Reconfigure(e.coll.fetcher, s)
+			e.Reconfigure(s)
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
@@ -417,7 +387,7 @@ func TestScheduleBehindItsPolicy(t *testing.T) {
 func TestDiscoveryCutOffFailsItsTargets(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, oneProject(), func(c *atlas.Config) { c.Timeout = 10 * time.Second })
 	e.refresh(t)
-	shortRefreshes(e)
+	e.ShortRefreshes()
 	e.srv.SetFault("listGroupClusters", "", &atlastest.Fault{Hang: true})
 	e.clock.Advance(time.Hour)
 	e.refresh(t)
@@ -428,7 +398,7 @@ func TestDiscoveryCutOffFailsItsTargets(t *testing.T) {
 // (a 5xx) while another lists the project, the first still reads what it selects.
 func TestEntryThatCannotResolveKeepsItsTargets(t *testing.T) {
 	s := oneProject()
-	s.Projects = []config.Project{{DiscoverAllProjects: true}, {Name: "project-002", Clusters: []string{"legacy-05"}, Kinds: []string{"legacy"}}}
+	s.Projects = []config.Project{{DiscoverAllProjects: true}, {Name: "project-002", Clusters: []string{"legacy-05"}, Kinds: []atlas.Kind{atlas.KindLegacy}}}
 	e := newEnv(t, atlastest.Options{}, s)
 	e.refresh(t)
 	legacy := `atlas_backup_collect_success{cluster="legacy-05",kind="legacy",project="project-002",project_id="5f0000000000000000000002"} 1`
@@ -455,12 +425,4 @@ func TestScheduleWhileItsSnapshotIsTaken(t *testing.T) {
 		t.Errorf("%d schedule reads once Atlas moved the next snapshot on, want 1", n)
 	}
 	expectLines(t, e.exposition(t), "atlas_backup_next_snapshot_timestamp_seconds"+cloudLabels+" 1.7951976e+09")
-}
-
-// shortRefreshes cuts refresh_timeout to 300ms once the first refresh has read everything, so
-// that a slow machine cannot cut that one short.
-func shortRefreshes(e *env) {
-	s := oneProject()
-	s.RefreshTimeout = 300 * time.Millisecond
-	e.coll.Reconfigure(e.coll.fetcher, s)
 }

@@ -1,11 +1,13 @@
-package collector
+package estate_test
 
 import (
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 )
 
 const (
@@ -41,8 +43,8 @@ func TestRefusedFamilies(t *testing.T) {
 	e.refresh(t)
 	out := e.exposition(t)
 	expectLines(t, out, cloudOK, flexSuccess+" 1", "atlas_backup_up 1",
-		familyLine(d1, familyRestores, 0), familyLine(d6, familyRestores, 0),
-		familyLine(d1, familyExports, 0), familyLine(d6, familyExports, 0),
+		familyLine(d1, string(atlas.RestoreJobKind), 0), familyLine(d6, string(atlas.RestoreJobKind), 0),
+		familyLine(d1, string(atlas.ExportJobKind), 0), familyLine(d6, string(atlas.ExportJobKind), 0),
 		`atlas_backup_family_collect_success{cluster="",family="compliance_policy",kind="",project="project-001",project_id="5f0000000000000000000001"} 0`,
 		`atlas_backup_family_collect_success{cluster="flex-02",family="restore_jobs",kind="flex",project="project-001",project_id="5f0000000000000000000001"} 1`,
 		`atlas_backup_snapshots{cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="completed"} 3`)
@@ -87,8 +89,8 @@ func TestRefusedFamilies(t *testing.T) {
 	step(30*time.Minute, 1, 1, 0)
 	step(time.Minute, 1, 1, 0)
 	step(time.Minute, 0, 0, 0)
-	expectLines(t, e.exposition(t), familyLine(d1, familyRestores, 1), familyLine(d6, familyRestores, 1),
-		familyLine(d1, familyExports, 1), familyLine(d6, familyExports, 1),
+	expectLines(t, e.exposition(t), familyLine(d1, string(atlas.RestoreJobKind), 1), familyLine(d6, string(atlas.RestoreJobKind), 1),
+		familyLine(d1, string(atlas.ExportJobKind), 1), familyLine(d6, string(atlas.ExportJobKind), 1),
 		`atlas_backup_restore_jobs{cluster="dedicated-06",delivery_type="automated",kind="cloud",project="project-001",project_id="5f0000000000000000000001",status="failed"} 1`)
 	for _, line := range []string{
 		`level=info msg="Atlas no longer refuses restore_jobs in this project" project_id=5f0000000000000000000001 project=project-001 kind=cloud status=recovered`,
@@ -107,7 +109,7 @@ func TestJobsKeepLastGoodData(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, oneProject())
 	e.refresh(t)
 	const lastFailed = `atlas_backup_last_failed_restore_timestamp_seconds{cluster="dedicated-06",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1.7951652e+09`
-	expectLines(t, e.exposition(t), lastFailed, familyLine(d6, familyRestores, 1))
+	expectLines(t, e.exposition(t), lastFailed, familyLine(d6, string(atlas.RestoreJobKind), 1))
 	e.srv.SetFault("listGroupClusterBackupRestoreJobs", "dedicated-06", &atlastest.Fault{Status: 500})
 	e.clock.Advance(30 * time.Minute)
 	for range 3 {
@@ -118,7 +120,7 @@ func TestJobsKeepLastGoodData(t *testing.T) {
 	if n := e.srv.Count("listGroupClusterBackupRestoreJobs"); n != 2+2+1+1 {
 		t.Errorf("%d restore-job requests, want 6", n)
 	}
-	expectLines(t, e.exposition(t), lastFailed, familyLine(d6, familyRestores, 0), familyLine(d1, familyRestores, 1), cloudOK)
+	expectLines(t, e.exposition(t), lastFailed, familyLine(d6, string(atlas.RestoreJobKind), 0), familyLine(d1, string(atlas.RestoreJobKind), 1), cloudOK)
 	if n := strings.Count(e.logs.String(), `msg="restore_jobs collection" project_id=5f0000000000000000000001 project=project-001 cluster=dedicated-06 kind=cloud err=`); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, e.logs)
 	}
@@ -139,7 +141,7 @@ func TestFamiliesOff(t *testing.T) {
 	}
 	s := oneProject()
 	s.RestoreJobs, s.ExportJobs, s.CompliancePolicy = false, false, false
-	e.coll.Reconfigure(e.coll.fetcher, s)
+	e.Reconfigure(s)
 	e.refresh(t) // the rediscovery the reload started (compliance_policy is read with discovery)
 	e.srv.Reset()
 	e.clock.Advance(2 * time.Hour)
@@ -202,5 +204,31 @@ func TestUnknownJobStatusIsCountedAndLogged(t *testing.T) {
 		`atlas_backup_restore_jobs{cluster="flex-02",delivery_type="automated",kind="flex",project="project-001",project_id="5f0000000000000000000001",status="completed"} 0`)
 	if n := strings.Count(e.logs.String(), `msg="a job has a status Atlas does not document" family=restore_jobs status=CLOSED project_id=5f0000000000000000000001 cluster=flex-02 id=6d0000000000000000000099`); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, e.logs)
+	}
+}
+
+// TestJobErrorLoggedOncePerServedTarget: tenant-03 of project-002 is configured as a tenant
+// cluster, whose endpoint is gone, and discovered as the Flex cluster that replaces it: two
+// configured targets, one served. A failing restore-job listing of it is logged once.
+func TestJobErrorLoggedOncePerServedTarget(t *testing.T) {
+	s := defaultSettings()
+	s.MinRefreshInterval = time.Minute
+	s.Projects = []config.Project{{ID: p2}, {Name: "project-002", Clusters: []string{"tenant-03"}, Kinds: []atlas.Kind{atlas.KindTenant}}}
+	e := newEnv(t, atlastest.Options{Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}}, s)
+	e.srv.SetFault("listGroupFlexClusterBackupRestoreJobs", "tenant-03", &atlastest.Fault{Status: 500})
+	for range 2 {
+		e.refresh(t)
+		e.clock.Advance(time.Minute)
+	}
+	const logged = `msg="restore_jobs collection" project_id=5f0000000000000000000002 project=project-002 cluster=tenant-03 kind=flex err=`
+	if n := strings.Count(e.logs.String(), logged); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, e.logs)
+	}
+	expectLines(t, e.exposition(t), `atlas_backup_family_collect_success{cluster="tenant-03",family="restore_jobs",kind="flex",project="project-002",project_id="5f0000000000000000000002"} 0`)
+	e.srv.SetFault("listGroupFlexClusterBackupRestoreJobs", "tenant-03", nil)
+	e.refresh(t)
+	const recovered = `level=info msg="restore_jobs collection" project_id=5f0000000000000000000002 project=project-002 cluster=tenant-03 kind=flex status=recovered`
+	if n := strings.Count(e.logs.String(), recovered); n != 1 {
+		t.Errorf("recovery logged %d times, want once:\n%s", n, e.logs)
 	}
 }

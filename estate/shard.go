@@ -1,4 +1,4 @@
-package collector
+package estate
 
 import "hash/fnv"
 

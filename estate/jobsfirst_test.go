@@ -1,6 +1,7 @@
-package collector
+package estate_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestHangingJobListingsKeepSnapshotsFresh(t *testing.T) {
 	e.refresh(t)
 	s := oneProject()
 	s.RefreshTimeout = time.Second // after the first refresh, so that a slow machine cannot cut that one
-	e.coll.Reconfigure(e.coll.fetcher, s)
+	e.Reconfigure(s)
 	e.srv.SetFault("listGroupClusterBackupRestoreJobs", "dedicated-06", &atlastest.Fault{Hang: true})
 	e.srv.SetFault("listGroupClusterBackupExports", "dedicated-01", &atlastest.Fault{Hang: true})
 	e.srv.Reset()
@@ -40,8 +41,8 @@ func TestHangingJobListingsKeepSnapshotsFresh(t *testing.T) {
 		expectLines(t, out, cloudOK, "atlas_backup_collect_timestamp_seconds"+cloudLabels+now,
 			"atlas_backup_collect_success"+d6Labels+" 1", "atlas_backup_collect_timestamp_seconds"+d6Labels+now,
 			"atlas_backup_schedule_interval_seconds"+cloudLabels+" 21600",
-			familyLine(d6, familyRestores, 0), familyLine(d6, familyExports, 1),
-			familyLine(d1, familyRestores, 1), familyLine(d1, familyExports, 0), "atlas_backup_up 1")
+			familyLine(d6, string(atlas.RestoreJobKind), 0), familyLine(d6, string(atlas.ExportJobKind), 1),
+			familyLine(d1, string(atlas.RestoreJobKind), 1), familyLine(d1, string(atlas.ExportJobKind), 0), "atlas_backup_up 1")
 		if flex := strings.Contains(out, flexSuccess+" 1\n"); flex != (i < 2) {
 			t.Errorf("refresh %d: flex-02 shown %v, want %v", i+1, flex, i < 2)
 		}
@@ -63,4 +64,48 @@ func TestHangingJobListingsKeepSnapshotsFresh(t *testing.T) {
 	if strings.Contains(e.logs.String(), `msg="snapshot collection"`) {
 		t.Errorf("a snapshot collection failed:\n%s", e.logs)
 	}
+}
+
+// TestHangingJobListingReleasesTheScrape: a scrape that triggers a refresh waits for its
+// snapshot phase only. dedicated-06's restore-job listing never answers and refresh_timeout is
+// long, yet Refresh returns with every snapshot fresh and the job read still under way; its
+// outcome arrives in a later view, and the next refresh waits for it.
+func TestHangingJobListingReleasesTheScrape(t *testing.T) {
+	e := newEnv(t, atlastest.Options{}, oneProject(), func(c *atlas.Config) { c.Timeout = time.Hour })
+	e.refresh(t)
+	s := oneProject()
+	s.RefreshTimeout = 10 * time.Minute
+	e.Reconfigure(s)
+	e.srv.SetFault("listGroupClusterBackupRestoreJobs", "dedicated-06", &atlastest.Fault{Hang: true})
+	e.clock.Advance(30 * time.Minute) // jobs_interval: every cluster's jobs are due
+	// Generous against a loaded machine, and far below refresh_timeout, which ends the hang.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	e.engine.Refresh(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the scrape waited for the hanging job listing")
+	}
+	const d6Labels = `{cluster="dedicated-06",kind="cloud",project="project-001",project_id="5f0000000000000000000001"}`
+	now := " " + strconv.FormatFloat(float64(e.clock.Now().Unix()), 'g', -1, 64)
+	before := e.engine.View().Version
+	expectLines(t, e.exposition(t), cloudOK, "atlas_backup_collect_timestamp_seconds"+cloudLabels+now,
+		"atlas_backup_collect_success"+d6Labels+" 1", "atlas_backup_collect_timestamp_seconds"+d6Labels+now,
+		familyLine(d6, string(atlas.RestoreJobKind), 1), "atlas_backup_up 1")
+	if !e.engine.Refreshing() {
+		t.Error("the refresh ended while a job listing hangs")
+	}
+	// A scrape meanwhile starts no refresh: the one under way is shared until its job reads end.
+	e.clock.Advance(time.Hour)
+	e.srv.Reset()
+	e.engine.Refresh(ctx)
+	if n := e.srv.Count(""); n != 0 {
+		t.Errorf("a scrape during the job reads sent %d requests", n)
+	}
+	// The listing fails (the fake stops): its outcome comes with a new view.
+	e.srv.Close()
+	e.engine.WaitIdle(ctx)
+	if v := e.engine.View(); v.Version == before {
+		t.Error("the job read's outcome did not make a new view")
+	}
+	expectLines(t, e.exposition(t), familyLine(d6, string(atlas.RestoreJobKind), 0), cloudOK)
 }

@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	go run ./internal/specfacts SPEC.yaml [MORE.yaml ...] > atlas/testdata/operations.json
+//	go run ./tools/specfacts SPEC.yaml [MORE.yaml ...] > atlas/testdata/operations.json
 //
 // When several files describe the same operation, the first one wins, so an older copy of the
 // description can follow the current one to supply operations removed since. It is run by hand

@@ -20,9 +20,10 @@ func (b *releaseBody) Close() error {
 	return err
 }
 
-// observer reports every HTTP request on the wire (challenges and token requests included),
-// counts those in flight, and keeps what their answers' Deprecation and Sunset headers say.
-type observer struct {
+// onWire is the transport under authentication: it reports every HTTP request on the wire to
+// the Observer (digest challenges and token requests included), counts those in flight, and
+// keeps what their answers' Deprecation and Sunset headers say.
+type onWire struct {
 	next  http.RoundTripper
 	obs   Observer
 	heard heard
@@ -33,7 +34,7 @@ type observer struct {
 	sent     uint64
 }
 
-func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+func (o *onWire) RoundTrip(req *http.Request) (*http.Response, error) {
 	o.mu.Lock()
 	o.inflight++
 	o.sent++
@@ -64,25 +65,25 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func (o *observer) current() int {
+func (o *onWire) current() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.inflight
 }
 
-func (o *observer) total() uint64 {
+func (o *onWire) total() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.sent
 }
 
-func (o *observer) peak() int {
+func (o *onWire) peak() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.maxSeen
 }
 
-func (o *observer) CloseIdleConnections() {
+func (o *onWire) CloseIdleConnections() {
 	if ci, ok := o.next.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}

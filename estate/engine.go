@@ -1,0 +1,351 @@
+// Package estate is the refresh engine: it decides what to read from Atlas and when, keeps what
+// it read, and publishes it as an immutable, versioned View. It knows nothing of Prometheus: the
+// collector renders the View.
+//
+// A refresh runs when a scrape asks for one and the data is older than the minimum refresh
+// interval; it reads the snapshots of every known target. Discovery (which projects the
+// configuration selects and which clusters they hold) has its own, longer cadence: it runs in
+// full every discovery interval, and for one project whenever Atlas says that something in it
+// changed (a new cluster in the all-projects cluster listing, a cluster answering that it does
+// not exist). Job listings and compliance policies have theirs (jobs.go).
+package estate
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+// Fetcher is what the engine needs from the atlas package (atlas.Fetcher).
+type Fetcher interface {
+	Projects(ctx context.Context) ([]atlas.Project, error)
+	ProjectByName(ctx context.Context, name string) (atlas.Project, error)
+	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
+	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
+	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
+	Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
+	RequestsSent() uint64
+	Notices() []atlas.Notice
+}
+
+// Settings is the part of the configuration the engine uses.
+type Settings struct {
+	Projects           []config.Project
+	MinRefreshInterval time.Duration
+	RefreshTimeout     time.Duration
+	// DiscoveryInterval is how often projects and clusters are rediscovered in full; 0 means on
+	// every refresh.
+	DiscoveryInterval time.Duration
+	// SnapshotMetrics asks for per-snapshot series: the engine passes it on in the View.
+	SnapshotMetrics bool
+	BackupSchedules bool
+	// Shard is the part of the estate this replica reads (--shard, --total-shards).
+	Shard Shard
+	// RestoreJobs, ExportJobs and CompliancePolicy turn those reads on: restore and export
+	// jobs at most once per JobsInterval per target, the policy with each discovery of its
+	// project.
+	RestoreJobs, ExportJobs, CompliancePolicy bool
+	JobsInterval                              time.Duration
+}
+
+// SettingsFrom extracts Settings from a loaded configuration; the shard comes from flags.
+func SettingsFrom(c *config.Config) Settings {
+	return Settings{
+		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),
+		RefreshTimeout: c.RefreshTimeout.D(), DiscoveryInterval: c.DiscoveryInterval.D(),
+		SnapshotMetrics: c.SnapshotMetricsEnabled(), BackupSchedules: c.BackupSchedulesEnabled(),
+		RestoreJobs: c.RestoreJobsEnabled(), ExportJobs: c.ExportJobsEnabled(), CompliancePolicy: c.CompliancePolicyEnabled(),
+		JobsInterval: c.JobsInterval.D(),
+	}
+}
+
+// Engine refreshes what is known of the estate and publishes it (View).
+type Engine struct {
+	logger log.Logger
+	now    func() time.Time
+	life   context.Context // ends when the exporter stops; refreshes derive from it
+
+	mu       sync.Mutex
+	fetcher  Fetcher
+	settings Settings // in force; a refresh reads its own copy (refresh.settings)
+	// generation changes with the data source (credentials, base URL): results of refreshes
+	// against an older one are dropped. selection changes with what the configuration selects:
+	// refreshes under an older one still deliver snapshot data, but no longer decide which
+	// targets exist. cycle numbers the refreshes.
+	generation, selection, cycle int
+	// version changes whenever what View shows does.
+	version      uint64
+	lastStart    time.Time
+	queued       bool     // a reconfiguration asked for a refresh at once
+	running      *refresh // the refresh under way; nil when none runs
+	ready        bool
+	up           bool
+	lastDur      time.Duration
+	discoveredAt time.Time // start of the last full discovery
+	rediscover   bool      // a full discovery is due at the next refresh
+	lastRequests map[string]float64
+	entries      map[string]*entryState // by selector
+	projects     map[string]*projectState
+	targets      map[atlas.Target]*targetState
+	byProject    map[string]map[atlas.Target]*targetState // targets, per project id
+	notFound     map[atlas.Target]int                     // cycle in which Atlas said the target does not exist
+	missing      map[MissingTarget]bool
+	clusterNames map[string]map[string]bool // per project: names in the last all-projects cluster listing
+	log          logBook                    // what was logged about the exporter as a whole
+	view         *View                      // the last View built
+}
+
+// New returns an engine. life bounds refreshes; now is the clock (time.Now in production,
+// fixed in tests).
+func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now func() time.Time) *Engine {
+	return &Engine{
+		logger: logger, now: now, life: life, fetcher: f, settings: s,
+		entries: map[string]*entryState{}, projects: map[string]*projectState{}, targets: map[atlas.Target]*targetState{},
+		byProject: map[string]map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[MissingTarget]bool{},
+		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{},
+	}
+}
+
+// Reconfigure applies a reloaded configuration. f is the fetcher to use from now on: the same
+// one when the credentials and base URL did not change, so that its token and rate limiters
+// stay, and the refresh under way still counts. A new fetcher means a new data source: what
+// refreshes under the old one still bring is dropped, and which endpoints are gone is learnt
+// anew. A change of what the configuration selects starts a full rediscovery at once (after a
+// refresh under way); the data shown stays until then.
+func (e *Engine) Reconfigure(f Fetcher, s Settings) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.settings
+	e.settings = s
+	e.version++
+	newSource := f != e.fetcher
+	if newSource {
+		// Another host or other credentials may see other projects and clusters.
+		e.fetcher = f
+		e.generation++
+		e.queued, e.rediscover = true, true
+		for t, ts := range e.targets {
+			ts.gone = nil // learnt from the old source
+			e.changed(t, ts)
+		}
+	}
+	e.reconfigureJobs(old, s, newSource)
+	if !sameSelection(old, s) {
+		// Selectors the configuration no longer has are resolved no more.
+		keep := map[string]bool{}
+		for _, entry := range s.Projects {
+			keep[entry.Selector()] = true
+		}
+		for sel := range e.entries {
+			if !keep[sel] {
+				delete(e.entries, sel)
+			}
+		}
+		e.selection++
+		e.rediscover, e.queued = true, true
+		// A new selection may want schedules read, and a policy may have changed meanwhile.
+		for _, ts := range e.targets {
+			ts.scheduleAt = time.Time{}
+		}
+	}
+	if e.queued && e.running == nil {
+		e.start()
+	}
+}
+
+// sameSelection reports whether a and b select the same targets and read the same about them.
+// The compliance policy is read with discovery, so turning it on rediscovers; jobs that turn on
+// are due at the next refresh anyway.
+func sameSelection(a, b Settings) bool {
+	if a.BackupSchedules != b.BackupSchedules || a.CompliancePolicy != b.CompliancePolicy || a.Shard != b.Shard || len(a.Projects) != len(b.Projects) {
+		return false
+	}
+	for i := range a.Projects {
+		if !a.Projects[i].Equal(b.Projects[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Ready reports whether the first refresh has finished.
+func (e *Engine) Ready() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ready
+}
+
+// Refresh brings the data up to date if it is older than the minimum refresh interval, sharing
+// a refresh already under way. It waits until the refresh's snapshot phase ends or ctx is done
+// (the scrape's deadline); the job reads that follow the snapshots go on after it, and so does
+// a refresh cut short by ctx, bounded by the refresh timeout: the scrape is served what has
+// arrived so far, and what arrives later is in the views that follow.
+func (e *Engine) Refresh(ctx context.Context) {
+	e.mu.Lock()
+	r := e.running
+	if r == nil {
+		if !e.queued && !e.lastStart.IsZero() && e.now().Sub(e.lastStart) < e.settings.MinRefreshInterval {
+			e.mu.Unlock()
+			return
+		}
+		r = e.start()
+	}
+	e.mu.Unlock()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+	}
+}
+
+// WaitIdle waits until no refresh is under way (one a reconfiguration queued included), or ctx
+// is done. Scrapes never need it: the harness and tests that count what a refresh sent do.
+func (e *Engine) WaitIdle(ctx context.Context) {
+	for ctx.Err() == nil {
+		e.mu.Lock()
+		r := e.running
+		e.mu.Unlock()
+		if r == nil {
+			return
+		}
+		select {
+		case <-r.idle:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// start begins a refresh in the background; e.mu must be held and no refresh be running.
+func (e *Engine) start() *refresh {
+	e.queued = false
+	e.lastStart = e.now()
+	e.cycle++
+	r := &refresh{
+		e: e, fetcher: e.fetcher, settings: e.settings, generation: e.generation, selection: e.selection,
+		cycle: e.cycle, start: e.lastStart, requestsBefore: e.fetcher.RequestsSent(), done: make(chan struct{}), idle: make(chan struct{}),
+		delivered: map[atlas.Target]bool{}, listings: map[string]*shared[atlas.ClusterList]{},
+		byName: map[string]*shared[atlas.Project]{}, policies: map[string]*shared[*atlas.CompliancePolicy]{},
+		selected: map[string]map[string]atlas.Cluster{},
+	}
+	e.running = r
+	r.plan()
+	rctx, cancel := context.WithTimeout(e.life, r.settings.RefreshTimeout)
+	go func() {
+		r.run(rctx)
+		e.finish(r)
+		// The next refresh starts once this one's job reads are over: one refresh at a time
+		// reads a target's jobs, and asks again where Atlas refused them.
+		r.jobs.Wait() // the reads honour rctx: at refresh_timeout at the latest
+		// Whatever the refresh left waiting (a pause of a rate-limited bucket) ends with it.
+		cancel()
+		e.end(r)
+	}()
+	return r
+}
+
+// finish ends a refresh's snapshot phase and releases the scrapes waiting for it: it fails the
+// targets it did not finish, drops what the cycle no longer saw, works out which configured
+// targets Atlas does not show, and records the exporter's health.
+func (e *Engine) finish(r *refresh) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer close(r.done)
+	if r.generation != e.generation {
+		return
+	}
+	e.version++
+	e.logNotices(r.fetcher.Notices())
+	if !r.complete {
+		e.failUnfinished(r)
+	}
+	if r.complete && r.selection == e.selection {
+		e.prune(r)
+	}
+	if r.selection == e.selection {
+		e.updateMissing(r.settings)
+	}
+	r.mu.Lock()
+	e.up = r.successes > 0 && !r.authFailed
+	r.mu.Unlock()
+	e.lastDur = e.now().Sub(r.start)
+	e.ready = true
+}
+
+// end ends a refresh once its job reads are over: those refresh_timeout cut fail, the requests
+// of the whole refresh are counted, and a refresh a reconfiguration queued starts.
+func (e *Engine) end(r *refresh) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer close(r.idle)
+	e.running = nil
+	if r.generation == e.generation {
+		r.failUnfinishedJobs()
+		e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
+		e.version++
+	}
+	if e.queued {
+		e.start()
+	}
+}
+
+// prune drops the projects and targets a complete refresh no longer saw, and records which
+// clusters its entries selected and when the last full discovery started. e.mu must be held.
+func (e *Engine) prune(r *refresh) {
+	for id, ps := range e.projects {
+		if ps.seen != r.cycle {
+			e.dropProject(id)
+			continue
+		}
+		ps.selected = r.selected[id]
+		ps.view = nil
+	}
+	for t, ts := range e.targets {
+		if ts.seen != r.cycle {
+			e.dropTarget(t)
+		}
+	}
+	if r.full {
+		e.discoveredAt = r.start
+	}
+}
+
+// failUnfinished marks the targets a refresh cut short by its timeout did not read (a request
+// still running, or a discovery it was waiting for) as failed: their data is as old as before,
+// and their collection must say so. e.mu must be held.
+func (e *Engine) failUnfinished(r *refresh) {
+	err := errUnfinished{r.settings.RefreshTimeout}
+	for t, ts := range e.targets {
+		if r.delivered[t] {
+			continue
+		}
+		ts.ok = false
+		e.changed(t, ts)
+		e.logChange(&ts.log, topicSnapshots, err, "msg", "snapshot collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
+	}
+}
+
+type errUnfinished struct{ timeout time.Duration }
+
+func (e errUnfinished) Error() string {
+	return "not finished within refresh_timeout (" + e.timeout.String() + "); the data shown is from the last read that finished"
+}
+
+// logNotices logs each operation and version Atlas says is deprecated, once; e.mu must be held.
+func (e *Engine) logNotices(heard []atlas.Notice) {
+	for _, n := range heard {
+		e.warnOnce(&e.log, noticeTopic(n.Operation, n.Version), "msg", "Atlas says an API version the exporter sends is deprecated; upgrade the exporter before the sunset date",
+			"operation", n.Operation, "version", n.Version, "deprecation_date", dateOf(n.Deprecation), "sunset_date", dateOf(n.Sunset))
+	}
+}
+
+// dateOf is t as YYYY-MM-DD (UTC), or "" for the zero time.
+func dateOf(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}
