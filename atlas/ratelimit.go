@@ -43,24 +43,25 @@ var errPaused = errors.New("not sent: Atlas rate-limited this endpoint set for l
 // for, through the token bucket, then for a slot. A 429 may pause b during either of the last
 // two waits, so the pause is looked at again after each, just before sending: calls queued
 // behind the limiter or the slots never go out into a pause, and none holds a slot through one.
-func (c *Client) admit(ctx context.Context, b *bucket) error {
+func (c *Client) admit(ctx context.Context, b *bucket) (*slot, error) {
 	for {
 		if err := c.waitPause(ctx, b); err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.limiter.Wait(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		if b.pausedAt(c.now()) {
 			continue
 		}
-		if err := c.slots.acquire(ctx); err != nil {
-			return err
+		sl, err := c.slots.acquire(ctx, c.share)
+		if err != nil {
+			return nil, err
 		}
 		if !b.pausedAt(c.now()) {
-			return nil
+			return sl, nil
 		}
-		c.slots.release(ctx)
+		sl.release(false)
 	}
 }
 

@@ -1,0 +1,187 @@
+package atlas
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+)
+
+// tryAcquire takes a slot of share name unless none is granted within 50ms.
+func tryAcquire(t *testing.T, s *Slots, ctx context.Context, name string) *slot {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	sl, _ := s.acquire(wctx, name)
+	return sl
+}
+
+// acquireLater starts waiting for a slot of share name and says on got when it has one; it
+// returns once the call waits.
+func acquireLater(t *testing.T, s *Slots, name string, got chan<- string) {
+	t.Helper()
+	before := s.waiting()
+	go func() {
+		if _, err := s.acquire(t.Context(), name); err == nil {
+			got <- name
+		}
+	}()
+	for s.waiting() == before {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Divided between two sets, the bound gives each a reserve of half the slots: a set borrows
+// the other's while it is idle, and the other's waiting calls take freed slots ahead of older
+// calls of the borrower until it has its reserve.
+func TestSlotsShares(t *testing.T) {
+	s := NewSlots(4)
+	s.Divide("a", "b")
+	var a []*slot
+	for range 4 {
+		sl := tryAcquire(t, s, t.Context(), "a")
+		if sl == nil {
+			t.Fatal("a waited while b was idle")
+		}
+		a = append(a, sl)
+	}
+	got := make(chan string, 4)
+	acquireLater(t, s, "a", got)
+	acquireLater(t, s, "b", got)
+	acquireLater(t, s, "b", got)
+	acquireLater(t, s, "b", got)
+	for i, want := range []string{"b", "b", "a", "b"} {
+		a[i].release(true)
+		if name := <-got; name != want {
+			t.Fatalf("freed slot %d went to %s, want %s", i+1, name, want)
+		}
+	}
+}
+
+// A set whose call went unanswered past its timeout is probed: it holds one slot at most, taken
+// only when no other set's call could take it, until a call of it is answered. With one set
+// (or none named), the same call changes nothing.
+func TestSlotsProbeHangingSet(t *testing.T) {
+	s := NewSlots(4)
+	s.Divide("ok", "hangs")
+	take := func(name string) *slot {
+		t.Helper()
+		sl := tryAcquire(t, s, t.Context(), name)
+		if sl == nil {
+			t.Fatalf("a call of %s waited", name)
+		}
+		return sl
+	}
+	h := take("hangs")
+	h.releaseAfter(time.Hour) // its Atlas did not answer within the timeout
+	ok := []*slot{take("ok"), take("ok"), take("ok")}
+	if tryAcquire(t, s, t.Context(), "ok") != nil {
+		t.Fatal("a fifth call went in with a bound of 4")
+	}
+	// The probe keeps its slot for one more timeout: the set takes no other, even free.
+	ok[0].release(true)
+	if tryAcquire(t, s, t.Context(), "hangs") != nil {
+		t.Fatal("a probed set took a second slot")
+	}
+	h.release(false) // the hold is over
+	ok[0] = take("ok")
+	ok = append(ok, take("ok"))
+
+	// Its next probe waits while a call of the other set could take the slot.
+	got := make(chan string, 3)
+	acquireLater(t, s, "hangs", got)
+	acquireLater(t, s, "ok", got)
+	acquireLater(t, s, "ok", got)
+	for i := range 2 {
+		ok[i].release(true)
+		if name := <-got; name != "ok" {
+			t.Fatalf("a slot went to %s while ok waited", name)
+		}
+	}
+	ok[2].release(true)
+	if name := <-got; name != "hangs" {
+		t.Fatalf("the probe waited with no other call waiting: %s", name)
+	}
+	// Its probe answered, the set takes its reserve again.
+	s.mu.Lock()
+	probe := &slot{s: s, share: s.shares["hangs"]}
+	s.mu.Unlock()
+	probe.release(true)
+	ok[3].release(true)
+	take("hangs")
+	take("hangs")
+
+	one := NewSlots(2)
+	one.Divide("only")
+	tryAcquire(t, one, t.Context(), "only").releaseAfter(time.Hour)
+	if tryAcquire(t, one, t.Context(), "only") == nil {
+		t.Fatal("a single set was held to a probe")
+	}
+}
+
+// Clients of two organisations share one bound of 8. One organisation's Atlas hangs: once one
+// of its calls has timed out, a refresh of the other organisation's 40 targets reads them on
+// every slot, the hanging organisation's probe taking none while they wait, and never more than
+// the bound in flight in all. Counts only: the harness measures the time (README).
+func TestHangingOrganisationLeavesTheOtherTheSlots(t *testing.T) {
+	est, reqs := flexTargets(40)
+	good := newFake(t, atlastest.Options{Estate: est, Latency: 30 * time.Millisecond})
+	hanging := newFake(t, atlastest.Options{Estate: est})
+	hanging.SetFault("*", "", &atlastest.Fault{Hang: true})
+	slots := NewSlots(8)
+	slots.Divide("good", "hanging")
+	client := func(srv *atlastest.Server, share string) *Client {
+		c, _ := newTestClient(t, srv, func(c *Config) {
+			c.Slots, c.Share, c.Timeout, c.Retry = slots, share, 300*time.Millisecond, RetryPolicy{MaxAttempts: 1}
+		})
+		return c
+	}
+	g, h := NewFetcher(client(good, "good")), NewFetcher(client(hanging, "hanging"))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// The hanging organisation's refresh: every target at once, without end.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			h.Fetch(ctx, reqs, func(Result) {}, nil, nil)
+		}
+	}()
+	// Its first calls take its reserve and what it may borrow, then time out and keep their
+	// slots one more timeout; then it holds one at most.
+	probed := func() bool {
+		slots.mu.Lock()
+		defer slots.mu.Unlock()
+		sh := slots.shares["hanging"]
+		return sh != nil && sh.probed && sh.used <= 1
+	}
+	for deadline := time.Now().Add(20 * time.Second); !probed(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the hanging organisation was never probed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	hanging.Reset()
+	g.Fetch(t.Context(), reqs, func(r Result) {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Read.Target.Cluster, r.Err)
+		}
+	}, nil, nil)
+	sent := hanging.Count("")
+	cancel()
+	wg.Wait()
+	if n := good.Count("listGroupFlexClusterBackupSnapshots"); n != 40 {
+		t.Errorf("%d snapshot listings of the good organisation, want 40", n)
+	}
+	// The hanging organisation probes only when no call of the other waits: at the tail of
+	// its refresh, once, and once more if that tail outlasts a probe's timeout and hold.
+	if sent > 2 {
+		t.Errorf("the hanging organisation sent %d requests during the other's refresh, want at most 2", sent)
+	}
+	if got := good.MaxInFlight(); got < 7 || got > 8 {
+		t.Errorf("the good organisation had at most %d requests in flight, want 7 or 8 of the bound of 8", got)
+	}
+}
