@@ -69,7 +69,7 @@ func newReloader(load func() (*config.Config, error), settings func(*config.Conf
 
 // clientConfig is the Atlas client's configuration for cfg.
 func (r *reloader) clientConfig(cfg *config.Config) atlas.Config {
-	cc := cfg.ClientConfig()
+	cc := cfg.ClientConfig("")
 	cc.Observer, cc.Slots = r.obs, r.slots
 	cc.UserAgent = exporterName + "/" + version.Version
 	return cc
