@@ -93,8 +93,8 @@ func main() {
 		s.Shard = shard
 		return s
 	}
-	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(f estate.Fetcher, s estate.Settings) *estate.Engine {
-		return estate.New(life, logger, f, s, time.Now)
+	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(src estate.Sources, s estate.Settings) *estate.Engine {
+		return estate.New(life, logger, src, s, time.Now)
 	})
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)

@@ -253,7 +253,7 @@ func TestUpFollowsCredentials(t *testing.T) {
 func TestReconfigureDropsUnselectedTargets(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
 	e.refresh(t)
-	e.engine.Reconfigure(atlas.NewFetcher(e.client), estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
+	e.engine.Reconfigure(estate.Sources{"": atlas.NewFetcher(e.client)}, estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
 		Projects: []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}}}})
 	e.refresh(t)
 	lines := grep(e.exposition(t), "atlas_backup_collect_success{")
@@ -285,7 +285,7 @@ func TestBackupSchedulesOff(t *testing.T) {
 	}
 	s := oneProject()
 	s.BackupSchedules, s.RefreshTimeout = false, 10*time.Second
-	e.engine.Reconfigure(atlas.NewFetcher(e.client), s)
+	e.engine.Reconfigure(estate.Sources{"": atlas.NewFetcher(e.client)}, s)
 	e.srv.Reset()
 	e.refresh(t)
 	out := e.exposition(t)

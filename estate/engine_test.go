@@ -38,7 +38,7 @@ func TestPlan(t *testing.T) {
 			entries: map[string]*entryState{"id=a": {resolved: true, again: true}, "name=b": {}, "name=c": {resolved: true}}, entriesDue: []string{"id=a", "name=b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := New(t.Context(), nil, newStub(), allOn(), func() time.Time { return stubNow })
+			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil)
 			e.discoveredAt, e.rediscover = tc.discoveredAt, tc.rediscover
 			if tc.projects != nil {
 				e.projects = tc.projects
@@ -121,7 +121,7 @@ func TestScheduleAndJobsDue(t *testing.T) {
 			want: "schedule=true restores=true exports=true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := New(t.Context(), nil, newStub(), allOn(), func() time.Time { return stubNow })
+			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil)
 			e.projects[pA.ID] = &projectState{project: pA, refused: tc.refused}
 			ts := tc.ts
 			ts.project, ts.served, ts.unknownSeen = pA, cloud, map[string]bool{}
@@ -234,7 +234,7 @@ func TestDrops(t *testing.T) {
 			// fx fails once: that is logged, and kept about it.
 			r.f.readErr[fx] = errors.New("HTTP 500")
 			r.refresh(t)
-			if _, about := r.e.LoggedTopics(pA.ID); about != 1 {
+			if _, about := r.e.loggedTopics(pA.ID); about != 1 {
 				t.Fatalf("%d topics logged about alpha, want 1", about)
 			}
 			tc.change(r.f)
@@ -244,10 +244,10 @@ func TestDrops(t *testing.T) {
 				if got := targets(r.e.View()); got != tc.targets {
 					t.Errorf("targets %s, want %s", got, tc.targets)
 				}
-				if _, about := r.e.LoggedTopics(pA.ID); about != 0 {
+				if _, about := r.e.loggedTopics(pA.ID); about != 0 {
 					t.Errorf("%d topics kept about alpha and its targets, want 0", about)
 				}
-				if size := r.e.StateSize(); size["indexed"] != size["targets"] {
+				if size := r.e.stateSize(); size["indexed"] != size["targets"] {
 					t.Errorf("state %v: the index does not hold the targets", size)
 				}
 			}
@@ -318,7 +318,7 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 			t.Errorf("%s: restore jobs shown before they were read", tv.Target.Cluster)
 		}
 	}
-	if !r.e.Refreshing() {
+	if !r.e.refreshing() {
 		t.Error("the refresh ended before its job reads")
 	}
 	r.f.took()
@@ -338,7 +338,7 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 			t.Errorf("%s: restore jobs %+v after the job reads", tv.Target.Cluster, tv.Restores)
 		}
 	}
-	if after.Health.LastRequests == nil || r.e.Refreshing() {
+	if after.Health.LastRequests == nil || r.e.refreshing() {
 		t.Errorf("the refresh did not end with its job reads: requests %v", after.Health.LastRequests)
 	}
 }

@@ -150,6 +150,11 @@ func (s *stub) Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func
 	}
 }
 
+func (s *stub) Organization(_ context.Context, id string) (atlas.Organization, error) {
+	s.call("org %s", id)
+	return atlas.Organization{ID: id, Name: "org " + id}, nil
+}
+
 func (s *stub) RequestsSent() uint64 { return 0 }
 
 func (s *stub) Notices() []atlas.Notice { return nil }
@@ -177,7 +182,7 @@ func (c *fixed) advance(d time.Duration) {
 
 // rig is an engine over a stub, on a fixed clock.
 type rig struct {
-	e     *Engine
+	e     *setEngine
 	f     *stub
 	clock *fixed
 	logs  *testenv.Buffer
@@ -206,7 +211,7 @@ func newRig(t *testing.T, s Settings) *rig {
 	clock := &fixed{t: stubNow}
 	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := New(ctx, log.NewLogfmtLogger(logs), f, s, clock.now)
+	e := newSetEngine(ctx, log.NewLogfmtLogger(logs), "", f, s, clock.now, nil)
 	t.Cleanup(func() {
 		cancel()
 		e.WaitIdle(context.Background())

@@ -142,7 +142,7 @@ func newRig(p Params, cc atlas.Config, s estate.Settings) (*rig, error) {
 	s.RestoreJobs, s.ExportJobs, s.CompliancePolicy, s.JobsInterval = p.Jobs, p.Jobs, p.Jobs, config.DefaultJobsInterval
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.fetch = atlas.NewFetcher(client)
-	r.eng = estate.New(r.ctx, log.NewNopLogger(), r.fetch, s, r.clock.now)
+	r.eng = estate.New(r.ctx, log.NewNopLogger(), estate.Sources{"": r.fetch}, s, r.clock.now)
 	r.coll = collector.New(r.eng, r.clock.now)
 	r.reg = prometheus.NewRegistry()
 	r.reg.MustRegister(r.coll)
