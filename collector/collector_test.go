@@ -3,6 +3,7 @@ package collector_test
 import (
 	"context"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,6 +78,7 @@ func TestEveryDescribedMetricIsExposed(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(e.exposition(t), -1) {
 		got[m[1]] = true
 	}
+	maps.Copy(got, credentialSetFamilies(t))
 	for _, name := range collector.SnapshotMetricNames() {
 		if !got[name] {
 			t.Errorf("%s is not exposed", name)
