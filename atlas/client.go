@@ -199,7 +199,7 @@ func New(cfg Config) (*Client, error) {
 	c.source = sourceOf(base, cfg)
 	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer}
 	if cfg.ServiceAccount != nil {
-		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.Timeout, cfg.UserAgent)
+		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.UserAgent)
 	} else {
 		c.auth = newDigest(*cfg.APIKey, c.wire)
 	}

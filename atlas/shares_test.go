@@ -61,11 +61,12 @@ func TestSlotsShares(t *testing.T) {
 }
 
 // A set whose call went unanswered past its timeout is probed: it holds one slot at most, taken
-// only when no other set's call could take it, until a call of it is answered. With one set
-// (or none named), the same call changes nothing.
+// only while no other set's call is in flight or waiting, until a call of it is answered. With
+// one set (or none named), the same call changes nothing.
 func TestSlotsProbeHangingSet(t *testing.T) {
 	s := NewSlots(4)
 	s.Divide("ok", "hangs")
+	s.quiet = 0 // TestSlotsProbeWaitsForQuiet has it
 	take := func(name string) *slot {
 		t.Helper()
 		sl := tryAcquire(t, s, t.Context(), name)
@@ -89,7 +90,7 @@ func TestSlotsProbeHangingSet(t *testing.T) {
 	ok[0] = take("ok")
 	ok = append(ok, take("ok"))
 
-	// Its next probe waits while a call of the other set could take the slot.
+	// Its next probe waits while a call of the other set waits or is in flight.
 	got := make(chan string, 3)
 	acquireLater(t, s, "hangs", got)
 	acquireLater(t, s, "ok", got)
@@ -100,16 +101,30 @@ func TestSlotsProbeHangingSet(t *testing.T) {
 			t.Fatalf("a slot went to %s while ok waited", name)
 		}
 	}
-	ok[2].release(true)
+	for _, sl := range ok[2:] {
+		sl.release(true)
+	}
+	select {
+	case name := <-got:
+		t.Fatalf("a slot went to %s while ok had calls in flight", name)
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.mu.Lock()
+	var inFlight []*slot
+	for range 2 {
+		inFlight = append(inFlight, &slot{s: s, share: s.shares["ok"]}) // the two granted above
+	}
+	s.mu.Unlock()
+	inFlight[0].release(true)
+	inFlight[1].release(true)
 	if name := <-got; name != "hangs" {
-		t.Fatalf("the probe waited with no other call waiting: %s", name)
+		t.Fatalf("the probe waited with the other set idle: %s", name)
 	}
 	// Its probe answered, the set takes its reserve again.
 	s.mu.Lock()
 	probe := &slot{s: s, share: s.shares["hangs"]}
 	s.mu.Unlock()
 	probe.release(true)
-	ok[3].release(true)
 	take("hangs")
 	take("hangs")
 
@@ -118,6 +133,34 @@ func TestSlotsProbeHangingSet(t *testing.T) {
 	tryAcquire(t, one, t.Context(), "only").releaseAfter(time.Hour)
 	if tryAcquire(t, one, t.Context(), "only") == nil {
 		t.Fatal("a single set was held to a probe")
+	}
+}
+
+// A probe goes once no slot has been taken for a while: not in the gap between two calls of
+// another set's refresh.
+func TestSlotsProbeWaitsForQuiet(t *testing.T) {
+	s := NewSlots(2)
+	s.Divide("ok", "hangs")
+	s.quiet = 300 * time.Millisecond
+	tryAcquire(t, s, t.Context(), "hangs").releaseAfter(0) // probed, its slot given back at once
+	ok := tryAcquire(t, s, t.Context(), "ok")
+	got := make(chan string, 1)
+	acquireLater(t, s, "hangs", got)
+	ok.release(true)
+	select {
+	case <-got:
+		t.Fatal("the probe went at once after the other set's call")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if sl := tryAcquire(t, s, t.Context(), "ok"); sl == nil {
+		t.Fatal("the other set waited for the probe")
+	} else {
+		sl.release(true)
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the probe never went")
 	}
 }
 
@@ -176,10 +219,11 @@ func TestHangingOrganisationLeavesTheOtherTheSlots(t *testing.T) {
 	if n := good.Count("listGroupFlexClusterBackupSnapshots"); n != 40 {
 		t.Errorf("%d snapshot listings of the good organisation, want 40", n)
 	}
-	// The hanging organisation probes only when no call of the other waits: at the tail of
-	// its refresh, once, and once more if that tail outlasts a probe's timeout and hold.
-	if sent > 2 {
-		t.Errorf("the hanging organisation sent %d requests during the other's refresh, want at most 2", sent)
+	// The hanging organisation probes only while the other has no call in flight or waiting:
+	// not during its refresh (a probe may go once its last call is over, before sent is read).
+	// A probe under way when it began holds one slot.
+	if sent > 1 {
+		t.Errorf("the hanging organisation sent %d requests during the other's refresh, want none", sent)
 	}
 	if got := good.MaxInFlight(); got < 7 || got > 8 {
 		t.Errorf("the good organisation had at most %d requests in flight, want 7 or 8 of the bound of 8", got)

@@ -22,9 +22,12 @@ import (
 // (Config.Share): each set has a reserve of the bound divided by the number of sets (one at
 // least) that its waiting calls take ahead of the others', and borrows what another set is not
 // using. A set whose call went unanswered past its timeout (its Atlas hangs) is probed: it holds
-// one slot at most, taken only when no other set's call waits, until a call of it is answered;
-// so a hanging organisation keeps at most that one slot from the others, and none while they
-// wait. With fewer than two sets the bound is one share, as for a single set of credentials.
+// one slot at most, taken only once no call has been in flight or waiting for probeQuiet, and
+// the probe has waited that long (between the other sets' refreshes: not in a pause of one, nor
+// at the start of a refresh of all, ahead of the others' calls), until a call of it is answered;
+// so a hanging organisation takes no slot from a refresh of another, and keeps at most one from
+// one that starts while it probes. With fewer than two sets the bound is one share, as for a
+// single set of credentials.
 //
 // golang.org/x/sync/semaphore can neither change its size, which a reload must, nor choose
 // between waiters, hence this type. Waiters are served in arrival order within each rule.
@@ -36,7 +39,17 @@ type Slots struct {
 	seq        uint64
 	shares     map[string]*share
 	declared   int // shares Divide named
+	// lastGiven is when a slot was last given back; quiet how long the slots must have been
+	// free since before a probe goes (probeQuiet), and waking whether a grant is due then.
+	lastGiven time.Time
+	quiet     time.Duration
+	waking    bool
 }
+
+// probeQuiet is how long no call may have been in flight or waiting, and a probed set's call
+// have waited, before it goes: longer than a refresh's gaps between its calls and than the
+// start of the sets' refreshes a scrape begins together, far shorter than between refreshes.
+const probeQuiet = time.Second
 
 // share is one credential set's part of the bound.
 type share struct {
@@ -51,7 +64,8 @@ type share struct {
 type slotWaiter struct {
 	ready      chan struct{} // closed once the slot is granted
 	background bool
-	seq        uint64 // arrival order across shares
+	seq        uint64    // arrival order across shares
+	arrived    time.Time // for a probe, which waits s.quiet at least
 	share      *share
 }
 
@@ -64,7 +78,7 @@ type slot struct {
 
 // NewSlots returns a bound of n requests in flight (DefaultMaxConcurrency when n < 1).
 func NewSlots(n int) *Slots {
-	return &Slots{size: sizeOr(n), shares: map[string]*share{}}
+	return &Slots{size: sizeOr(n), shares: map[string]*share{}, quiet: probeQuiet}
 }
 
 func sizeOr(n int) int {
@@ -139,7 +153,7 @@ func (s *Slots) acquire(ctx context.Context, name string) (*slot, error) {
 	s.mu.Lock()
 	s.seq++
 	sh := s.shareOf(name)
-	w := &slotWaiter{ready: make(chan struct{}), background: inBackground(ctx), seq: s.seq, share: sh}
+	w := &slotWaiter{ready: make(chan struct{}), background: inBackground(ctx), seq: s.seq, arrived: time.Now(), share: sh}
 	q := &sh.waiters[class(w.background)]
 	e := q.PushBack(w)
 	s.grant()
@@ -190,6 +204,7 @@ func (sl *slot) releaseAfter(d time.Duration) {
 
 // give returns a slot and hands it on; s.mu must be held.
 func (s *Slots) give(sl *slot, answered bool) {
+	s.lastGiven = time.Now()
 	s.used--
 	sl.share.used--
 	if sl.background {
@@ -222,8 +237,9 @@ func (s *Slots) grant() {
 // next is the waiter a free slot goes to: the oldest first of, in turn, the foreground calls of
 // shares within their reserve, the background calls of such shares, the foreground calls of
 // shares borrowing, the background calls of those; background calls only while the background
-// holds less than half the slots; last, the oldest call of a probed share holding no slot,
-// when no other call could take the slot. s.mu must be held.
+// holds less than half the slots; last, when no slot has been taken for s.quiet and no other
+// call could take one, the oldest call of a probed share, once it has waited s.quiet. s.mu must
+// be held.
 func (s *Slots) next() *slotWaiter {
 	type rule struct{ background, borrow bool }
 	for _, r := range []rule{{false, false}, {true, false}, {false, true}, {true, true}} {
@@ -244,11 +260,14 @@ func (s *Slots) next() *slotWaiter {
 			return best
 		}
 	}
+	if s.used > 0 {
+		return nil
+	}
 	var probe *slotWaiter
 	for _, sh := range s.shares {
 		for c := range sh.waiters {
 			e := sh.waiters[c].Front()
-			if e == nil || !s.probing(sh) || sh.used > 0 || (c == 1 && s.background >= max(1, s.size/2)) {
+			if e == nil || !s.probing(sh) {
 				continue
 			}
 			if w := e.Value.(*slotWaiter); probe == nil || w.seq < probe.seq {
@@ -256,7 +275,30 @@ func (s *Slots) next() *slotWaiter {
 			}
 		}
 	}
+	if probe == nil {
+		return nil
+	}
+	if wait := s.quiet - time.Since(latest(s.lastGiven, probe.arrived)); wait > 0 {
+		// Not yet: look again once the slots have been free long enough.
+		if !s.waking {
+			s.waking = true
+			time.AfterFunc(wait, func() {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				s.waking = false
+				s.grant()
+			})
+		}
+		return nil
+	}
 	return probe
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 type backgroundKey struct{}

@@ -75,13 +75,46 @@ func (s *Server) countFor(org, op string) {
 }
 
 // OrgCounts returns, since the last Reset, the request count per operation of the requests
-// whose credentials organisation id's are: token requests that were granted a token, and API
-// requests whose credentials were accepted (OrgCounts("") counts the others: digest challenges,
-// refused credentials).
+// whose credentials organisation id's are: token requests that were granted a token (or hung,
+// counted when their client gave up), and API requests whose credentials were accepted
+// (OrgCounts("") counts the others: digest challenges, refused credentials).
 func (s *Server) OrgCounts(id string) map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.byOrg[id])
+}
+
+// inFlightFor counts an API request of organisation org's credentials in flight until the
+// function it returns is called.
+func (s *Server) inFlightFor(org string) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.orgIn == nil {
+		s.orgIn = map[string]*[2]int{}
+	}
+	in := s.orgIn[org]
+	if in == nil {
+		in = &[2]int{}
+		s.orgIn[org] = in
+	}
+	in[0]++
+	in[1] = max(in[1], in[0])
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		in[0]--
+	}
+}
+
+// OrgMaxInFlight returns the most API requests of organisation id's credentials the fake was
+// serving at once since the last Reset (those under way at the Reset counted).
+func (s *Server) OrgMaxInFlight(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.orgIn[id]; in != nil {
+		return in[1]
+	}
+	return 0
 }
 
 // orgByClient is the organisation whose service account id and secret these are; s.mu must be

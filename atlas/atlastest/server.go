@@ -131,6 +131,7 @@ type Server struct {
 	requests []Request
 	counts   map[string]int
 	byOrg    map[string]map[string]int // counts per organisation whose credentials were accepted
+	orgIn    map[string]*[2]int        // per organisation: API requests in flight, the most since Reset
 	inflight int
 	maxIn    int
 	gaveUp   int // API requests abandoned by their client during their latency
@@ -336,6 +337,9 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests, s.counts, s.byOrg, s.maxIn, s.issued, s.gaveUp, s.answered = nil, map[string]int{}, nil, 0, 0, 0, map[int]int{}
+	for _, in := range s.orgIn {
+		in[1] = in[0]
+	}
 	s.failedLogins, s.inARow, s.lockouts = 0, 0, 0
 	s.gen++
 }
@@ -414,6 +418,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.status = authStatus
 		return
 	}
+	defer s.inFlightFor(org)()
 	s.serveAPI(rec, r, rt, org)
 }
 
@@ -464,6 +469,8 @@ func randomHex(n int) string {
 // the token was issued to.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) (int, string) {
 	u, p, ok := r.BasicAuth()
+	// The form read, the server notices a client that gives up (and ends the request's context).
+	_ = r.ParseForm()
 	s.mu.Lock()
 	ttl := s.opts.TokenTTL
 	org, known := s.orgByClient(u, p)
@@ -474,7 +481,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (int, string) {
 		case <-r.Context().Done():
 		case <-s.hang:
 		}
-		return 0, ""
+		return 0, org.ID
 	}
 	if f != nil && f.Redirect != "" {
 		http.Redirect(w, r, f.Redirect, http.StatusTemporaryRedirect)
@@ -491,7 +498,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (int, string) {
 		_, _ = w.Write([]byte(f.Body))
 		return 200, ""
 	}
-	_ = r.ParseForm()
 	if !ok || !known || r.PostForm.Get("grant_type") != "client_credentials" {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(401)
