@@ -2,6 +2,7 @@ package atlas
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -227,5 +228,58 @@ func TestHangingOrganisationLeavesTheOtherTheSlots(t *testing.T) {
 	}
 	if got := good.MaxInFlight(); got < 7 || got > 8 {
 		t.Errorf("the good organisation had at most %d requests in flight, want 7 or 8 of the bound of 8", got)
+	}
+}
+
+// Clients of two organisations share one bound of 4. Atlas pauses one organisation's bucket (a
+// 429 with Retry-After: 300) while its refresh has 20 calls to make: they wait out the pause
+// holding no slot, nothing more is sent to that bucket (but what was on the wire), and the other
+// organisation's 20 calls are answered meanwhile on all 4 slots.
+func TestPausedOrganisationLeavesTheOtherUnaffected(t *testing.T) {
+	est, reqs := flexTargets(20)
+	good := newFake(t, atlastest.Options{Estate: est, Latency: 20 * time.Millisecond})
+	paused := newFake(t, atlastest.Options{Estate: est, Latency: 20 * time.Millisecond})
+	paused.SetFault("listGroupFlexClusterBackupSnapshots", "", &atlastest.Fault{Status: 429, RetryAfter: "300", Times: 1})
+	slots := NewSlots(4)
+	slots.Divide("good", "paused")
+	client := func(srv *atlastest.Server, share string) *Client {
+		c, _ := newTestClient(t, srv, func(c *Config) { c.Slots, c.Share = slots, share })
+		c.sleep = sleepCtx // wait out the pause for real
+		return c
+	}
+	g, p := NewFetcher(client(good, "good")), NewFetcher(client(paused, "paused"))
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.Fetch(ctx, reqs, func(Result) {}, nil, nil)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); paused.Count("") == 0 || !slices.ContainsFunc(paused.Requests(), func(q atlastest.Request) bool { return q.Status == 429 }); {
+		if time.Now().After(deadline) {
+			t.Fatal("no 429")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	g.Fetch(t.Context(), reqs, func(r Result) {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Read.Target.Cluster, r.Err)
+		}
+	}, nil, nil)
+	cancel()
+	wg.Wait()
+	if n := good.Count("listGroupFlexClusterBackupSnapshots"); n != 20 {
+		t.Errorf("%d snapshot listings of the good organisation, want 20", n)
+	}
+	if got := good.MaxInFlight(); got != 4 {
+		t.Errorf("the good organisation had at most %d requests in flight, want all 4 slots", got)
+	}
+	// Up to 3 other calls could be on the wire when the 429 came (a bound of 4); none after.
+	for i, q := range paused.Requests() {
+		if q.Status == 429 {
+			if later := paused.ReceivedAfterAnswer(i); len(later) > 3 {
+				t.Errorf("%d requests sent to the paused bucket after its 429, more than the 3 that could be on the wire", len(later))
+			}
+		}
 	}
 }
