@@ -46,8 +46,8 @@ type session struct {
 	fetcher *atlas.Fetcher
 }
 
-// newReloader loads the configuration, builds the Atlas client for it, and the engine reading
-// through it with newEngine.
+// newReloader loads the configuration, builds an Atlas session for each of its credential sets,
+// and the engine reading through them with newEngine.
 func newReloader(load func() (*config.Config, error), settings func(*config.Config) estate.Settings, obs atlas.Observer, logger log.Logger,
 	newEngine func(estate.Sources, estate.Settings) *estate.Engine) (*reloader, error) {
 	r := &reloader{
