@@ -47,6 +47,8 @@ type Params struct {
 	// Reloads is how many times the client is rebuilt from the running one (atlas.NewFrom with
 	// another timeout, as a configuration reload does) during the first refresh.
 	Reloads int
+	// HeapProfile, when set, is where a run writes the live heap at its end.
+	HeapProfile string
 	// Pause answers the first snapshot listing of the first project's first Cloud Backup
 	// cluster with 429 and Retry-After: 300.
 	Pause bool

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,26 @@ func run(p Params) (*Report, error) {
 		}
 	}
 	r.HeapPeak, r.RSSPeakKiB = stopSampling()
+	if p.HeapProfile != "" {
+		if err := writeHeapProfile(p.HeapProfile); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path (go tool pprof reads it).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // minimumRequests is the fewest requests a refresh can make: the token (or, for digest, one
