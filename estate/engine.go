@@ -78,8 +78,9 @@ type Engine struct {
 	// refreshes under an older one still deliver snapshot data, but no longer decide which
 	// targets exist. cycle numbers the refreshes.
 	generation, selection, cycle int
-	// version changes whenever what View shows does.
+	// version changes whenever what View shows does (newVersion), and changes says so.
 	version      uint64
+	changes      chan struct{}
 	lastStart    time.Time
 	queued       bool     // a reconfiguration asked for a refresh at once
 	running      *refresh // the refresh under way; nil when none runs
@@ -107,7 +108,20 @@ func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now fun
 		logger: logger, now: now, life: life, fetcher: f, settings: s,
 		entries: map[string]*entryState{}, projects: map[string]*projectState{}, targets: map[atlas.Target]*targetState{},
 		byProject: map[string]map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[MissingTarget]bool{},
-		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{},
+		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{}, changes: make(chan struct{}, 1),
+	}
+}
+
+// Changes returns a channel that receives when the version changes: one receive stands for
+// every change since the last, so a renderer that reads View after it sees them all.
+func (e *Engine) Changes() <-chan struct{} { return e.changes }
+
+// newVersion says that what View shows changed. e.mu must be held.
+func (e *Engine) newVersion() {
+	e.version++
+	select {
+	case e.changes <- struct{}{}:
+	default: // a change not yet received covers this one
 	}
 }
 
@@ -122,7 +136,7 @@ func (e *Engine) Reconfigure(f Fetcher, s Settings) {
 	defer e.mu.Unlock()
 	old := e.settings
 	e.settings = s
-	e.version++
+	e.newVersion()
 	newSource := f != e.fetcher
 	if newSource {
 		// Another host or other credentials may see other projects and clusters.
@@ -184,21 +198,32 @@ func (e *Engine) Ready() bool {
 // a refresh already under way. It waits until the refresh's snapshot phase ends or ctx is done
 // (the scrape's deadline); the job reads that follow the snapshots go on after it, and so does
 // a refresh cut short by ctx, bounded by the refresh timeout: the scrape is served what has
-// arrived so far, and what arrives later is in the views that follow.
-func (e *Engine) Refresh(ctx context.Context) {
+// arrived so far, and what arrives later is in the views that follow. It reports whether it
+// waited for a snapshot phase to end (one this call started, or one under way): the scrape is
+// then owed the view of that moment.
+func (e *Engine) Refresh(ctx context.Context) bool {
 	e.mu.Lock()
 	r := e.running
 	if r == nil {
 		if !e.queued && !e.lastStart.IsZero() && e.now().Sub(e.lastStart) < e.settings.MinRefreshInterval {
 			e.mu.Unlock()
-			return
+			return false
 		}
 		r = e.start()
+	} else {
+		select {
+		case <-r.done: // its job reads go on: nothing to wait for
+			e.mu.Unlock()
+			return false
+		default:
+		}
 	}
 	e.mu.Unlock()
 	select {
 	case <-r.done:
+		return true
 	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -257,7 +282,7 @@ func (e *Engine) finish(r *refresh) {
 	if r.generation != e.generation {
 		return
 	}
-	e.version++
+	e.newVersion()
 	e.logNotices(r.fetcher.Notices())
 	if !r.complete {
 		e.failUnfinished(r)
@@ -285,7 +310,7 @@ func (e *Engine) end(r *refresh) {
 	if r.generation == e.generation {
 		r.failUnfinishedJobs()
 		e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
-		e.version++
+		e.newVersion()
 	}
 	if e.queued {
 		e.start()

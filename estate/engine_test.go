@@ -266,13 +266,27 @@ func TestVersions(t *testing.T) {
 	if again := r.e.View(); again != first {
 		t.Error("two calls at one version built two views")
 	}
+	// Each delivery signals a new version too (a renderer waits for it).
 	var versions []uint64
-	r.f.between = func() { versions = append(versions, r.e.View().Version) }
+	signals := 0
+	drain := func() {
+		select {
+		case <-r.e.Changes():
+			signals++
+		default:
+		}
+	}
+	drain()
+	signals = 0
+	r.f.between = func() {
+		drain()
+		versions = append(versions, r.e.View().Version)
+	}
 	fx := atlas.Target{ProjectID: pA.ID, Cluster: "fx", Kind: atlas.KindFlex}
 	r.f.readErr[fx] = errors.New("HTTP 500")
 	r.refresh(t)
-	if len(versions) != 2 || versions[0] <= first.Version || versions[1] <= versions[0] {
-		t.Errorf("versions seen after each of 2 deliveries %v (the refresh before: %d); want each new", versions, first.Version)
+	if len(versions) != 2 || versions[0] <= first.Version || versions[1] <= versions[0] || signals != 2 {
+		t.Errorf("versions seen after each of 2 deliveries %v (the refresh before: %d), %d signalled; want each new and signalled", versions, first.Version, signals)
 	}
 	last := r.e.View()
 	byCluster := func(v *View) map[string]*TargetView {
@@ -291,9 +305,12 @@ func TestVersions(t *testing.T) {
 		t.Errorf("db's view: %+v", after["db"])
 	}
 	// A view built but not changed since is the same value in the next version.
+	drain()
+	signals = 0
 	r.e.Reconfigure(r.f, r.e.settings)
-	if next := r.e.View(); next.Version == last.Version || byCluster(next)["db"] != after["db"] {
-		t.Error("a reload that changed nothing of db rebuilt its view, or made no new version")
+	drain()
+	if next := r.e.View(); next.Version == last.Version || byCluster(next)["db"] != after["db"] || signals != 1 {
+		t.Error("a reload that changed nothing of db rebuilt its view, or made no new version, or did not signal it")
 	}
 }
 
@@ -305,7 +322,9 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 	r.f.hold = make(chan struct{})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	r.e.Refresh(ctx)
+	if !r.e.Refresh(ctx) {
+		t.Error("Refresh does not say that it waited for the snapshot phase")
+	}
 	if ctx.Err() != nil {
 		t.Fatal("Refresh waited for the job reads")
 	}
@@ -323,7 +342,9 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 	}
 	r.f.took()
 	r.clock.advance(time.Hour)
-	r.e.Refresh(ctx)
+	if r.e.Refresh(ctx) {
+		t.Error("a Refresh during the job reads says it waited for a snapshot phase")
+	}
 	if calls := r.f.took(); len(calls) != 0 {
 		t.Errorf("a Refresh during the job reads called %q", calls)
 	}

@@ -132,7 +132,7 @@ func (e *Engine) View() *View {
 	heard := e.fetcher.Notices()
 	if v := e.view; v != nil && !slices.Equal(heard, v.Notices) {
 		// What Atlas's headers say arrives with any answer, delivered or not.
-		e.version++
+		e.newVersion()
 	}
 	if v := e.view; v != nil && v.Version == e.version {
 		return v
