@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -361,5 +362,76 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 	}
 	if after.Health.LastRequests == nil || r.e.Refreshing() {
 		t.Errorf("the refresh did not end with its job reads: requests %v", after.Health.LastRequests)
+	}
+}
+
+// TestUnchangedSnapshotsKeepTheirSlice: a read that lists the snapshots the last one did keeps
+// the slice the views share (a renderer keeps what it made of it), and one that lists other
+// snapshots brings its own; the target's view is new either way.
+func TestUnchangedSnapshotsKeepTheirSlice(t *testing.T) {
+	r := newRig(t, allOn())
+	listed := []atlas.Snapshot{
+		{ID: "s1", Status: atlas.StatusCompleted, CreatedAt: stubNow.Add(-time.Hour), CopyRegions: []string{"EU_WEST_1"}},
+		{ID: "s0", Status: atlas.StatusCompleted, CreatedAt: stubNow.Add(-2 * time.Hour), HasSize: true, SizeBytes: 10},
+	}
+	r.f.snapshots = map[string][]atlas.Snapshot{"db": listed}
+	db := func() *TargetView {
+		for _, tv := range r.e.View().Targets {
+			if tv.Target.Cluster == "db" {
+				return tv
+			}
+		}
+		t.Fatal("no db")
+		return nil
+	}
+	r.refresh(t)
+	first := db()
+	r.refresh(t)
+	second := db()
+	if second == first || &second.Snapshots[0] != &first.Snapshots[0] || len(second.Snapshots) != 2 {
+		t.Error("a read of the same snapshots did not keep their slice (or made no new view)")
+	}
+	changed := slices.Clone(listed)
+	changed[0].CopyRegions = []string{"EU_WEST_1", "US_EAST_1"}
+	r.f.mu.Lock()
+	r.f.snapshots["db"] = changed
+	r.f.mu.Unlock()
+	r.refresh(t)
+	if third := db(); &third.Snapshots[0] == &second.Snapshots[0] || !slices.Equal(third.Snapshots[0].CopyRegions, changed[0].CopyRegions) {
+		t.Error("a read of other snapshots kept the old slice")
+	}
+}
+
+// TestSameSnapshotComparesEveryField: two snapshots differing in any one field are not the
+// same (a field added to atlas.Snapshot must be compared too).
+func TestSameSnapshotComparesEveryField(t *testing.T) {
+	base := atlas.Snapshot{ID: "s", Status: atlas.StatusCompleted, RawStatus: "completed", CreatedAt: stubNow, ExpiresAt: stubNow.Add(time.Hour),
+		SizeBytes: 1, HasSize: true, InvalidSize: -1, Type: "scheduled", Frequency: "daily", MongoDBVersion: "8.0", CopyRegions: []string{"A"}}
+	if !sameSnapshot(base, base) {
+		t.Fatal("a snapshot is not the same as itself")
+	}
+	typ := reflect.TypeFor[atlas.Snapshot]()
+	for i := range typ.NumField() {
+		other := base
+		f := reflect.ValueOf(&other).Elem().Field(i)
+		switch v := f.Addr().Interface().(type) {
+		case *string:
+			*v += "x"
+		case *atlas.Status:
+			*v = atlas.StatusFailed
+		case *time.Time:
+			*v = v.Add(time.Second)
+		case *int64:
+			*v++
+		case *bool:
+			*v = !*v
+		case *[]string:
+			*v = []string{"B"}
+		default:
+			t.Fatalf("atlas.Snapshot.%s is of a type this test does not change: compare it in sameSnapshot and here", typ.Field(i).Name)
+		}
+		if sameSnapshot(base, other) {
+			t.Errorf("snapshots differing in %s are the same", typ.Field(i).Name)
+		}
 	}
 }
