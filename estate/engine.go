@@ -87,6 +87,7 @@ type Engine struct {
 	ready        bool
 	up           bool
 	lastDur      time.Duration
+	phases       uint64    // snapshot phases ended
 	discoveredAt time.Time // start of the last full discovery
 	rediscover   bool      // a full discovery is due at the next refresh
 	lastRequests map[string]float64
@@ -198,32 +199,21 @@ func (e *Engine) Ready() bool {
 // a refresh already under way. It waits until the refresh's snapshot phase ends or ctx is done
 // (the scrape's deadline); the job reads that follow the snapshots go on after it, and so does
 // a refresh cut short by ctx, bounded by the refresh timeout: the scrape is served what has
-// arrived so far, and what arrives later is in the views that follow. It reports whether it
-// waited for a snapshot phase to end (one this call started, or one under way): the scrape is
-// then owed the view of that moment.
-func (e *Engine) Refresh(ctx context.Context) bool {
+// arrived so far, and what arrives later is in the views that follow.
+func (e *Engine) Refresh(ctx context.Context) {
 	e.mu.Lock()
 	r := e.running
 	if r == nil {
 		if !e.queued && !e.lastStart.IsZero() && e.now().Sub(e.lastStart) < e.settings.MinRefreshInterval {
 			e.mu.Unlock()
-			return false
+			return
 		}
 		r = e.start()
-	} else {
-		select {
-		case <-r.done: // its job reads go on: nothing to wait for
-			e.mu.Unlock()
-			return false
-		default:
-		}
 	}
 	e.mu.Unlock()
 	select {
 	case <-r.done:
-		return true
 	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -298,6 +288,7 @@ func (e *Engine) finish(r *refresh) {
 	r.mu.Unlock()
 	e.lastDur = e.now().Sub(r.start)
 	e.ready = true
+	e.phases++
 }
 
 // end ends a refresh once its job reads are over: those refresh_timeout cut fail, the requests
