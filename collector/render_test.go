@@ -342,13 +342,36 @@ func TestScrapeWaitingForARenderHonoursItsDeadline(t *testing.T) {
 	}
 }
 
-// blocking is a Source whose second View call (the render's) waits for release.
+// TestAFailedRenderReleasesItsWaiters: a render that panics (a family's code gone wrong) does
+// not leave the scrapes waiting for it hanging until their deadline.
+func TestAFailedRenderReleasesItsWaiters(t *testing.T) {
+	src := &blocking{v: hostile(), entered: make(chan struct{}), release: make(chan struct{}), panics: true}
+	coll := collector.New(src, func() time.Time { return testNow })
+	go func() {
+		defer func() { _ = recover() }()
+		coll.Exposition(context.Background(), true)
+	}()
+	<-src.entered
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	waited := make(chan *collector.Body)
+	go func() { waited <- coll.Exposition(ctx, true) }()
+	time.Sleep(10 * time.Millisecond) // let it wait (if not, it renders itself: no harm)
+	close(src.release)
+	if b := <-waited; ctx.Err() != nil {
+		t.Errorf("a scrape waited for a failed render until its deadline (got %v)", b)
+	}
+}
+
+// blocking is a Source whose second View call (the render's) waits for release, then panics
+// if told to.
 type blocking struct {
 	v       *estate.View
 	calls   int
 	mu      sync.Mutex
 	entered chan struct{}
 	release chan struct{}
+	panics  bool
 }
 
 func (s *blocking) View() *estate.View {
@@ -359,6 +382,9 @@ func (s *blocking) View() *estate.View {
 	if n == 2 {
 		close(s.entered)
 		<-s.release
+		if s.panics {
+			panic("the view cannot be read")
+		}
 	}
 	return s.v
 }

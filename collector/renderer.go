@@ -42,15 +42,9 @@ func (c *Collector) Exposition(ctx context.Context, fresh bool) *Body {
 			continue
 		}
 		// Render the newest version: a newer one than want may have come meanwhile.
-		done := make(chan struct{})
-		c.rendering, c.began = done, c.now()
+		c.rendering, c.began = make(chan struct{}), c.now()
 		c.mu.Unlock()
-		b = c.renderNewest()
-		c.mu.Lock()
-		c.body, c.rendering = b, nil
-		close(done)
-		c.mu.Unlock()
-		return b
+		return c.renderNewest()
 	}
 }
 
@@ -60,16 +54,25 @@ func (c *Collector) due(b *Body, v *estate.View) bool {
 	return c.now().Sub(c.began) >= coalesce || b.phases != v.Health.Phases
 }
 
-// renderNewest renders the source's current view; only the caller that set c.rendering calls
-// it, so renders never overlap.
-func (c *Collector) renderNewest() *Body {
+// renderNewest renders the source's current view and makes it the body; only the caller that
+// set c.rendering calls it, so renders never overlap. Whatever happens, the callers waiting
+// for it are released.
+func (c *Collector) renderNewest() (b *Body) {
+	groups := 0
+	defer func() {
+		c.mu.Lock()
+		if b != nil {
+			c.body = b
+			c.renders++
+			c.groupRenders += groups
+		}
+		close(c.rendering)
+		c.rendering = nil
+		c.mu.Unlock()
+	}()
 	start := c.now()
-	b, groups := c.render(c.src.View())
+	b, groups = c.render(c.src.View())
 	c.lastDuration.Set(c.now().Sub(start).Seconds())
-	c.mu.Lock()
-	c.renders++
-	c.groupRenders += groups
-	c.mu.Unlock()
 	return b
 }
 
