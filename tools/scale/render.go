@@ -20,10 +20,11 @@ type RenderReport struct {
 	FullWall, FullCPU         time.Duration
 	DeltaWall, DeltaCPU       time.Duration // one target read again, its snapshots unchanged
 	SnapshotWall, SnapshotCPU time.Duration // one target's snapshots changed
-	// ScrapeCPU is writing the compressed body once, as a scrape between versions does.
-	ScrapeCPU     time.Duration
-	Gzip          int // bytes, OpenMetrics
-	Bytes, Series int // uncompressed, text format
+	// ScrapeCPU is writing the compressed body once, as a scrape between versions does;
+	// PlainCPU writing it uncompressed (decompressing it), for a client that takes no gzip.
+	ScrapeCPU, PlainCPU time.Duration
+	Gzip                int // bytes, OpenMetrics
+	Bytes, Series       int // uncompressed, text format
 }
 
 // viewSource is a Source of one view at a time.
@@ -70,7 +71,8 @@ func measureRender(ctx context.Context, v *estate.View) (RenderReport, error) {
 	r.ScrapeCPU = cpu / scrapes
 	r.Gzip = body.Size(collector.OpenMetrics)
 	var cw countingWriter
-	if err := body.WritePlain(&cw, collector.Text); err != nil {
+	var err error
+	if _, r.PlainCPU = timed(func() { err = body.WritePlain(&cw, collector.Text) }); err != nil {
 		return r, err
 	}
 	r.Bytes, r.Series = cw.n, cw.samples
@@ -111,6 +113,7 @@ func (r RenderReport) print(w io.Writer) {
 	fmt.Fprintf(w, "render: in full %s (%s CPU); the next version, one target read again %s (%s CPU), with a new snapshot %s (%s CPU); a scrape between versions writes it in %s CPU\n",
 		r.FullWall.Round(time.Millisecond), r.FullCPU.Round(time.Millisecond), r.DeltaWall.Round(time.Millisecond),
 		r.DeltaCPU.Round(time.Millisecond), r.SnapshotWall.Round(time.Millisecond), r.SnapshotCPU.Round(time.Millisecond), r.ScrapeCPU.Round(time.Microsecond))
+	fmt.Fprintf(w, "an uncompressed scrape decompresses it in %s CPU\n", r.PlainCPU.Round(time.Millisecond))
 }
 
 // renderStats are the renders of a phase: how many, and their wall time in all.
