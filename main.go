@@ -103,8 +103,10 @@ func main() {
 	}
 	eng := rl.eng
 	coll := collector.New(eng, time.Now)
-	// Refresh once at start, so /-/ready turns true without waiting for the first scrape.
+	// Refresh once at start, so /-/ready turns true without waiting for the first scrape; render
+	// each version of what it brings off the scrape path.
 	go eng.Refresh(life)
+	go coll.Run(life, eng.Changes())
 	go rl.watchSecrets(life, *secretCheck, refused)
 
 	reg := prometheus.NewRegistry()

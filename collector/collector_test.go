@@ -77,7 +77,7 @@ func TestEveryDescribedMetricIsExposed(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(e.exposition(t), -1) {
 		got[m[1]] = true
 	}
-	for _, name := range collector.SnapshotMetricNames() {
+	for _, name := range collector.FamilyNames() {
 		if !got[name] {
 			t.Errorf("%s is not exposed", name)
 		}

@@ -78,14 +78,16 @@ type Engine struct {
 	// refreshes under an older one still deliver snapshot data, but no longer decide which
 	// targets exist. cycle numbers the refreshes.
 	generation, selection, cycle int
-	// version changes whenever what View shows does.
+	// version changes whenever what View shows does (newVersion), and changes says so.
 	version      uint64
+	changes      chan struct{}
 	lastStart    time.Time
 	queued       bool     // a reconfiguration asked for a refresh at once
 	running      *refresh // the refresh under way; nil when none runs
 	ready        bool
 	up           bool
 	lastDur      time.Duration
+	phases       uint64    // snapshot phases ended
 	discoveredAt time.Time // start of the last full discovery
 	rediscover   bool      // a full discovery is due at the next refresh
 	lastRequests map[string]float64
@@ -107,7 +109,20 @@ func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now fun
 		logger: logger, now: now, life: life, fetcher: f, settings: s,
 		entries: map[string]*entryState{}, projects: map[string]*projectState{}, targets: map[atlas.Target]*targetState{},
 		byProject: map[string]map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[MissingTarget]bool{},
-		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{},
+		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{}, changes: make(chan struct{}, 1),
+	}
+}
+
+// Changes returns a channel that receives when the version changes: one receive stands for
+// every change since the last, so a renderer that reads View after it sees them all.
+func (e *Engine) Changes() <-chan struct{} { return e.changes }
+
+// newVersion says that what View shows changed. e.mu must be held.
+func (e *Engine) newVersion() {
+	e.version++
+	select {
+	case e.changes <- struct{}{}:
+	default: // a change not yet received covers this one
 	}
 }
 
@@ -122,7 +137,7 @@ func (e *Engine) Reconfigure(f Fetcher, s Settings) {
 	defer e.mu.Unlock()
 	old := e.settings
 	e.settings = s
-	e.version++
+	e.newVersion()
 	newSource := f != e.fetcher
 	if newSource {
 		// Another host or other credentials may see other projects and clusters.
@@ -257,7 +272,7 @@ func (e *Engine) finish(r *refresh) {
 	if r.generation != e.generation {
 		return
 	}
-	e.version++
+	e.newVersion()
 	e.logNotices(r.fetcher.Notices())
 	if !r.complete {
 		e.failUnfinished(r)
@@ -273,6 +288,7 @@ func (e *Engine) finish(r *refresh) {
 	r.mu.Unlock()
 	e.lastDur = e.now().Sub(r.start)
 	e.ready = true
+	e.phases++
 }
 
 // end ends a refresh once its job reads are over: those refresh_timeout cut fail, the requests
@@ -285,7 +301,7 @@ func (e *Engine) end(r *refresh) {
 	if r.generation == e.generation {
 		r.failUnfinishedJobs()
 		e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
-		e.version++
+		e.newVersion()
 	}
 	if e.queued {
 		e.start()

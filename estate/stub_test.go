@@ -3,6 +3,7 @@ package estate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ type stub struct {
 	calls []string
 	// between, when set, runs after each delivery of snapshots.
 	between func()
+	// snapshots, when set, are what a target's read lists, in place of one completed snapshot
+	// an hour old.
+	snapshots map[string][]atlas.Snapshot // per cluster name
 }
 
 var _ Fetcher = (*stub)(nil)
@@ -111,9 +115,13 @@ func (s *stub) Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func
 		s.mu.Lock()
 		res := atlas.Result{Read: r, Served: t, Err: s.readErr[t]}
 		jobsErr, hold, between := s.jobsErr[t.Cluster], s.hold, s.between
+		snaps, listed := s.snapshots[t.Cluster]
 		s.mu.Unlock()
 		if res.Err == nil {
 			res.Snapshots = []atlas.Snapshot{{ID: "s-" + t.Cluster, Status: atlas.StatusCompleted, CreatedAt: stubNow.Add(-time.Hour)}}
+			if listed {
+				res.Snapshots = slices.Clone(snaps) // each read decodes its own
+			}
 			if r.Schedule && t.Kind.HasSchedule() {
 				res.Schedule = &atlas.Schedule{NextSnapshot: stubNow.Add(7 * time.Hour)}
 			}
