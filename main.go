@@ -52,7 +52,8 @@ func main() {
 		secretCheck   = kingpin.Flag("config.secret-check-interval", "How often to read the secret files (*_file) again and reload when one changed, as on a Kubernetes secret rotation; also done whenever Atlas refuses the credentials. 0 turns the periodic check off.").Default("30s").Duration()
 		readHeader    = kingpin.Flag("web.read-header-timeout", "Longest a client may take to send a request's headers.").Default("10s").Duration()
 		idleTimeout   = kingpin.Flag("web.idle-timeout", "Longest an idle keep-alive connection is kept open.").Default("1m").Duration()
-		shardIndex    = kingpin.Flag("shard", "This replica's shard, from 0 to --total-shards - 1: it reads the projects whose id hashes to it.").Default("0").Int()
+		shardSet      bool
+		shardIndex    = kingpin.Flag("shard", "This replica's shard, from 0 to --total-shards - 1: it reads the projects whose id hashes to it.").Default("0").IsSetByUser(&shardSet).Int()
 		totalShards   = kingpin.Flag("total-shards", "How many replicas share the estate, each reading one shard of the projects.").Default("1").Int()
 		podName       = kingpin.Flag("shard.from-pod-name", "Take --shard from the ordinal that ends this StatefulSet pod name (pass $(POD_NAME) set from metadata.name).").String()
 		logLevel      = kingpin.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
@@ -67,7 +68,7 @@ func main() {
 	kingpin.Parse()
 
 	logger, slogger := newLoggers(*logLevel, *logFormat)
-	shard, err := shardFromFlags(*shardIndex, *totalShards, *podName)
+	shard, err := shardFromFlags(*shardIndex, shardSet, *totalShards, *podName)
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid sharding flags", "err", err)
 		os.Exit(1)
@@ -102,8 +103,10 @@ func main() {
 	}
 	eng := rl.eng
 	coll := collector.New(eng, time.Now)
-	// Refresh once at start, so /-/ready turns true without waiting for the first scrape.
+	// Refresh once at start, so /-/ready turns true without waiting for the first scrape; render
+	// each version of what it brings off the scrape path.
 	go eng.Refresh(life)
+	go coll.Run(life, eng.Changes())
 	go rl.watchSecrets(life, *secretCheck, refused)
 
 	reg := prometheus.NewRegistry()
@@ -173,25 +176,27 @@ func main() {
 }
 
 // checkConfig validates the configuration file and, when one is given, the web configuration
-// file as exporter-toolkit will read it; it reports every problem of both and returns the exit
-// code.
+// file as exporter-toolkit will read it; it reports every problem of both, says the files are
+// valid only when all of them are, and returns the exit code.
 func checkConfig(w io.Writer, file, webFile string) int {
-	code := 0
+	var problems []string
 	if _, err := config.Load(file); err != nil {
-		fmt.Fprintln(w, err)
-		code = 1
-	} else {
-		fmt.Fprintf(w, "%s is valid\n", file)
+		problems = append(problems, err.Error())
 	}
-	if webFile == "" {
-		return code
+	if webFile != "" {
+		if err := web.Validate(webFile); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: invalid web configuration: %v", webFile, err))
+		}
 	}
-	if err := web.Validate(webFile); err != nil {
-		fmt.Fprintf(w, "%s: invalid web configuration: %v\n", webFile, err)
+	if len(problems) > 0 {
+		fmt.Fprintln(w, strings.Join(problems, "\n"))
 		return 1
 	}
-	fmt.Fprintf(w, "%s is valid\n", webFile)
-	return code
+	fmt.Fprintf(w, "%s is valid\n", file)
+	if webFile != "" {
+		fmt.Fprintf(w, "%s is valid\n", webFile)
+	}
+	return 0
 }
 
 // newLoggers builds the one go-kit logger and the slog bridge exporter-toolkit needs, both
@@ -248,13 +253,15 @@ func fillVersion(bi *debug.BuildInfo) {
 	}
 }
 
-// shardFromFlags checks the sharding flags and returns this replica's shard.
-func shardFromFlags(index, total int, podName string) (estate.Shard, error) {
+// shardFromFlags checks the sharding flags and returns this replica's shard; indexSet says
+// whether --shard was given at all (--shard=0 and --shard.from-pod-name contradict each other as
+// much as --shard=1 does).
+func shardFromFlags(index int, indexSet bool, total int, podName string) (estate.Shard, error) {
 	if total < 1 {
 		return estate.Shard{}, fmt.Errorf("--total-shards must be at least 1, got %d", total)
 	}
 	if podName != "" {
-		if index != 0 {
+		if indexSet {
 			return estate.Shard{}, errors.New("set --shard or --shard.from-pod-name, not both")
 		}
 		i := strings.LastIndexByte(podName, '-')

@@ -5,16 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 )
 
-// benchEnv is a collector filled with a generated estate of clusters×30 snapshots.
-func benchEnv(b *testing.B, projects, clusters int, snapshotMetrics bool) *env {
+// benchView is the view of a generated estate of clusters×30 snapshots.
+func benchView(b *testing.B, projects, clusters int, snapshotMetrics bool) *estate.View {
 	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: projects, ClustersPerProject: clusters, SnapshotsPerCluster: 30,
 		Kinds: []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}, Now: testNow})
 	t := &testing.T{}
@@ -22,30 +20,19 @@ func benchEnv(b *testing.B, projects, clusters int, snapshotMetrics bool) *env {
 		Projects: []config.Project{{DiscoverAllProjects: true}}})
 	e.Refresh(b)
 	b.Cleanup(func() { e.srv.Close(); e.client.Close() })
-	return e
+	return e.engine.View()
 }
 
-// BenchmarkCollectCluster measures building the metrics of one cluster with 30 snapshots.
-func BenchmarkCollectCluster(b *testing.B) {
-	e := benchEnv(b, 1, 1, true)
-	ch := make(chan prometheus.Metric, 1024)
-	done := make(chan struct{})
-	go func() {
-		for range ch {
-		}
-		close(done)
-	}()
+// BenchmarkRenderCluster measures rendering one cluster with 30 snapshots in full.
+func BenchmarkRenderCluster(b *testing.B) {
+	v := benchView(b, 1, 1, true)
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
-		e.coll.Collect(ch)
+		collector.New(&static{v}, time.Now).Exposition(b.Context(), true)
 	}
-	b.StopTimer()
-	close(ch)
-	<-done
 }
 
-// BenchmarkRender measures gathering and encoding the registry of 100 clusters × 30 snapshots.
+// BenchmarkRender measures rendering 100 clusters × 30 snapshots in full, as after a start.
 func BenchmarkRender(b *testing.B) {
 	for _, sm := range []bool{true, false} {
 		name := "snapshot_metrics"
@@ -53,14 +40,23 @@ func BenchmarkRender(b *testing.B) {
 			name = "cluster_metrics_only"
 		}
 		b.Run(name, func(b *testing.B) {
-			e := benchEnv(b, 20, 5, sm)
+			v := benchView(b, 20, 5, sm)
 			b.ReportAllocs()
-			b.ResetTimer()
 			for b.Loop() {
-				if err := handler.WriteText(io.Discard, e.reg, e.coll); err != nil {
-					b.Fatal(err)
-				}
+				collector.New(&static{v}, time.Now).Exposition(b.Context(), true)
 			}
 		})
+	}
+}
+
+// BenchmarkScrape measures what a scrape between versions costs the data part: writing the
+// compressed body of 100 clusters × 30 snapshots.
+func BenchmarkScrape(b *testing.B) {
+	body := collector.New(&static{benchView(b, 20, 5, true)}, time.Now).Exposition(b.Context(), true)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := body.WriteGzip(io.Discard, collector.OpenMetrics); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,14 +2,20 @@
 // metrics: it says how the estate looks in Prometheus, and nothing of when or how it is read,
 // nor of Atlas's rules (it asks the view, or atlas's named rules).
 //
-// Each file holds one group of metric families: its descriptors, and the function that renders
+// Each file holds one group of metric families: its families, and the function that renders
 // them from a view, or from one target's view. A group registers itself (register), as
-// node_exporter's collectors do, and Describe and Collect go through them all. What a target
-// renders to is kept while its view stays the same value (cache.go); the per-snapshot families
-// bypass the registry (persnapshot.go).
+// node_exporter's collectors do, and the renderer finds it: a new family is its declaration
+// and the lines that give its samples, in the file of its group or in a new one.
+//
+// What a view determines (every family here) is rendered once per version of the view, off
+// the scrape path, and kept compressed until the next (render.go, renderer.go); a scrape writes
+// those bytes, then the exporter's own metrics gathered at that moment (internal/handler). The
+// renderer encodes the lines itself, as kube-state-metrics does: going through a registry
+// builds every sample as a protobuf message, which costs seconds and gigabytes at scale.
 package collector
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,24 +30,48 @@ type Source interface {
 	View() *estate.View
 }
 
-// Collector is a prometheus.Collector over the views of a Source. It never reads Atlas.
+// Collector renders the views of a Source (Exposition, Run). It never reads Atlas. As a
+// prometheus.Collector it gives its own metrics, which are gathered at each scrape: how long
+// its last render took.
 type Collector struct {
-	src   Source
-	now   func() time.Time // for ages, at scrape time
-	cache cache
+	src Source
+	now func() time.Time // when renders begin and end
+
+	mu        sync.Mutex
+	body      *Body         // the last rendered
+	rendering chan struct{} // closed when the render under way ends; nil when none runs
+	began     time.Time     // when the last render began
+	cache     renderCache   // what the last render made, for the next (used by one render at a time)
+	// Renders made, and groups of targets rendered (the others reused), for tests.
+	renders, groupRenders int
+
+	lastDuration prometheus.Gauge
 }
 
 // New returns a collector of src's views; now is the clock (time.Now in production).
 func New(src Source, now func() time.Time) *Collector {
-	return &Collector{src: src, now: now}
+	return &Collector{src: src, now: now,
+		lastDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "last_render_duration_seconds",
+			Help: "How long the last render of the data took: a new version of what Atlas told is rendered and compressed once, off the scrape path, and served by every scrape until the next.",
+		})}
 }
 
-// group is a group of metric families: its descriptors, and what it renders from a whole view
-// and from each target's view (either may be nil).
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) { c.lastDuration.Describe(ch) }
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) { c.lastDuration.Collect(ch) }
+
+// group is a group of metric families: its families, and what it renders from a whole view
+// and from each target's view (either may be nil). A perSnapshot group renders only when the
+// view asks for per-snapshot series (snapshot_metrics), and from a target's project, target,
+// HasData and Snapshots alone: it is rendered again only when those change (render.go).
 type group struct {
-	descs  []*prometheus.Desc
-	view   func(v *estate.View, ch chan<- prometheus.Metric)
-	target func(t *estate.TargetView, gauge gaugeFunc)
+	families    []*metricFamily
+	view        func(v *estate.View, gauge gaugeFunc)
+	target      func(t *estate.TargetView, gauge gaugeFunc)
+	perSnapshot bool
 }
 
 // groups are the registered groups, in the order of their files.
@@ -50,63 +80,15 @@ var groups []group
 // register adds a group; each file's init calls it for its own.
 func register(g group) { groups = append(groups, g) }
 
-// Describe implements prometheus.Collector.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, g := range groups {
-		for _, d := range g.descs {
-			ch <- d
-		}
-	}
-}
-
-// Collect implements prometheus.Collector: it renders the current view.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	v := c.src.View()
-	for _, g := range groups {
-		if g.view != nil {
-			g.view(v, ch)
-		}
-	}
-	for _, m := range c.cache.metrics(v) {
-		for _, metric := range m {
-			ch <- metric
-		}
-	}
-}
-
-// targetMetrics renders the families of every group from one target's view.
-func targetMetrics(t *estate.TargetView) []prometheus.Metric {
-	p, st := t.Project, t.Target
-	lv := []string{p.ID, p.Name, st.Cluster, string(st.Kind)}
-	var out []prometheus.Metric
-	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append(make([]string, 0, len(lv)+len(extra)), lv...), extra...)...))
-	}
-	for _, g := range groups {
-		if g.target != nil {
-			g.target(t, gauge)
-		}
-	}
-	return out
-}
-
-// gaugeFunc adds a sample of a target's family with the target's labels and extra label values.
-type gaugeFunc = func(d *prometheus.Desc, v float64, extra ...string)
+// gaugeFunc adds a sample of family f with value v. Called by a group's view function, it
+// takes every label value of f; by its target function, the values of f's labels after the
+// target's own (targetLabels), which it adds.
+type gaugeFunc = func(f *metricFamily, v float64, labels ...string)
 
 var (
 	targetLabels  = []string{"project_id", "project", "cluster", "kind"}
 	projectLabels = []string{"project_id", "project"}
 )
-
-// desc describes a family of the namespace with labels, then extra ones.
-func desc(name, help string, labels []string, extra ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, append(append([]string{}, labels...), extra...), nil)
-}
-
-// gauge is one sample of a family that is not a target's.
-func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-}
 
 func b2f(b bool) float64 {
 	if b {

@@ -79,7 +79,7 @@ func TestEveryDescribedMetricIsExposed(t *testing.T) {
 		got[m[1]] = true
 	}
 	maps.Copy(got, credentialSetFamilies(t))
-	for _, name := range collector.SnapshotMetricNames() {
+	for _, name := range collector.FamilyNames() {
 		if !got[name] {
 			t.Errorf("%s is not exposed", name)
 		}

@@ -3,18 +3,16 @@ package collector
 import (
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 // A project's Backup Compliance Policy, and how its last read went (family_collect_success,
 // family compliance_policy, cluster and kind empty).
 var (
-	complianceEnabled = desc("compliance_policy_enabled", "1 when a Backup Compliance Policy is in force in the project (state ACTIVE or UPDATING), 0 when there is none or it is being enabled or disabled.", projectLabels)
-	complianceInfo    = desc("compliance_policy_info", "The project's Backup Compliance Policy; always 1. Absent when the project has none.", projectLabels,
+	complianceEnabled = gaugeFamily("compliance_policy_enabled", "1 when a Backup Compliance Policy is in force in the project (state ACTIVE or UPDATING), 0 when there is none or it is being enabled or disabled.", projectLabels)
+	complianceInfo    = gaugeFamily("compliance_policy_info", "The project's Backup Compliance Policy; always 1. Absent when the project has none.", projectLabels,
 		"state", "pit_enabled", "copy_protection_enabled", "encryption_at_rest_enabled")
-	complianceWindow = desc("compliance_policy_restore_window_seconds", "Point-in-time restore window the project's Backup Compliance Policy requires. Absent when it requires none.", projectLabels)
+	complianceWindow = gaugeFamily("compliance_policy_restore_window_seconds", "Point-in-time restore window the project's Backup Compliance Policy requires. Absent when it requires none.", projectLabels)
 )
 
 // familyCompliance is the family label of the policy's reads.
@@ -22,33 +20,33 @@ const familyCompliance = "compliance_policy"
 
 func init() {
 	register(group{
-		descs: []*prometheus.Desc{complianceEnabled, complianceInfo, complianceWindow},
-		view: func(v *estate.View, ch chan<- prometheus.Metric) {
+		families: []*metricFamily{complianceEnabled, complianceInfo, complianceWindow},
+		view: func(v *estate.View, gauge gaugeFunc) {
 			for _, pv := range v.Projects {
-				collectCompliance(ch, pv)
+				collectCompliance(gauge, pv)
 			}
 		},
 	})
 }
 
-// collectCompliance sends a project's policy series.
-func collectCompliance(ch chan<- prometheus.Metric, pv *estate.ProjectView) {
+// collectCompliance adds a project's policy series.
+func collectCompliance(gauge gaugeFunc, pv *estate.ProjectView) {
 	cs, p := pv.Compliance, pv.Project
 	if !cs.Tried {
 		return
 	}
-	ch <- gauge(familySuccess, b2f(cs.OK), p.ID, p.Name, "", "", familyCompliance)
+	gauge(familySuccess, b2f(cs.OK), p.ID, p.Name, "", "", familyCompliance)
 	if !cs.Read {
 		return
 	}
 	pol := cs.Policy
-	ch <- gauge(complianceEnabled, b2f(pol != nil && pol.InForce()), p.ID, p.Name)
+	gauge(complianceEnabled, b2f(pol != nil && pol.InForce()), p.ID, p.Name)
 	if pol == nil {
 		return
 	}
-	ch <- gauge(complianceInfo, 1, p.ID, p.Name, pol.State,
+	gauge(complianceInfo, 1, p.ID, p.Name, pol.State,
 		strconv.FormatBool(pol.PITEnabled), strconv.FormatBool(pol.CopyProtectionEnabled), strconv.FormatBool(pol.EncryptionAtRestEnabled))
 	if w := pol.RestoreWindow(); w > 0 {
-		ch <- gauge(complianceWindow, w.Seconds(), p.ID, p.Name)
+		gauge(complianceWindow, w.Seconds(), p.ID, p.Name)
 	}
 }

@@ -1,22 +1,20 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
-	copyRegionInfo     = desc("copy_region_info", "Another region the cluster's backup policy copies snapshots to; always 1. Cloud Backup only.", targetLabels, "cloud_provider", "region")
-	copyRegionInterval = desc("copy_region_interval_seconds", "Longest time the backup policy lets pass between two snapshots copied to the region: the period of its most frequent item the copy setting covers. Absent when it copies no scheduled snapshot.", targetLabels, "cloud_provider", "region")
-	lastCopied         = desc("last_copied_snapshot_timestamp_seconds", "When the newest completed snapshot copied to the region was taken. Absent while none is (and for sharded clusters, whose snapshots Atlas lists without their copies).", targetLabels, "cloud_provider", "region")
+	copyRegionInfo     = gaugeFamily("copy_region_info", "Another region the cluster's backup policy copies snapshots to; always 1. Cloud Backup only.", targetLabels, "cloud_provider", "region")
+	copyRegionInterval = gaugeFamily("copy_region_interval_seconds", "Longest time the backup policy lets pass between two snapshots copied to the region: the period of its most frequent item the copy setting covers. Absent when it copies no scheduled snapshot.", targetLabels, "cloud_provider", "region")
+	lastCopied         = gaugeFamily("last_copied_snapshot_timestamp_seconds", "When the newest completed snapshot copied to the region was taken. Absent while none is (and for sharded clusters, whose snapshots Atlas lists without their copies).", targetLabels, "cloud_provider", "region")
 )
 
 func init() {
 	register(group{
-		descs:  []*prometheus.Desc{copyRegionInfo, copyRegionInterval, lastCopied},
-		target: buildCopies,
+		families: []*metricFamily{copyRegionInfo, copyRegionInterval, lastCopied},
+		target:   buildCopies,
 	})
 }
 

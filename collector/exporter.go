@@ -3,37 +3,35 @@ package collector
 import (
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 // The exporter's own health: how the last refreshes went, and which shard it reads.
 var (
-	up              = desc("up", "1 if Atlas answered and accepted the credentials on the last refresh.", nil)
-	refreshDuration = desc("exporter_last_refresh_duration_seconds", "How long the last refresh of Atlas data took.", nil)
-	refreshRequests = desc("exporter_last_refresh_requests", "HTTP requests to Atlas of the last refresh of each kind: discovery=\"full\" rediscovered every project, \"partial\" some, \"none\" only read snapshots (and schedules that were due).", []string{"discovery"})
-	fullDiscovery   = desc("exporter_discovery_timestamp_seconds", "When the last full discovery of projects and clusters started.", nil)
-	shardInfo       = desc("exporter_shard_info", "The part of the estate this replica reads: the projects whose id hashes to shard (FNV-1a 64 mod total_shards); always 1.", []string{"shard", "total_shards"})
-	shardCount      = desc("exporter_shards", "How many shards this replica was told the estate is split into (--total-shards), for alerts on shards that are missing or disagree.", nil)
+	up              = gaugeFamily("up", "1 if Atlas answered and accepted the credentials on the last refresh.", nil)
+	refreshDuration = gaugeFamily("exporter_last_refresh_duration_seconds", "How long the last refresh of Atlas data took.", nil)
+	refreshRequests = gaugeFamily("exporter_last_refresh_requests", "HTTP requests to Atlas of the last refresh of each kind: discovery=\"full\" rediscovered every project, \"partial\" some, \"none\" only read snapshots (and schedules that were due).", []string{"discovery"})
+	fullDiscovery   = gaugeFamily("exporter_discovery_timestamp_seconds", "When the last full discovery of projects and clusters started.", nil)
+	shardInfo       = gaugeFamily("exporter_shard_info", "The part of the estate this replica reads: the projects whose id hashes to shard (FNV-1a 64 mod total_shards); always 1.", []string{"shard", "total_shards"})
+	shardCount      = gaugeFamily("exporter_shards", "How many shards this replica was told the estate is split into (--total-shards), for alerts on shards that are missing or disagree.", nil)
 )
 
 func init() {
 	register(group{
-		descs: []*prometheus.Desc{up, refreshDuration, refreshRequests, fullDiscovery, shardInfo, shardCount},
-		view: func(v *estate.View, ch chan<- prometheus.Metric) {
+		families: []*metricFamily{up, refreshDuration, refreshRequests, fullDiscovery, shardInfo, shardCount},
+		view: func(v *estate.View, gauge gaugeFunc) {
 			h := v.Health
-			ch <- gauge(up, b2f(h.Up))
-			ch <- gauge(shardInfo, 1, strconv.Itoa(h.Shard.Index), strconv.Itoa(h.Shard.Total))
-			ch <- gauge(shardCount, float64(h.Shard.Total))
+			gauge(up, b2f(h.Up))
+			gauge(shardInfo, 1, strconv.Itoa(h.Shard.Index), strconv.Itoa(h.Shard.Total))
+			gauge(shardCount, float64(h.Shard.Total))
 			if h.Ready {
-				ch <- gauge(refreshDuration, h.LastRefreshDuration.Seconds())
+				gauge(refreshDuration, h.LastRefreshDuration.Seconds())
 			}
 			for kind, n := range h.LastRequests {
-				ch <- gauge(refreshRequests, n, kind)
+				gauge(refreshRequests, n, kind)
 			}
 			if !h.DiscoveredAt.IsZero() {
-				ch <- gauge(fullDiscovery, unix(h.DiscoveredAt))
+				gauge(fullDiscovery, unix(h.DiscoveredAt))
 			}
 		},
 	})

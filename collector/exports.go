@@ -3,22 +3,20 @@ package collector
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
-	exportJobs       = desc("export_jobs", "Snapshot export jobs Atlas lists for the cluster, by state; every state is present. Cloud Backup clusters that export automatically or have any export job.", targetLabels, "state")
-	lastExport       = desc("last_export_timestamp_seconds", "When the newest successful export job finished. Absent when there is none.", targetLabels)
-	lastFailedExport = desc("last_failed_export_timestamp_seconds", "When the newest failed export job ended (its creation time where Atlas gives no finish time). Absent when there is none.", targetLabels)
+	exportJobs       = gaugeFamily("export_jobs", "Snapshot export jobs Atlas lists for the cluster, by state; every state is present. Cloud Backup clusters that export automatically or have any export job.", targetLabels, "state")
+	lastExport       = gaugeFamily("last_export_timestamp_seconds", "When the newest successful export job finished. Absent when there is none.", targetLabels)
+	lastFailedExport = gaugeFamily("last_failed_export_timestamp_seconds", "When the newest failed export job ended (its creation time where Atlas gives no finish time). Absent when there is none.", targetLabels)
 )
 
 func init() {
 	register(group{
-		descs:  []*prometheus.Desc{exportJobs, lastExport, lastFailedExport},
-		target: buildExports,
+		families: []*metricFamily{exportJobs, lastExport, lastFailedExport},
+		target:   buildExports,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
@@ -25,7 +26,7 @@ func render(t *testing.T, coll *collector.Collector) string {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(coll)
 	var buf bytes.Buffer
-	if err := handler.WriteText(&buf, reg, coll); err != nil {
+	if err := handler.WriteExposition(t.Context(), &buf, expfmt.FmtText, coll, reg); err != nil {
 		t.Fatal(err)
 	}
 	testenv.CheckMetrics(t, buf.String())
@@ -61,7 +62,7 @@ func TestFamiliesOfAView(t *testing.T) {
 		"atlas_backup_collect_success"+db+" 1", "atlas_backup_storage_bytes"+db+" 10",
 		"atlas_backup_schedule_interval_seconds"+db+" 86400", "atlas_backup_schedule_restore_window_seconds"+db+" 172800",
 		`atlas_backup_family_collect_success{cluster="db",family="restore_jobs",kind="cloud",project="alpha",project_id="5f00000000000000000000a1"} 0`,
-		`atlas_backup_snapshot_age_seconds{cluster="db",kind="cloud",project="alpha",project_id="5f00000000000000000000a1",snapshot_id="6a00000000000000000000a1"} 3600`)
+		`atlas_backup_snapshot_created_timestamp_seconds{cluster="db",kind="cloud",project="alpha",project_id="5f00000000000000000000a1",snapshot_id="6a00000000000000000000a1"} 1.7951724e+09`)
 }
 
 // TestTargetEncodingsFollowTheirView: what a target renders to is kept while its view is the

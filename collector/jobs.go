@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
@@ -10,11 +8,11 @@ import (
 // The reads beyond snapshots (restore and export jobs per target, the compliance policy per
 // project) have their own cadence and failures (see package estate): each says how its last
 // read went here, never in collect_success.
-var familySuccess = desc("family_collect_success", "1 if the last read of a family beyond snapshots succeeded, 0 if it failed or Atlas refused it (HTTP 403: the credentials lack the role it needs; the log names it); the last good data stays exposed. family is restore_jobs or export_jobs per cluster, compliance_policy per project (cluster and kind empty).", targetLabels, "family")
+var familySuccess = gaugeFamily("family_collect_success", "1 if the last read of a family beyond snapshots succeeded, 0 if it failed or Atlas refused it (HTTP 403: the credentials lack the role it needs; the log names it); the last good data stays exposed. family is restore_jobs or export_jobs per cluster, compliance_policy per project (cluster and kind empty).", targetLabels, "family")
 
 func init() {
 	register(group{
-		descs: []*prometheus.Desc{familySuccess},
+		families: []*metricFamily{familySuccess},
 		target: func(t *estate.TargetView, gauge gaugeFunc) {
 			if !t.HasData {
 				return

@@ -3,23 +3,21 @@ package collector
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 var (
-	restoreJobs           = desc("restore_jobs", "Restore jobs Atlas lists for the cluster (cloud and flex), by delivery type and status; every status of every delivery type of the kind is present.", targetLabels, "delivery_type", "status")
-	lastRestore           = desc("last_restore_timestamp_seconds", "When the newest restore job that restored its snapshot finished (completed, or expired since: a download whose link lapsed), any delivery type. Absent when there is none.", targetLabels)
-	lastFailedRestore     = desc("last_failed_restore_timestamp_seconds", "When the newest failed restore job finished. Absent when there is none.", targetLabels)
-	scheduleRestoreWindow = desc("schedule_restore_window_seconds", "How far back a point-in-time restore reaches (the backup policy's restoreWindowDays). Cloud Backup clusters with continuous backup only.", targetLabels)
+	restoreJobs           = gaugeFamily("restore_jobs", "Restore jobs Atlas lists for the cluster (cloud and flex), by delivery type and status; every status of every delivery type of the kind is present.", targetLabels, "delivery_type", "status")
+	lastRestore           = gaugeFamily("last_restore_timestamp_seconds", "When the newest restore job that restored its snapshot finished (completed, or expired since: a download whose link lapsed), any delivery type. Absent when there is none.", targetLabels)
+	lastFailedRestore     = gaugeFamily("last_failed_restore_timestamp_seconds", "When the newest failed restore job finished. Absent when there is none.", targetLabels)
+	scheduleRestoreWindow = gaugeFamily("schedule_restore_window_seconds", "How far back a point-in-time restore reaches (the backup policy's restoreWindowDays). Cloud Backup clusters with continuous backup only.", targetLabels)
 )
 
 func init() {
 	register(group{
-		descs:  []*prometheus.Desc{restoreJobs, lastRestore, lastFailedRestore, scheduleRestoreWindow},
-		target: buildRestores,
+		families: []*metricFamily{restoreJobs, lastRestore, lastFailedRestore, scheduleRestoreWindow},
+		target:   buildRestores,
 	})
 }
 

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
@@ -11,21 +9,21 @@ import (
 // Snapshots Atlas dates in the future keep their per-snapshot series, but stay out of the
 // counts and the newest and oldest, where they would hide snapshots that stop coming.
 var (
-	collectSuccess   = desc("collect_success", "1 if the last attempt to read the cluster's snapshots (and, for Cloud Backup, its backup schedule) succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
-	collectTimestamp = desc("collect_timestamp_seconds", "When the snapshot data exposed for the cluster was fetched from Atlas.", targetLabels)
-	snapshotsCount   = desc("snapshots", "Snapshots Atlas lists for the cluster, by status; those it dates in the future are in future_snapshots instead.", targetLabels, "status")
-	futureSnapshots  = desc("future_snapshots", "Snapshots Atlas dates more than the clock-skew tolerance ("+atlas.ClockSkew.String()+") after they were read: Atlas's clock or this host's is wrong. They keep their per-snapshot series but are left out of snapshots, last_snapshot_status and the newest, oldest, fallback and copied snapshot timestamps, where they would hide snapshots that stop coming.", targetLabels)
-	lastCompleted    = desc("last_completed_snapshot_timestamp_seconds", "When the newest completed snapshot was taken. Absent when there is none.", targetLabels)
-	lastStatus       = desc("last_snapshot_status", "Status of the newest snapshot: 1 for its status, 0 for the others.", targetLabels, "status")
-	oldestCompleted  = desc("oldest_completed_snapshot_timestamp_seconds", "When the oldest completed snapshot was taken: the start of the restore window.", targetLabels)
-	lastFallback     = desc("last_fallback_snapshot_timestamp_seconds", "When the newest fallback snapshot was taken (Atlas fell back because the primary snapshot method failed). Absent when there is none.", targetLabels)
-	storageBytes     = desc("storage_bytes", "Storage taken by all the cluster's snapshots: negative sizes, which Atlas should never give, are left out (and logged), and the sum stops at 2^63-1. Absent for kinds without sizes (flex, tenant).", targetLabels)
+	collectSuccess   = gaugeFamily("collect_success", "1 if the last attempt to read the cluster's snapshots (and, for Cloud Backup, its backup schedule) succeeded, 0 if it failed (the last good data stays exposed).", targetLabels)
+	collectTimestamp = gaugeFamily("collect_timestamp_seconds", "When the snapshot data exposed for the cluster was fetched from Atlas.", targetLabels)
+	snapshotsCount   = gaugeFamily("snapshots", "Snapshots Atlas lists for the cluster, by status; those it dates in the future are in future_snapshots instead.", targetLabels, "status")
+	futureSnapshots  = gaugeFamily("future_snapshots", "Snapshots Atlas dates more than the clock-skew tolerance ("+atlas.ClockSkew.String()+") after they were read: Atlas's clock or this host's is wrong. They keep their per-snapshot series but are left out of snapshots, last_snapshot_status and the newest, oldest, fallback and copied snapshot timestamps, where they would hide snapshots that stop coming.", targetLabels)
+	lastCompleted    = gaugeFamily("last_completed_snapshot_timestamp_seconds", "When the newest completed snapshot was taken. Absent when there is none.", targetLabels)
+	lastStatus       = gaugeFamily("last_snapshot_status", "Status of the newest snapshot: 1 for its status, 0 for the others.", targetLabels, "status")
+	oldestCompleted  = gaugeFamily("oldest_completed_snapshot_timestamp_seconds", "When the oldest completed snapshot was taken: the start of the restore window.", targetLabels)
+	lastFallback     = gaugeFamily("last_fallback_snapshot_timestamp_seconds", "When the newest fallback snapshot was taken (Atlas fell back because the primary snapshot method failed). Absent when there is none.", targetLabels)
+	storageBytes     = gaugeFamily("storage_bytes", "Storage taken by all the cluster's snapshots: negative sizes, which Atlas should never give, are left out (and logged), and the sum stops at 2^63-1. Absent for kinds without sizes (flex, tenant).", targetLabels)
 )
 
 func init() {
 	register(group{
-		descs:  []*prometheus.Desc{collectSuccess, collectTimestamp, snapshotsCount, futureSnapshots, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes},
-		target: buildSnapshots,
+		families: []*metricFamily{collectSuccess, collectTimestamp, snapshotsCount, futureSnapshots, lastCompleted, lastStatus, oldestCompleted, lastFallback, storageBytes},
+		target:   buildSnapshots,
 	})
 }
 

@@ -91,8 +91,10 @@ type setEngine struct {
 	// refreshes under an older one still deliver snapshot data, but no longer decide which
 	// targets exist. cycle numbers the refreshes.
 	generation, selection, cycle int
-	// version changes whenever what View shows does.
+	// version changes whenever what View shows does (newVersion), and changes (the Engine's)
+	// says so.
 	version      uint64
+	changes      chan<- struct{}
 	lastStart    time.Time
 	queued       bool     // a reconfiguration asked for a refresh at once
 	running      *refresh // the refresh under way; nil when none runs
@@ -100,6 +102,7 @@ type setEngine struct {
 	up           bool
 	lastSuccess  time.Time // when a refresh with up last finished
 	lastDur      time.Duration
+	phases       uint64    // snapshot phases ended
 	discoveredAt time.Time // start of the last full discovery
 	rediscover   bool      // a full discovery is due at the next refresh
 	lastRequests map[string]float64
@@ -116,14 +119,23 @@ type setEngine struct {
 
 // newSetEngine returns the engine of credential set name, reading s's entries of that set with f.
 // life bounds refreshes; now is the clock (time.Now in production, fixed in tests); claims
-// tells it which projects another set reads (nil: none).
-func newSetEngine(life context.Context, logger log.Logger, name string, f Fetcher, s Settings, now func() time.Time, c *claims) *setEngine {
+// tells it which projects another set reads (nil: none); changes is signalled at each new version.
+func newSetEngine(life context.Context, logger log.Logger, name string, f Fetcher, s Settings, now func() time.Time, c *claims, changes chan<- struct{}) *setEngine {
 	life, stop := context.WithCancel(life)
 	return &setEngine{
 		logger: logger, now: now, life: life, stop: stop, name: name, claims: c, orgs: map[string]*orgState{}, fetcher: f, settings: s,
 		entries: map[string]*entryState{}, projects: map[string]*projectState{}, targets: map[atlas.Target]*targetState{},
 		byProject: map[string]map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[MissingTarget]bool{},
-		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{},
+		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{}, changes: changes,
+	}
+}
+
+// newVersion says that what View shows changed. e.mu must be held.
+func (e *setEngine) newVersion() {
+	e.version++
+	select {
+	case e.changes <- struct{}{}:
+	default: // a change not yet received covers this one
 	}
 }
 
@@ -138,7 +150,7 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 	defer e.mu.Unlock()
 	old := e.settings
 	e.settings = s
-	e.version++
+	e.newVersion()
 	newSource := f != e.fetcher
 	if newSource {
 		// Another host or other credentials may see other projects and clusters.
@@ -288,7 +300,7 @@ func (e *setEngine) finish(r *refresh) {
 	if r.generation != e.generation {
 		return
 	}
-	e.version++
+	e.newVersion()
 	e.logNotices(r.fetcher.Notices())
 	if !r.complete {
 		e.failUnfinished(r)
@@ -307,6 +319,7 @@ func (e *setEngine) finish(r *refresh) {
 	}
 	e.lastDur = e.now().Sub(r.start)
 	e.ready = true
+	e.phases++
 }
 
 // end ends a refresh once its job reads are over: those refresh_timeout cut fail, the requests
@@ -319,7 +332,7 @@ func (e *setEngine) end(r *refresh) {
 	if r.generation == e.generation {
 		r.failUnfinishedJobs()
 		e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
-		e.version++
+		e.newVersion()
 	}
 	if e.queued && e.life.Err() == nil {
 		e.start()

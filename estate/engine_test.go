@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func TestPlan(t *testing.T) {
 			entries: map[string]*entryState{"id=a": {resolved: true, again: true}, "name=b": {}, "name=c": {resolved: true}}, entriesDue: []string{"id=a", "name=b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil)
+			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil, make(chan struct{}, 1))
 			e.discoveredAt, e.rediscover = tc.discoveredAt, tc.rediscover
 			if tc.projects != nil {
 				e.projects = tc.projects
@@ -121,7 +122,7 @@ func TestScheduleAndJobsDue(t *testing.T) {
 			want: "schedule=true restores=true exports=true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil)
+			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil, make(chan struct{}, 1))
 			e.projects[pA.ID] = &projectState{project: pA, refused: tc.refused}
 			ts := tc.ts
 			ts.project, ts.served, ts.unknownSeen = pA, cloud, map[string]bool{}
@@ -266,13 +267,27 @@ func TestVersions(t *testing.T) {
 	if again := r.e.View(); again != first {
 		t.Error("two calls at one version built two views")
 	}
+	// Each delivery signals a new version too (a renderer waits for it).
 	var versions []uint64
-	r.f.between = func() { versions = append(versions, r.e.View().Version) }
+	signals := 0
+	drain := func() {
+		select {
+		case <-r.changes:
+			signals++
+		default:
+		}
+	}
+	drain()
+	signals = 0
+	r.f.between = func() {
+		drain()
+		versions = append(versions, r.e.View().Version)
+	}
 	fx := atlas.Target{ProjectID: pA.ID, Cluster: "fx", Kind: atlas.KindFlex}
 	r.f.readErr[fx] = errors.New("HTTP 500")
 	r.refresh(t)
-	if len(versions) != 2 || versions[0] <= first.Version || versions[1] <= versions[0] {
-		t.Errorf("versions seen after each of 2 deliveries %v (the refresh before: %d); want each new", versions, first.Version)
+	if len(versions) != 2 || versions[0] <= first.Version || versions[1] <= versions[0] || signals != 2 {
+		t.Errorf("versions seen after each of 2 deliveries %v (the refresh before: %d), %d signalled; want each new and signalled", versions, first.Version, signals)
 	}
 	last := r.e.View()
 	byCluster := func(v *View) map[string]*TargetView {
@@ -291,9 +306,12 @@ func TestVersions(t *testing.T) {
 		t.Errorf("db's view: %+v", after["db"])
 	}
 	// A view built but not changed since is the same value in the next version.
+	drain()
+	signals = 0
 	r.e.Reconfigure(r.f, r.e.settings)
-	if next := r.e.View(); next.Version == last.Version || byCluster(next)["db"] != after["db"] {
-		t.Error("a reload that changed nothing of db rebuilt its view, or made no new version")
+	drain()
+	if next := r.e.View(); next.Version == last.Version || byCluster(next)["db"] != after["db"] || signals != 1 {
+		t.Error("a reload that changed nothing of db rebuilt its view, or made no new version, or did not signal it")
 	}
 }
 
@@ -305,13 +323,14 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 	r.f.hold = make(chan struct{})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
+	phases := r.e.View().Health.Phases
 	r.e.Refresh(ctx)
 	if ctx.Err() != nil {
 		t.Fatal("Refresh waited for the job reads")
 	}
 	v := r.e.View()
-	if got := targets(v); got != "db/cloud true, fx/flex true, fy/flex true" || !v.Health.Ready || !v.Health.Up {
-		t.Errorf("after the snapshot phase: targets %s, ready %t, up %t", got, v.Health.Ready, v.Health.Up)
+	if got := targets(v); got != "db/cloud true, fx/flex true, fy/flex true" || !v.Health.Ready || !v.Health.Up || v.Health.Phases != phases+1 {
+		t.Errorf("after the snapshot phase: targets %s, ready %t, up %t, %d phases ended (before: %d)", got, v.Health.Ready, v.Health.Up, v.Health.Phases, phases)
 	}
 	for _, tv := range v.Targets {
 		if tv.Restores.Tried {
@@ -330,8 +349,8 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 	close(r.f.hold)
 	r.e.WaitIdle(ctx)
 	after := r.e.View()
-	if after.Version == v.Version {
-		t.Error("the job reads made no new version")
+	if after.Version == v.Version || after.Health.Phases != v.Health.Phases {
+		t.Error("the job reads made no new version, or ended a snapshot phase")
 	}
 	for _, tv := range after.Targets {
 		if !tv.Restores.Read || !tv.Restores.OK {
@@ -340,5 +359,76 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 	}
 	if after.Health.LastRequests == nil || r.e.refreshing() {
 		t.Errorf("the refresh did not end with its job reads: requests %v", after.Health.LastRequests)
+	}
+}
+
+// TestUnchangedSnapshotsKeepTheirSlice: a read that lists the snapshots the last one did keeps
+// the slice the views share (a renderer keeps what it made of it), and one that lists other
+// snapshots brings its own; the target's view is new either way.
+func TestUnchangedSnapshotsKeepTheirSlice(t *testing.T) {
+	r := newRig(t, allOn())
+	listed := []atlas.Snapshot{
+		{ID: "s1", Status: atlas.StatusCompleted, CreatedAt: stubNow.Add(-time.Hour), CopyRegions: []string{"EU_WEST_1"}},
+		{ID: "s0", Status: atlas.StatusCompleted, CreatedAt: stubNow.Add(-2 * time.Hour), HasSize: true, SizeBytes: 10},
+	}
+	r.f.snapshots = map[string][]atlas.Snapshot{"db": listed}
+	db := func() *TargetView {
+		for _, tv := range r.e.View().Targets {
+			if tv.Target.Cluster == "db" {
+				return tv
+			}
+		}
+		t.Fatal("no db")
+		return nil
+	}
+	r.refresh(t)
+	first := db()
+	r.refresh(t)
+	second := db()
+	if second == first || &second.Snapshots[0] != &first.Snapshots[0] || len(second.Snapshots) != 2 {
+		t.Error("a read of the same snapshots did not keep their slice (or made no new view)")
+	}
+	changed := slices.Clone(listed)
+	changed[0].CopyRegions = []string{"EU_WEST_1", "US_EAST_1"}
+	r.f.mu.Lock()
+	r.f.snapshots["db"] = changed
+	r.f.mu.Unlock()
+	r.refresh(t)
+	if third := db(); &third.Snapshots[0] == &second.Snapshots[0] || !slices.Equal(third.Snapshots[0].CopyRegions, changed[0].CopyRegions) {
+		t.Error("a read of other snapshots kept the old slice")
+	}
+}
+
+// TestSameSnapshotComparesEveryField: two snapshots differing in any one field are not the
+// same (a field added to atlas.Snapshot must be compared too).
+func TestSameSnapshotComparesEveryField(t *testing.T) {
+	base := atlas.Snapshot{ID: "s", Status: atlas.StatusCompleted, RawStatus: "completed", CreatedAt: stubNow, ExpiresAt: stubNow.Add(time.Hour),
+		SizeBytes: 1, HasSize: true, InvalidSize: -1, Type: "scheduled", Frequency: "daily", MongoDBVersion: "8.0", CopyRegions: []string{"A"}}
+	if !sameSnapshot(base, base) {
+		t.Fatal("a snapshot is not the same as itself")
+	}
+	typ := reflect.TypeFor[atlas.Snapshot]()
+	for i := range typ.NumField() {
+		other := base
+		f := reflect.ValueOf(&other).Elem().Field(i)
+		switch v := f.Addr().Interface().(type) {
+		case *string:
+			*v += "x"
+		case *atlas.Status:
+			*v = atlas.StatusFailed
+		case *time.Time:
+			*v = v.Add(time.Second)
+		case *int64:
+			*v++
+		case *bool:
+			*v = !*v
+		case *[]string:
+			*v = []string{"B"}
+		default:
+			t.Fatalf("atlas.Snapshot.%s is of a type this test does not change: compare it in sameSnapshot and here", typ.Field(i).Name)
+		}
+		if sameSnapshot(base, other) {
+			t.Errorf("snapshots differing in %s are the same", typ.Field(i).Name)
+		}
 	}
 }

@@ -52,6 +52,7 @@ func merge(views []*View, overlaps []Overlap) *View {
 		h := sv.Health
 		v.Health.Up = v.Health.Up && h.Up
 		v.Health.Ready = v.Health.Ready && h.Ready
+		v.Health.Phases += h.Phases // a phase ended in any set is one more
 		v.Health.LastRefreshDuration = max(v.Health.LastRefreshDuration, h.LastRefreshDuration)
 		for k, n := range h.LastRequests {
 			v.Health.LastRequests[k] += n

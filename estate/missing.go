@@ -83,13 +83,13 @@ func (e *setEngine) updateMissing(s Settings) {
 	for k := range now {
 		if !e.missing[k] {
 			level.Warn(e.logger).Log("msg", "configured target not found in Atlas; its backups are not watched", "project", k.Project, "cluster", k.Cluster, "kind", k.Kind)
-			e.version++
+			e.newVersion()
 		}
 	}
 	for k := range e.missing {
 		if !now[k] {
 			level.Info(e.logger).Log("msg", "configured target found in Atlas", "project", k.Project, "cluster", k.Cluster, "kind", k.Kind)
-			e.version++
+			e.newVersion()
 		}
 	}
 	e.missing = now

@@ -32,6 +32,7 @@ type Engine struct {
 	// version numbers the merged views; from are the sets' views and the overlaps' changes the
 	// last one was merged from.
 	version  uint64
+	changes  chan struct{} // a set's new version, or a change of the sets, signals it
 	from     []*View
 	overlaps uint64
 	view     *View
@@ -40,7 +41,7 @@ type Engine struct {
 // New returns an engine reading s with the fetchers of src. life bounds refreshes; now is the
 // clock (time.Now in production, fixed in tests).
 func New(life context.Context, logger log.Logger, src Sources, s Settings, now func() time.Time) *Engine {
-	e := &Engine{logger: logger, now: now, life: life, claims: newClaims(logger)}
+	e := &Engine{logger: logger, now: now, life: life, claims: newClaims(logger), changes: make(chan struct{}, 1)}
 	e.Reconfigure(src, s)
 	return e
 }
@@ -59,7 +60,7 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 	for _, name := range order {
 		i := slices.IndexFunc(e.sets, func(se *setEngine) bool { return se.name == name })
 		if i < 0 {
-			next = append(next, newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims))
+			next = append(next, newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims, e.changes))
 			continue
 		}
 		e.sets[i].Reconfigure(src[name], s.of(name))
@@ -70,6 +71,19 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 		gone.stop()
 	}
 	e.sets = next
+	e.signal()
+}
+
+// Changes returns a channel that receives when the version of View changes: one receive
+// stands for every change since the last, so a renderer that reads View after it sees them all.
+func (e *Engine) Changes() <-chan struct{} { return e.changes }
+
+// signal says that what View shows may have changed.
+func (e *Engine) signal() {
+	select {
+	case e.changes <- struct{}{}:
+	default: // a change not yet received covers this one
+	}
 }
 
 // sets are the credential sets s's projects name, in the order they first do; one (the

@@ -1,6 +1,7 @@
 package estate
 
 import (
+	"slices"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -43,4 +44,19 @@ func (e *setEngine) checkSnapshots(ts *targetState) {
 				"project_id", p.ID, "project", p.Name, "cluster", t.Cluster, "kind", t.Kind, "snapshot_id", s.ID, "size_bytes", s.InvalidSize)
 		}
 	}
+}
+
+// sameSnapshots reports whether a and b list the same snapshots, in the same order. A
+// target's snapshots are kept as the same slice while Atlas lists them unchanged: views share
+// it, and a renderer need not render them again.
+func sameSnapshots(a, b []atlas.Snapshot) bool {
+	return slices.EqualFunc(a, b, sameSnapshot)
+}
+
+// sameSnapshot compares every field of atlas.Snapshot (TestSameSnapshotComparesEveryField
+// fails when one is added).
+func sameSnapshot(x, y atlas.Snapshot) bool {
+	return x.ID == y.ID && x.Status == y.Status && x.RawStatus == y.RawStatus && x.CreatedAt.Equal(y.CreatedAt) &&
+		x.ExpiresAt.Equal(y.ExpiresAt) && x.SizeBytes == y.SizeBytes && x.HasSize == y.HasSize && x.InvalidSize == y.InvalidSize &&
+		x.Type == y.Type && x.Frequency == y.Frequency && x.MongoDBVersion == y.MongoDBVersion && slices.Equal(x.CopyRegions, y.CopyRegions)
 }

@@ -76,13 +76,13 @@ func (e *setEngine) changed(t atlas.Target, ts *targetState) {
 	if ps := e.projects[t.ProjectID]; ps != nil {
 		ps.view = nil
 	}
-	e.version++
+	e.newVersion()
 }
 
 // projectChanged says that what the View shows of ps changed. e.mu must be held.
 func (e *setEngine) projectChanged(ps *projectState) {
 	ps.view = nil
-	e.version++
+	e.newVersion()
 }
 
 // addTarget returns the state of target t of project p, created on first use. e.mu must be
@@ -128,5 +128,5 @@ func (e *setEngine) dropProject(id string) {
 		e.dropTarget(t)
 	}
 	delete(e.projects, id)
-	e.version++
+	e.newVersion()
 }

@@ -3,6 +3,7 @@ package estate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ type stub struct {
 	calls []string
 	// between, when set, runs after each delivery of snapshots.
 	between func()
+	// snapshots, when set, are what a target's read lists, in place of one completed snapshot
+	// an hour old.
+	snapshots map[string][]atlas.Snapshot // per cluster name
 }
 
 var _ Fetcher = (*stub)(nil)
@@ -111,9 +115,13 @@ func (s *stub) Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func
 		s.mu.Lock()
 		res := atlas.Result{Read: r, Served: t, Err: s.readErr[t]}
 		jobsErr, hold, between := s.jobsErr[t.Cluster], s.hold, s.between
+		snaps, listed := s.snapshots[t.Cluster]
 		s.mu.Unlock()
 		if res.Err == nil {
 			res.Snapshots = []atlas.Snapshot{{ID: "s-" + t.Cluster, Status: atlas.StatusCompleted, CreatedAt: stubNow.Add(-time.Hour)}}
+			if listed {
+				res.Snapshots = slices.Clone(snaps) // each read decodes its own
+			}
 			if r.Schedule && t.Kind.HasSchedule() {
 				res.Schedule = &atlas.Schedule{NextSnapshot: stubNow.Add(7 * time.Hour)}
 			}
@@ -186,6 +194,8 @@ type rig struct {
 	f     *stub
 	clock *fixed
 	logs  *testenv.Buffer
+	// changes is signalled at each new version of e's view.
+	changes chan struct{}
 }
 
 // The stub's projects.
@@ -211,12 +221,13 @@ func newRig(t *testing.T, s Settings) *rig {
 	clock := &fixed{t: stubNow}
 	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := newSetEngine(ctx, log.NewLogfmtLogger(logs), "", f, s, clock.now, nil)
+	changes := make(chan struct{}, 1)
+	e := newSetEngine(ctx, log.NewLogfmtLogger(logs), "", f, s, clock.now, nil, changes)
 	t.Cleanup(func() {
 		cancel()
 		e.WaitIdle(context.Background())
 	})
-	return &rig{e: e, f: f, clock: clock, logs: logs}
+	return &rig{e: e, f: f, clock: clock, logs: logs, changes: changes}
 }
 
 // allOn are settings with every read on, discovering hourly, refreshing every minute.

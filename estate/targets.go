@@ -103,6 +103,9 @@ func (r *refresh) deliver(res atlas.Result) {
 			level.Warn(e.logger).Log("msg", "snapshot has a status Atlas does not document", "status", s.RawStatus, "project_id", t.ProjectID, "cluster", t.Cluster, "snapshot_id", s.ID)
 		}
 	}
+	if sameSnapshots(ts.snapshots, snaps) {
+		snaps = ts.snapshots // what a renderer made of them stays good
+	}
 	// A schedule that could not be read keeps its last value but fails the collection.
 	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, e.now()
 	ts.snapshots, ts.served = snaps, res.Served

@@ -57,7 +57,10 @@ type Health struct {
 	// Up: Atlas answered and accepted the credentials on the last refresh.
 	Up bool
 	// Ready: the first refresh has finished. LastRefreshDuration is that of the last one.
-	Ready               bool
+	Ready bool
+	// Phases counts the refreshes whose snapshot phase has ended (what the scrapes waiting for
+	// a refresh are released at): a renderer shows each at once.
+	Phases              uint64
 	LastRefreshDuration time.Duration
 	// LastRequests are the HTTP requests of the last refresh of each discovery kind: "full"
 	// rediscovered every project, "partial" some, "none" only read snapshots.
@@ -155,7 +158,7 @@ func (e *setEngine) View() *View {
 	heard := e.fetcher.Notices()
 	if v := e.view; v != nil && !slices.Equal(heard, v.Notices) {
 		// What Atlas's headers say arrives with any answer, delivered or not.
-		e.version++
+		e.newVersion()
 	}
 	if v := e.view; v != nil && v.Version == e.version {
 		return v
@@ -166,7 +169,7 @@ func (e *setEngine) View() *View {
 	}
 	v := &View{
 		Version: e.version, SnapshotMetrics: e.settings.SnapshotMetrics, Notices: heard,
-		Health: Health{Up: e.up, Ready: e.ready, LastRefreshDuration: e.lastDur, LastRequests: maps.Clone(e.lastRequests),
+		Health: Health{Up: e.up, Ready: e.ready, Phases: e.phases, LastRefreshDuration: e.lastDur, LastRequests: maps.Clone(e.lastRequests),
 			DiscoveredAt: e.discoveredAt, Shard: shard},
 	}
 	if e.settings.Named {

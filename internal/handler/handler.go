@@ -1,11 +1,12 @@
 // Package handler serves /metrics: it refreshes the estate within the scrape's deadline and
-// writes the exposition.
+// writes the exposition in the format the scraper asks for.
 package handler
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/munnerz/goautoneg"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
@@ -25,58 +27,129 @@ import (
 // Metrics returns the /metrics handler. A scrape waits for a refresh at most Prometheus's
 // scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) less offset, and never more than max.
 //
-// A large estate renders to tens of megabytes, and many Prometheus servers scraping at once
-// would each pay for rendering and compressing it. Gzipped answers (what Prometheus asks for)
-// are therefore rendered once per second and data version and shared by the scrapes that ask
-// meanwhile: the exporter's own counters may then be up to a second old.
+// An answer is two parts. The data (everything the estate's view determines) is rendered and
+// compressed once per version of the view, off the scrape path (collector.Exposition), and
+// written as it is: a scrape between refreshes costs what copying its bytes costs. Then the
+// exporter's own metrics of reg (the client's requests, reloads, process and Go metrics),
+// gathered and compressed at each scrape; each gzip member follows the last, which gzip
+// readers read as one stream. A family is in one part only, so each is written once.
 func Metrics(reg prometheus.Gatherer, eng *estate.Engine, coll *collector.Collector, logger log.Logger, offset, max time.Duration) http.Handler {
-	shared := &gzipCache{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept")
+		w.Header().Add("Vary", "Accept-Encoding")
+		format, ok := Negotiate(r.Header)
+		if !ok {
+			http.Error(w, "Not Acceptable: /metrics is served in the text format (text/plain; version=0.0.4) and OpenMetrics (application/openmetrics-text; version=1.0.0 or 0.0.1), not the protobuf format", http.StatusNotAcceptable)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), ScrapeTimeout(r, offset, max))
 		defer cancel()
 		eng.Refresh(ctx)
-		w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-		if !gzipAccepted(r.Header.Get("Accept-Encoding")) {
-			if err := WriteText(w, reg, coll); err != nil {
-				level.Error(logger).Log("msg", "writing metrics", "err", err)
-			}
+		body := coll.Exposition(ctx, false)
+		if body == nil {
+			http.Error(w, errNotRendered.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		body, err := shared.get(time.Now(), eng.View().Version, func(out io.Writer) error { return WriteText(out, reg, coll) })
+		w.Header().Set("Content-Type", string(format))
+		f := dataFormat(format)
+		var err error
+		if gzipAccepted(r.Header.Get("Accept-Encoding")) {
+			var own []byte
+			own, err = ownGzip(reg, format)
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(body.Size(f)+len(own)))
+			if werr := body.WriteGzip(w, f); werr == nil {
+				_, _ = w.Write(own)
+			}
+		} else {
+			err = write(w, format, body, reg)
+		}
 		if err != nil {
 			level.Error(logger).Log("msg", "writing metrics", "err", err)
 		}
-		w.Header().Set("Content-Encoding", "gzip")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
 	})
 }
 
-// gzipCache holds the gzipped exposition of one second and one version of the estate's view.
-type gzipCache struct {
-	mu      sync.Mutex
-	second  int64
-	version uint64
-	body    []byte
+// errNotRendered is what a scrape gets when its deadline passed before the first render ended.
+var errNotRendered = errors.New("the data is not rendered yet: the first render did not end within the scrape's deadline")
+
+// offered are the formats served, in the order a scraper that accepts several is given them
+// (as promhttp with OpenMetrics on, less the protobuf format).
+var offered = []expfmt.Format{expfmt.FmtOpenMetrics_1_0_0, expfmt.FmtOpenMetrics_0_0_1, expfmt.FmtText}
+
+// Negotiate picks the format of the answer from the Accept header, as promhttp does with
+// expfmt: the first of the client's preferences served, the text format when none is (or no
+// Accept header came). The protobuf format is not served: the data's bytes are kept in the
+// text formats only, and every Prometheus that asks for protobuf accepts them too. A client
+// that accepts protobuf alone gets false (406 Not Acceptable).
+func Negotiate(h http.Header) (expfmt.Format, bool) {
+	accepts := goautoneg.ParseAccept(h.Get("Accept"))
+	protobufOnly := len(accepts) > 0
+	for _, a := range accepts {
+		protobufOnly = protobufOnly && a.Type+"/"+a.SubType == expfmt.ProtoType
+	}
+	return expfmt.NegotiateAccept(h, offered...), !protobufOnly
 }
 
-// get returns the gzipped output of render for now's second and the data's version, rendering
-// it if no scrape has for both. Concurrent callers wait for one render.
-func (c *gzipCache) get(now time.Time, version uint64, render func(io.Writer) error) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.body != nil && c.second == now.Unix() && c.version == version {
-		return c.body, nil
+// dataFormat is the collector's format for a negotiated one.
+func dataFormat(f expfmt.Format) collector.Format {
+	if f.FormatType() == expfmt.TypeOpenMetrics {
+		return collector.OpenMetrics
 	}
+	return collector.Text
+}
+
+// gzipWriters are reused across scrapes: a writer holds a few hundred KiB of buffers.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
+
+// ownGzip is reg's families in format, as one gzip member. Like promhttp's ContinueOnError it
+// encodes what reg gathered even when gathering partly failed, and returns that error.
+func ownGzip(reg prometheus.Gatherer, format expfmt.Format) ([]byte, error) {
 	var buf bytes.Buffer
-	// Favour speed over ratio: the output is large and rendered often.
-	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	err := render(gz)
+	gz := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(gz)
+	gz.Reset(&buf)
+	err := writeOwn(gz, reg, format)
 	if cerr := gz.Close(); err == nil {
 		err = cerr
 	}
-	c.body, c.second, c.version = buf.Bytes(), now.Unix(), version
-	return c.body, err
+	return buf.Bytes(), err
+}
+
+// writeOwn writes reg's families in format, and for OpenMetrics the # EOF that ends the
+// answer.
+func writeOwn(w io.Writer, reg prometheus.Gatherer, format expfmt.Format) error {
+	mfs, gatherErr := reg.Gather()
+	enc := expfmt.NewEncoder(w, format)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	if err := enc.(expfmt.Closer).Close(); err != nil {
+		return err
+	}
+	return gatherErr
+}
+
+// write writes the whole answer in format, uncompressed: the data, then reg's families.
+func write(w io.Writer, format expfmt.Format, body *collector.Body, reg prometheus.Gatherer) error {
+	if body == nil {
+		return errNotRendered
+	}
+	if err := body.WritePlain(w, dataFormat(format)); err != nil {
+		return err
+	}
+	return writeOwn(w, reg, format)
+}
+
+// WriteExposition writes what /metrics serves in format, uncompressed: coll's newest version,
+// rendered first if it is not yet, then reg's families.
+func WriteExposition(ctx context.Context, w io.Writer, format expfmt.Format, coll *collector.Collector, reg prometheus.Gatherer) error {
+	return write(w, format, coll.Exposition(ctx, true), reg)
 }
 
 // ScrapeTimeout is Prometheus's scrape timeout less offset, capped at max, and max when
@@ -108,22 +181,4 @@ func gzipAccepted(header string) bool {
 		}
 	}
 	return false
-}
-
-// WriteText writes everything /metrics serves in the text exposition format: the families of
-// reg (which holds coll and the exporter's own metrics), then coll's per-snapshot families. Like
-// promhttp's ContinueOnError it writes what reg gathered even when gathering partly failed,
-// and returns that error after.
-func WriteText(w io.Writer, reg prometheus.Gatherer, coll *collector.Collector) error {
-	mfs, gatherErr := reg.Gather()
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return err
-		}
-	}
-	if err := coll.WriteSnapshotMetrics(w); err != nil {
-		return err
-	}
-	return gatherErr
 }

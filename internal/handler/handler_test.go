@@ -1,10 +1,6 @@
 package handler
 
 import (
-	"bytes"
-	"compress/gzip"
-	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -41,34 +37,5 @@ func TestGzipAccepted(t *testing.T) {
 		if got := gzipAccepted(h); got != want {
 			t.Errorf("%q: %v", h, got)
 		}
-	}
-}
-
-func TestGzipCacheRendersOncePerSecond(t *testing.T) {
-	var c gzipCache
-	renders := 0
-	render := func(w io.Writer) error {
-		renders++
-		_, err := fmt.Fprintf(w, "render %d\n", renders)
-		return err
-	}
-	t0 := time.Unix(1000, 0)
-	a, _ := c.get(t0, 1, render)
-	b, _ := c.get(t0.Add(900*time.Millisecond), 1, render)
-	d, _ := c.get(t0.Add(time.Second), 1, render)
-	if renders != 2 || !bytes.Equal(a, b) || bytes.Equal(a, d) {
-		t.Fatalf("%d renders", renders)
-	}
-	// New data is rendered at once.
-	if e, _ := c.get(t0.Add(time.Second), 2, render); renders != 3 || bytes.Equal(d, e) {
-		t.Fatalf("%d renders after the data changed", renders)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(d))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, _ := io.ReadAll(zr)
-	if string(plain) != "render 2\n" {
-		t.Errorf("got %q", plain)
 	}
 }

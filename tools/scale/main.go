@@ -47,13 +47,15 @@ func main() {
 	flag.BoolVar(&p.FinishAbandoned, "finish-abandoned", false, "the fake goes on serving a request its client gave up on until its latency has passed, as Atlas does")
 	flag.IntVar(&p.Reloads, "reloads", 0, "rebuild the client this many times during the first refresh, as a reload changing a client setting does")
 	flag.BoolVar(&p.Pause, "pause", false, "answer one Cloud Backup snapshot listing of the first project with 429 and Retry-After: 300")
+	flag.StringVar(&p.HeapProfile, "heapprofile", "", "write the live heap at the end of the run to this file (go tool pprof)")
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.IntVar(&p.Shards, "total-shards", 1, "with -rss: run this many exporter processes, one per shard")
 	flag.IntVar(&p.Orgs, "orgs", 1, "deal the projects out to this many organisations, each read with a credential set of its own (sharing -concurrency)")
 	churnFor := flag.Int("churn", 0, "instead: run this many refreshes, each against -projects new projects in place of the last ones, and report the live heap")
 	hangOrg := flag.Bool("hang-org", false, "instead: read two organisations of -projects projects each with their own credential sets, sharing -concurrency, and time the first's refreshes alone and beside the second, whose Atlas hangs (pass a short -timeout, such as 2s: each hanging call lasts that long)")
-	rss := flag.Int("rss", 0, "instead: build and run the exporter binary against the fake, and report its own RSS after the first refresh and after this many scrapes")
+	rss := flag.Int("rss", 0, "instead: build and run the exporter binary against the fake, and report its own RSS after the first refresh and after this many scrapes, and the CPU and time each scrape took")
+	src := flag.String("src", "", "with -rss: build the exporter from the module in this directory (a checkout of another commit, to compare) instead of this one")
 	flag.Parse()
 	if *churnFor > 0 {
 		r, err := churn(p, *churnFor)
@@ -74,7 +76,7 @@ func main() {
 		return
 	}
 	if *rss > 0 {
-		r, err := measureRSS(p, *rss)
+		r, err := measureRSS(p, *rss, *src)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -48,6 +48,8 @@ type Params struct {
 	// Reloads is how many times the client is rebuilt from the running one (atlas.NewFrom with
 	// another timeout, as a configuration reload does) during the first refresh.
 	Reloads int
+	// HeapProfile, when set, is where a run writes the live heap at its end.
+	HeapProfile string
 	// Pause answers the first snapshot listing of the first project's first Cloud Backup
 	// cluster with 429 and Retry-After: 300.
 	Pause bool
@@ -58,25 +60,23 @@ type Params struct {
 
 // Report is what a run measured.
 type Report struct {
-	Params         Params
-	Requests       map[string]int
-	Total          int
-	Minimum        int // discovery + one per snapshot page per target + auth round trips
-	Nonces         int // digest: challenges the fake sent, one per unsigned or refused request
-	Refused        int // digest: signed requests the fake refused
-	Wall           time.Duration
-	Ideal          time.Duration
-	MaxInFlight    int
-	Retries        map[string]int // by reason, in the first refresh
-	Abandoned      int            // requests the client gave up on while the fake served them
-	PausedSends    int            // Pause: requests to the paused bucket received after the 429's answer began
-	HeapPeak       uint64
-	RSSPeakKiB     int64
-	RenderCPU      time.Duration
-	FirstRenderCPU time.Duration
-	RenderBytes    int
-	RenderLines    int
-	SecondRefresh  int // requests made by a scrape within min_refresh_interval
+	Params        Params
+	Requests      map[string]int
+	Total         int
+	Minimum       int // discovery + one per snapshot page per target + auth round trips
+	Nonces        int // digest: challenges the fake sent, one per unsigned or refused request
+	Refused       int // digest: signed requests the fake refused
+	Wall          time.Duration
+	Ideal         time.Duration
+	MaxInFlight   int
+	Retries       map[string]int // by reason, in the first refresh
+	Abandoned     int            // requests the client gave up on while the fake served them
+	PausedSends   int            // Pause: requests to the paused bucket received after the 429's answer began
+	HeapPeak      uint64
+	RSSPeakKiB    int64
+	Render        RenderReport
+	Renders       [3]renderStats // during the first refresh, the steady state and once jobs are due
+	SecondRefresh int            // requests made by a scrape within min_refresh_interval
 	// Steady is what the refresh after min_refresh_interval sent (no discovery due, schedules
 	// and jobs not due), against Floor: one request per snapshot page per target, what reading
 	// the snapshots alone needs.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,7 +19,6 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
-	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/handler"
 )
 
 func run(p Params) (*Report, error) {
@@ -29,7 +28,7 @@ func run(p Params) (*Report, error) {
 		return nil, err
 	}
 	defer rg.close()
-	est, fake, eng, coll, reg, ctx := rg.est, rg.fake, rg.eng, rg.coll, rg.reg, rg.ctx
+	est, fake, eng, ctx := rg.est, rg.fake, rg.eng, rg.ctx
 	pausedProject, pausedCluster := pauseTarget(est)
 	if p.Pause && pausedCluster == "" {
 		return nil, fmt.Errorf("-pause needs a Cloud Backup cluster in the first project")
@@ -40,6 +39,8 @@ func run(p Params) (*Report, error) {
 	minimum := minimumRequests(est, p)
 
 	stopSampling := sampleMemory()
+	renders := startRenders(ctx, rg.coll)
+	defer renders.close()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range max(1, p.Scrapers) {
@@ -63,6 +64,7 @@ func run(p Params) (*Report, error) {
 	r := &Report{Params: p, Requests: fake.Counts(), Total: fake.Count(""), Wall: wall, MaxInFlight: fake.MaxInFlight(), Nonces: fake.NoncesIssued(),
 		Retries: rg.obs.take(), Abandoned: fake.Abandoned()}
 	phase := func(i int) {
+		r.Renders[i] = renders.take()
 		r.PhaseNonces[i], r.FailedLogins[i] = fake.NoncesIssued(), fake.FailedLogins()
 		r.Lockouts += fake.Lockouts()
 	}
@@ -114,20 +116,30 @@ func run(p Params) (*Report, error) {
 	r.JobsDue, r.JobsDueRequests, r.JobPages = fake.Count(""), fake.Counts(), jobPages(est, p)
 	phase(2)
 
-	// The first render after a refresh also encodes the new data; later ones reuse it.
-	for i, cpu := range []*time.Duration{&r.FirstRenderCPU, &r.RenderCPU} {
-		cpu0 := cpuTime()
-		var cw countingWriter
-		if err := handler.WriteText(&cw, reg, coll); err != nil {
-			return nil, err
-		}
-		*cpu = cpuTime() - cpu0
-		if i == 0 {
-			r.RenderBytes, r.RenderLines = cw.n, cw.lines
-		}
+	if r.Render, err = measureRender(ctx, eng.View()); err != nil {
+		return nil, err
 	}
 	r.HeapPeak, r.RSSPeakKiB = stopSampling()
+	if p.HeapProfile != "" {
+		if err := writeHeapProfile(p.HeapProfile); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path (go tool pprof reads it).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // minimumRequests is the fewest requests a refresh can make: per credential set the token (or,
@@ -209,14 +221,6 @@ func pages(n int, p Params) int {
 		return n + 1
 	}
 	return 1
-}
-
-type countingWriter struct{ n, lines int }
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n += len(p)
-	c.lines += bytes.Count(p, []byte("\n"))
-	return len(p), nil
 }
 
 func cpuTime() time.Duration {
@@ -302,8 +306,9 @@ func (r *Report) print(w io.Writer) {
 			fmt.Fprintf(w, "  %-48s %d\n", op, r.JobsDueRequests[op])
 		}
 	}
-	fmt.Fprintf(w, "/metrics: %d bytes (%d lines); rendered in %s CPU, the first time after a refresh in %s CPU\n",
-		r.RenderBytes, r.RenderLines, r.RenderCPU.Round(time.Millisecond), r.FirstRenderCPU.Round(time.Millisecond))
+	fmt.Fprintf(w, "renders during the refreshes (each second, as the exporter's renderer does): first %s, steady state %s, once jobs are due %s\n",
+		r.Renders[0], r.Renders[1], r.Renders[2])
+	r.Render.print(w)
 	fmt.Fprintf(w, "peak heap: %.1f MiB; peak RSS: %.1f MiB\n", float64(r.HeapPeak)/(1<<20), float64(r.RSSPeakKiB)/1024)
 }
 

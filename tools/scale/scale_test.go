@@ -145,8 +145,8 @@ func TestPerClusterSeriesOnlyCutOutputTenfold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if with.RenderBytes < 10*without.RenderBytes {
-		t.Errorf("snapshot_metrics: false renders %d bytes against %d: less than a tenfold cut", without.RenderBytes, with.RenderBytes)
+	if with.Render.Bytes < 10*without.Render.Bytes {
+		t.Errorf("snapshot_metrics: false renders %d bytes against %d: less than a tenfold cut", without.Render.Bytes, with.Render.Bytes)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
@@ -184,11 +185,12 @@ func (e *Env) Refresh(t testing.TB) {
 	e.Engine.WaitIdle(t.Context())
 }
 
-// Exposition is what /metrics serves: the registry's families, then the per-snapshot ones.
+// Exposition is what /metrics serves in the text format once the newest version is rendered:
+// the data, then the registry's families.
 func (e *Env) Exposition(t testing.TB) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := handler.WriteText(&buf, e.Reg, e.Coll); err != nil {
+	if err := handler.WriteExposition(t.Context(), &buf, expfmt.FmtText, e.Coll, e.Reg); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
