@@ -35,7 +35,7 @@ func TestSecretsNeverEmitted(t *testing.T) {
 		clientSecret = "sa-secret-5f1e2d3c4b5a69788796a5b4c3d2e1f0"
 		privateKey   = "pk-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 	)
-	for _, auth := range []string{"service_account", "api_key"} {
+	for _, auth := range []string{"service_account", "api_key", "credential set"} {
 		t.Run(auth, func(t *testing.T) {
 			srv := atlastest.NewServer(atlastest.Options{
 				Estate:   atlastest.Generate(atlastest.Spec{Seed: 3, Projects: 1, ClustersPerProject: 8, SnapshotsPerCluster: 3}),
@@ -54,7 +54,11 @@ func TestSecretsNeverEmitted(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := filepath.Join(dir, "c.yml")
-			if err := os.WriteFile(cfg, []byte(fmt.Sprintf("atlas:\n  base_url: %s\n  %s\nmin_refresh_interval: 0s\nprojects: [{discover_all_projects: true}]\n", srv.URL, creds)), 0o600); err != nil {
+			raw := fmt.Sprintf("atlas:\n  base_url: %s\n  %s\nmin_refresh_interval: 0s\nprojects: [{discover_all_projects: true}]\n", srv.URL, creds)
+			if auth == "credential set" {
+				raw = fmt.Sprintf("atlas:\n  base_url: %s\ncredentials:\n  eu:\n    %s\nmin_refresh_interval: 0s\nprojects: [{discover_all_projects: true, credentials: eu}]\n", srv.URL, creds)
+			}
+			if err := os.WriteFile(cfg, []byte(raw), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			e := startExporter(t, "--config.file="+cfg, "--log.level=debug", "--web.enable-lifecycle")

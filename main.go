@@ -94,8 +94,8 @@ func main() {
 		s.Shard = shard
 		return s
 	}
-	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(f estate.Fetcher, s estate.Settings) *estate.Engine {
-		return estate.New(life, logger, f, s, time.Now)
+	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(src estate.Sources, s estate.Settings) *estate.Engine {
+		return estate.New(life, logger, src, s, time.Now)
 	})
 	if err != nil {
 		level.Error(logger).Log("msg", "invalid configuration", "err", err)
@@ -291,16 +291,20 @@ func handleSignals(logger log.Logger, reload func() error, shutdown func()) {
 	}
 }
 
-// Demo credentials: the fake accepts these only.
+// Demo credentials: the fake accepts these only, each for its organisation's projects.
 const (
-	demoClientID = "demo-client"
-	demoSecret   = "demo-secret"
+	demoClientID   = "demo-client"
+	demoSecret     = "demo-secret"
+	demoEUClientID = "demo-eu-client"
+	demoEUSecret   = "demo-eu-secret"
 )
 
+// startDemo serves two organisations: billing holds project-001, eu-unit project-002.
 func startDemo(logger log.Logger) *atlastest.Server {
-	est := atlastest.Generate(atlastest.Spec{Seed: 42, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 12})
+	est := atlastest.Generate(atlastest.Spec{Seed: 42, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 12, Orgs: 2})
 	fake := atlastest.NewServer(atlastest.Options{
-		Estate: est, ClientID: demoClientID, ClientSecret: demoSecret,
+		Estate: est, ClientID: demoClientID, ClientSecret: demoSecret, OrgName: "billing",
+		Orgs:   []atlastest.Org{{ID: atlastest.OrgID(1), Name: "eu-unit", ClientID: demoEUClientID, ClientSecret: demoEUSecret}},
 		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone},
 	})
 	level.Info(logger).Log("msg", "demo mode: serving a fake Atlas", "url", fake.URL)
@@ -311,9 +315,15 @@ func demoConfig(baseURL string) (*config.Config, error) {
 	raw := fmt.Sprintf(`atlas:
   base_url: %s
   service_account: {client_id: %s, client_secret: %s}
+# A second organisation, read with its own service account.
+credentials:
+  eu-unit:
+    service_account: {client_id: %s, client_secret: %s}
 min_refresh_interval: 30s
 projects:
   - discover_all_projects: true
+  - discover_all_projects: true
+    credentials: eu-unit
   # The shared-tier endpoint is sunset: this shows how the exporter reports it.
   - name: project-001
     clusters: [tenant-03]
@@ -325,6 +335,6 @@ projects:
   # A cluster Atlas does not have: this shows atlas_backup_target_missing.
   - name: project-001
     clusters: [prod-db]
-`, baseURL, demoClientID, demoSecret)
+`, baseURL, demoClientID, demoSecret, demoEUClientID, demoEUSecret)
 	return config.Parse("demo", []byte(raw), func(string) string { return "" })
 }

@@ -221,6 +221,57 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// TestREADMEConfigurationsCheck: every configuration the README shows (a yaml block with
+// projects), today's single-credential one and the several organisations' alike, passes
+// --config.check once the secret files it names exist; and a credential set no entry reads
+// with is refused.
+func TestREADMEConfigurationsCheck(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	secretPath := regexp.MustCompile(`/run/secrets/[A-Za-z0-9_.-]+`)
+	n := 0
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		if !strings.Contains(m[1], "\nprojects:") {
+			continue
+		}
+		n++
+		cfg := secretPath.ReplaceAllStringFunc(m[1], func(path string) string {
+			file := filepath.Join(dir, filepath.Base(path))
+			if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return file
+		})
+		file := filepath.Join(dir, fmt.Sprintf("readme-%d.yml", n))
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(binary, "--config.check", "--config.file="+file).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != file+" is valid" {
+			t.Errorf("README configuration %d: %v %s\n%s", n, err, out, m[1])
+		}
+		if !strings.Contains(m[1], "credentials:") {
+			continue
+		}
+		// The same file with a set no entry reads with.
+		unused := strings.Replace(cfg, "credentials:\n", "credentials:\n  spare:\n    api_key: {public_key: p, private_key: s3cr3t}\n", 1)
+		if err := os.WriteFile(file, []byte(unused), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err = exec.Command(binary, "--config.check", "--config.file="+file).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), ": credentials.spare: no projects entry reads with this set (credentials: spare): remove it, or read with it") ||
+			strings.Contains(string(out), "s3cr3t") {
+			t.Errorf("README configuration %d with an unread set: %v %s", n, err, out)
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d configurations in the README, want today's single-credential one and the several organisations' one", n)
+	}
+}
+
 func TestScrapeAgainstFakeAtlas(t *testing.T) {
 	srv := newFakeAtlas(t, atlastest.Options{})
 	cfgFile := filepath.Join(t.TempDir(), "c.yml")
@@ -362,6 +413,12 @@ func TestDemo(t *testing.T) {
 		`atlas_backup_compliance_policy_info{copy_protection_enabled="true",encryption_at_rest_enabled="false",pit_enabled="true",project="project-001",project_id="5f0000000000000000000001",state="ACTIVE"} 1`,
 		`atlas_backup_compliance_policy_restore_window_seconds{project="project-001",project_id="5f0000000000000000000001"} 172800`,
 		`atlas_backup_family_collect_success{cluster="",family="compliance_policy",kind="",project="project-002",project_id="5f0000000000000000000002"} 1`,
+		// Two organisations, each read with its own credential set.
+		`atlas_backup_project_info{credentials="default",org_id="5e0000000000000000000001",org_name="billing",project="project-001",project_id="5f0000000000000000000001"} 1`,
+		`atlas_backup_project_info{credentials="eu-unit",org_id="5e0000000000000000000002",org_name="eu-unit",project="project-002",project_id="5f0000000000000000000002"} 1`,
+		`atlas_backup_credentials_up{credentials="default"} 1`,
+		`atlas_backup_credentials_up{credentials="eu-unit"} 1`,
+		`atlas_backup_credentials_last_success_timestamp_seconds{credentials="eu-unit"} `,
 	}
 	// The first scrape is answered once the snapshots are in; the job families are read behind
 	// them and arrive in a later version.

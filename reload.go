@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,30 +19,37 @@ import (
 
 // reloader is the exporter's one reload path: SIGHUP, POST /-/reload (with
 // --web.enable-lifecycle) and a changed secret file all go through it, one at a time. A reload
-// whose configuration is unchanged changes nothing; one that keeps the host and credentials
-// keeps the Atlas client's token, rate limiters and connections, and the engine's data.
+// whose configuration is unchanged changes nothing; one that keeps a credential set's host and
+// credentials keeps that set's Atlas session (token, rate limiters and connections) and data.
 type reloader struct {
 	load     func() (*config.Config, error)
 	settings func(*config.Config) estate.Settings
 	logger   log.Logger
 	obs      atlas.Observer
 	// slots is the process's one bound on requests in flight to Atlas, shared by every client
-	// a reload builds (credentials changed or not) and resized to max_concurrency on reload.
+	// a reload builds (credentials changed or not), resized to max_concurrency and divided
+	// between the credential sets on reload.
 	slots *atlas.Slots
 
-	mu      sync.Mutex
-	cfg     *config.Config
-	client  *atlas.Client
-	fetcher *atlas.Fetcher
-	eng     *estate.Engine
+	mu       sync.Mutex
+	cfg      *config.Config
+	sessions map[string]*session // per credential set ("" for the atlas section's)
+	eng      *estate.Engine
 
 	success, timestamp prometheus.Gauge
 }
 
-// newReloader loads the configuration, builds the Atlas client for it, and the engine reading
-// through it with newEngine.
+// session is one credential set's Atlas session: its client, holding the token or digest
+// state, rate limiters and connections, and the fetcher reading through it.
+type session struct {
+	client  *atlas.Client
+	fetcher *atlas.Fetcher
+}
+
+// newReloader loads the configuration, builds an Atlas session for each of its credential sets,
+// and the engine reading through them with newEngine.
 func newReloader(load func() (*config.Config, error), settings func(*config.Config) estate.Settings, obs atlas.Observer, logger log.Logger,
-	newEngine func(estate.Fetcher, estate.Settings) *estate.Engine) (*reloader, error) {
+	newEngine func(estate.Sources, estate.Settings) *estate.Engine) (*reloader, error) {
 	r := &reloader{
 		load: load, settings: settings, logger: logger, obs: obs,
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -58,28 +66,44 @@ func newReloader(load func() (*config.Config, error), settings func(*config.Conf
 		return nil, err
 	}
 	r.slots = atlas.NewSlots(cfg.Atlas.MaxConcurrency)
-	if r.client, err = atlas.New(r.clientConfig(cfg)); err != nil {
-		return nil, err
+	r.slots.Divide(cfg.Sets()...)
+	r.sessions = map[string]*session{}
+	for _, name := range cfg.Sets() {
+		client, err := atlas.New(r.clientConfig(cfg, name))
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.sessions[name] = &session{client, atlas.NewFetcher(client)}
 	}
-	r.cfg, r.fetcher = cfg, atlas.NewFetcher(r.client)
-	r.eng = newEngine(r.fetcher, settings(cfg))
+	r.cfg = cfg
+	r.eng = newEngine(r.sources(), settings(cfg))
 	r.loaded()
 	return r, nil
 }
 
-// clientConfig is the Atlas client's configuration for cfg.
-func (r *reloader) clientConfig(cfg *config.Config) atlas.Config {
-	cc := cfg.ClientConfig()
+// clientConfig is the configuration of credential set name's Atlas client under cfg.
+func (r *reloader) clientConfig(cfg *config.Config, name string) atlas.Config {
+	cc := cfg.ClientConfig(name)
 	cc.Observer, cc.Slots = r.obs, r.slots
 	cc.UserAgent = exporterName + "/" + version.Version
 	return cc
+}
+
+// sources are the sessions' fetchers; r.mu must be held (or r not yet shared).
+func (r *reloader) sources() estate.Sources {
+	src := estate.Sources{}
+	for name, s := range r.sessions {
+		src[name] = s.fetcher
+	}
+	return src
 }
 
 // reload loads the configuration again and applies what changed; reason says what asked.
 func (r *reloader) reload(reason string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	changed, kept, err := r.apply()
+	changed, renewed, err := r.apply()
 	if err != nil {
 		r.success.Set(0)
 		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "reason", reason, "err", err)
@@ -90,37 +114,68 @@ func (r *reloader) reload(reason string) error {
 		level.Info(r.logger).Log("msg", "configuration unchanged", "reason", reason)
 		return nil
 	}
-	level.Info(r.logger).Log("msg", "configuration reloaded", "reason", reason, "atlas_session_kept", kept)
+	kv := []any{"msg", "configuration reloaded", "reason", reason, "atlas_session_kept", len(renewed) == 0}
+	if r.cfg.Named() {
+		kv = append(kv, "new_sessions", strings.Join(renewed, ","))
+	}
+	level.Info(r.logger).Log(kv...)
 	return nil
 }
 
-// apply loads the configuration and puts what changed in place; r.mu must be held. kept says
-// whether the Atlas session (token, limiters, connections) stayed.
-func (r *reloader) apply() (changed, kept bool, err error) {
+// apply loads the configuration and puts what changed in place; r.mu must be held. renewed
+// names the credential sets whose Atlas session (token, limiters, connections) did not stay:
+// new credentials or host, or a new set.
+func (r *reloader) apply() (changed bool, renewed []string, err error) {
 	cfg, err := r.load()
 	if err != nil || cfg.Equal(r.cfg) {
-		return false, true, err
+		return false, nil, err
 	}
-	old, client, kept := r.client, r.client, true
-	if !reflect.DeepEqual(cfg.Atlas, r.cfg.Atlas) {
-		if client, kept, err = atlas.NewFrom(old, r.clientConfig(cfg)); err != nil {
-			return false, false, err
+	next := map[string]*session{}
+	var old, fresh []*atlas.Client // the clients of sessions that end, and of those that begin
+	for _, name := range cfg.Sets() {
+		prev, cc := r.sessions[name], r.clientConfig(cfg, name)
+		if prev != nil && reflect.DeepEqual(cfg.ClientConfig(name), r.cfg.ClientConfig(name)) {
+			next[name] = prev
+			continue
 		}
-		// Calls of the old client still in flight keep their slots: a smaller bound makes new
-		// calls wait until fewer than it remain.
-		r.slots.Resize(cfg.Atlas.MaxConcurrency)
+		var prevClient *atlas.Client
+		if prev != nil {
+			prevClient = prev.client
+		}
+		client, kept, err := atlas.NewFrom(prevClient, cc)
+		if err != nil {
+			for _, c := range fresh {
+				c.Close()
+			}
+			return false, nil, err
+		}
+		if kept {
+			prev.fetcher.Use(client)
+			next[name] = &session{client, prev.fetcher}
+			continue
+		}
+		next[name] = &session{client, atlas.NewFetcher(client)}
+		fresh = append(fresh, client)
+		renewed = append(renewed, config.SetName(name))
+		if prev != nil {
+			old = append(old, prev.client)
+		}
 	}
-	if kept {
-		r.fetcher.Use(client)
-	} else {
-		r.fetcher = atlas.NewFetcher(client)
+	for name, s := range r.sessions {
+		if next[name] == nil {
+			old = append(old, s.client)
+		}
 	}
-	r.cfg, r.client = cfg, client
-	r.eng.Reconfigure(r.fetcher, r.settings(cfg))
-	if !kept {
-		old.Close()
+	// Calls of the old clients still in flight keep their slots: a smaller bound makes new
+	// calls wait until fewer than it remain.
+	r.slots.Resize(cfg.Atlas.MaxConcurrency)
+	r.slots.Divide(cfg.Sets()...)
+	r.cfg, r.sessions = cfg, next
+	r.eng.Reconfigure(r.sources(), r.settings(cfg))
+	for _, c := range old {
+		c.Close()
 	}
-	return true, kept, nil
+	return true, renewed, nil
 }
 
 // loaded records a successful load of the configuration.
@@ -129,17 +184,23 @@ func (r *reloader) loaded() {
 	r.timestamp.SetToCurrentTime()
 }
 
-// inFlight is the running client's requests in flight.
+// inFlight is the running clients' requests in flight.
 func (r *reloader) inFlight() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.client.InFlight()
+	n := 0
+	for _, s := range r.sessions {
+		n += s.client.InFlight()
+	}
+	return n
 }
 
 func (r *reloader) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.client.Close()
+	for _, s := range r.sessions {
+		s.client.Close()
+	}
 }
 
 // watchSecrets reads the running configuration's secret files every interval (0: never), and
@@ -168,22 +229,16 @@ func (r *reloader) watchSecrets(ctx context.Context, interval time.Duration, kic
 	}
 }
 
-// changedSecret names the key of a secret file whose content differs from the secret in use,
-// or returns "".
+// changedSecret names the key of a secret file (of any credential set) whose content differs
+// from the secret in use, or returns "".
 func (r *reloader) changedSecret() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	differs := func(file string, inUse config.Secret) bool {
-		s, err := config.ReadSecretFile(file)
+	for _, f := range r.cfg.SecretFiles() {
 		// An unreadable file is left to the next reload to report.
-		return err == nil && s != inUse
-	}
-	a := r.cfg.Atlas
-	switch {
-	case a.ServiceAccount != nil && a.ServiceAccount.ClientSecretFile != "" && differs(a.ServiceAccount.ClientSecretFile, a.ServiceAccount.ClientSecret):
-		return "atlas.service_account.client_secret_file"
-	case a.APIKey != nil && a.APIKey.PrivateKeyFile != "" && differs(a.APIKey.PrivateKeyFile, a.APIKey.PrivateKey):
-		return "atlas.api_key.private_key_file"
+		if s, err := config.ReadSecretFile(f.File); err == nil && s != f.Secret {
+			return f.Key
+		}
 	}
 	return ""
 }

@@ -252,3 +252,76 @@ func TestReloadsKeepOneBound(t *testing.T) {
 		t.Errorf("Atlas served %d requests at once across reloads, above the largest max_concurrency 4", got)
 	}
 }
+
+// TestReloadKeepsEachSetsSession: two organisations, each with its credential set. eu-unit's
+// secret file rotates: its set gets a new session (a new token), billing's keeps its own (no
+// new token), and both read on. Then eu-unit's set is removed: its series go, billing's stay.
+func TestReloadKeepsEachSetsSession(t *testing.T) {
+	eu := atlastest.OrgID(1)
+	srv := atlastest.NewServer(atlastest.Options{
+		Estate:   atlastest.Generate(atlastest.Spec{Seed: 7, Projects: 2, ClustersPerProject: 2, SnapshotsPerCluster: 2, Orgs: 2}),
+		ClientID: "billing", ClientSecret: "billing-s3cr3t", OrgName: "billing",
+		Orgs: []atlastest.Org{{ID: eu, Name: "eu-unit", ClientID: "eu", ClientSecret: "old-s3cr3t"}},
+	})
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "eu-secret")
+	if err := os.WriteFile(secret, []byte("old-s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "c.yml")
+	write := func(sets, projects string) {
+		t.Helper()
+		cfg := fmt.Sprintf("atlas:\n  base_url: %s\ncredentials:\n  billing:\n    service_account: {client_id: billing, client_secret: billing-s3cr3t}\n%smin_refresh_interval: 0s\nprojects:\n  - {discover_all_projects: true, credentials: billing}\n%s",
+			srv.URL, sets, projects)
+		if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("  eu-unit:\n    service_account: {client_id: eu, client_secret_file: "+secret+"}\n", "  - {discover_all_projects: true, credentials: eu-unit}\n")
+	e := startExporter(t, "--config.file="+cfgFile, "--config.secret-check-interval=200ms", "--web.enable-lifecycle")
+	srv.Reset() // the first refresh is over: each set holds a token
+	srv.SetOrgCredentials(eu, "eu", "new-s3cr3t", "", "")
+	if err := os.WriteFile(secret, []byte("new-s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if e.waitLog(t, `msg="configuration reloaded" reason="secret file changed" atlas_session_kept=false new_sessions=eu-unit`, 1) == 0 {
+		t.Fatalf("the rotation did not renew eu-unit's session alone:\n%s", e.logs)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, body := e.get(t, "/metrics")
+		if strings.Contains(body, `atlas_backup_credentials_up{credentials="eu-unit"} 1`) && srv.OrgCounts(eu)["oauthToken"] == 1 && srv.OrgCounts(eu)["listClusterDetails"] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eu-unit does not read with its new secret: %v\n%s", srv.OrgCounts(eu), e.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := srv.OrgCounts(atlastest.DefaultOrgID)["oauthToken"]; n != 0 {
+		t.Errorf("billing asked for %d tokens after eu-unit's rotation, want none: its session stays", n)
+	}
+	write("", "")
+	if code, body := e.reload(t); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	_, body := e.get(t, "/metrics")
+	if strings.Contains(body, `credentials="eu-unit"`) || !strings.Contains(body, `atlas_backup_credentials_up{credentials="billing"} 1`) {
+		t.Errorf("after removing eu-unit:\n%s", strings.Join(grepLines(body, "credentials="), "\n"))
+	}
+	if strings.Contains(e.logs.String(), "s3cr3t") {
+		t.Error("a secret in the log")
+	}
+}
+
+// grepLines returns the lines of s that contain substr.
+func grepLines(s, substr string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -22,6 +22,7 @@ type API interface {
 	RestoreJobs(ctx context.Context, t Target) ([]RestoreJob, error)
 	ExportJobs(ctx context.Context, t Target) ([]ExportJob, error)
 	CompliancePolicy(ctx context.Context, projectID string) (*CompliancePolicy, error)
+	Organization(ctx context.Context, id string) (Organization, error)
 }
 
 var _ API = (*Client)(nil)

@@ -27,7 +27,9 @@ type authenticator interface {
 // oauthAuth gets service-account tokens with the client-credentials grant
 // (golang.org/x/oauth2/clientcredentials) and reuses each until shortly before it expires. A
 // token request runs under the context of the call that needs it, so a scrape's deadline or
-// the exporter's shutdown cancels it; concurrent calls share one request.
+// the exporter's shutdown cancels it, and so does the call's own timeout: a token request Atlas
+// does not answer is that call timing out, as any request of it; concurrent calls share one
+// request.
 type oauthAuth struct {
 	conf *clientcredentials.Config
 	hc   *http.Client
@@ -51,7 +53,7 @@ const minTokenAge = 5 * time.Minute
 // renewed at half its life instead, or it would never be used twice.
 const tokenEarlyExpiry = 5 * time.Minute
 
-func newOAuth(base *url.URL, sa ServiceAccount, next http.RoundTripper, timeout time.Duration, ua string) *oauthAuth {
+func newOAuth(base *url.URL, sa ServiceAccount, next http.RoundTripper, ua string) *oauthAuth {
 	tokenURL := *base
 	tokenURL.Path = "/api/oauth/token"
 	return &oauthAuth{
@@ -60,7 +62,9 @@ func newOAuth(base *url.URL, sa ServiceAccount, next http.RoundTripper, timeout 
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
 		hc: &http.Client{
-			Transport: uaTransport{ua: ua, next: tokenOp{next}}, Timeout: timeout,
+			// No timeout of its own: one racing the call's would make the same hang a token
+			// error or a timeout by chance.
+			Transport: uaTransport{ua: ua, next: tokenOp{next}},
 			// A redirect would carry the client secret (Basic auth, re-sent by a 307) to
 			// whatever host it names, as for the API calls.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

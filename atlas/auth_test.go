@@ -154,6 +154,27 @@ func TestOAuthClockSkew(t *testing.T) {
 	}
 }
 
+// A token request Atlas does not answer is the call timing out, every time: not a token error
+// by the chance of which of two timers fired first. The call keeps its slot one more timeout,
+// as any unanswered request does.
+func TestHangingTokenRequestTimesTheCallOut(t *testing.T) {
+	srv := newFake(t, atlastest.Options{})
+	srv.SetFault("oauthToken", "", &atlastest.Fault{Hang: true})
+	const want = "atlas: listGroups GET /api/atlas/v2/groups: request timed out after 100ms"
+	for range 5 {
+		c, _ := newTestClient(t, srv, func(c *Config) { c.Timeout, c.Retry = 100*time.Millisecond, RetryPolicy{MaxAttempts: 1} })
+		if _, err := c.Projects(t.Context()); err == nil || err.Error() != want {
+			t.Fatalf("got %v, want %s", err, want)
+		}
+		c.slots.mu.Lock()
+		used := c.slots.used
+		c.slots.mu.Unlock()
+		if used != 1 {
+			t.Errorf("%d slots held after the timeout, want the call's, for one more timeout", used)
+		}
+	}
+}
+
 func TestOAuthTokenRequestHonoursTheContext(t *testing.T) {
 	srv := newFake(t, atlastest.Options{})
 	srv.SetFault("oauthToken", "", &atlastest.Fault{Hang: true})

@@ -116,9 +116,9 @@ func TestSlotsResize(t *testing.T) {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		err := s.acquire(wctx)
+		sl, err := s.acquire(wctx, "")
 		if err == nil {
-			s.release(ctx)
+			sl.release(true)
 			return false
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -126,34 +126,34 @@ func TestSlotsResize(t *testing.T) {
 		}
 		return true
 	}
-	for range 2 {
-		if err := s.acquire(ctx); err != nil {
+	take := func() *slot {
+		t.Helper()
+		sl, err := s.acquire(ctx, "")
+		if err != nil {
 			t.Fatal(err)
 		}
+		return sl
 	}
+	held := []*slot{take(), take()}
 	if !blocked() {
 		t.Fatal("a third call went in with a bound of 2")
 	}
 	s.Resize(1)
-	s.release(ctx) // one in flight: not below the new bound of 1
+	held[0].release(true) // one in flight: not below the new bound of 1
 	if !blocked() {
 		t.Fatal("a call went in while 1 was in flight against a bound of 1")
 	}
-	got := make(chan error)
-	go func() { got <- s.acquire(ctx) }()
+	got := make(chan *slot)
+	go func() { got <- take() }()
 	s.Resize(3) // the waiter goes in at once
-	if err := <-got; err != nil {
-		t.Fatal(err)
-	}
+	held[0] = <-got
 	if blocked() {
 		t.Fatal("a third call waited with a bound of 3")
 	}
-	s.release(ctx)
-	s.release(ctx)
+	held[0].release(true)
+	held[1].release(true)
 	for range 3 {
-		if err := s.acquire(ctx); err != nil {
-			t.Fatal(err)
-		}
+		take()
 	}
 	if !blocked() {
 		t.Fatal("a fourth call went in with a bound of 3")
@@ -390,11 +390,16 @@ func TestUnsendableTokenIsDropped(t *testing.T) {
 func TestSlotsBackgroundShare(t *testing.T) {
 	s := NewSlots(4)
 	fg, bg := t.Context(), asBackground(t.Context())
+	var held []*slot
 	try := func(ctx context.Context) bool {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		return s.acquire(wctx) == nil
+		sl, err := s.acquire(wctx, "")
+		if err == nil {
+			held = append(held, sl)
+		}
+		return err == nil
 	}
 	for range 2 {
 		if !try(bg) {
@@ -413,7 +418,7 @@ func TestSlotsBackgroundShare(t *testing.T) {
 	// gives back goes to the foreground.
 	order := make(chan string, 2)
 	go func() {
-		if s.acquire(bg) == nil {
+		if _, err := s.acquire(bg, ""); err == nil {
 			order <- "background"
 		}
 	}()
@@ -421,18 +426,18 @@ func TestSlotsBackgroundShare(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	go func() {
-		if s.acquire(fg) == nil {
+		if _, err := s.acquire(fg, ""); err == nil {
 			order <- "foreground"
 		}
 	}()
 	for s.waiting() < 2 {
 		time.Sleep(time.Millisecond)
 	}
-	s.release(bg)
+	held[0].release(true) // a background call's
 	if got := <-order; got != "foreground" {
 		t.Fatalf("the freed slot went to the %s call", got)
 	}
-	s.release(fg)
+	held[2].release(true) // a foreground call's
 	if got := <-order; got != "background" {
 		t.Fatalf("the next freed slot went to the %s call", got)
 	}

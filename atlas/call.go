@@ -25,13 +25,14 @@ func (c *Client) get(ctx context.Context, op spec.Operation, sc scope, u *url.UR
 	var last *Error
 	reauthed := false
 	for attempt := 1; ; attempt++ {
-		if err := c.admit(ctx, bucket); err != nil {
+		sl, err := c.admit(ctx, bucket)
+		if err != nil {
 			if last != nil {
 				return last
 			}
 			return sc.fail(op, u.EscapedPath(), 0, err)
 		}
-		retryAfter, reason, apiErr := c.once(ctx, bucket, op, sc, u, decode)
+		retryAfter, reason, apiErr := c.once(ctx, sl, bucket, op, sc, u, decode)
 		if apiErr == nil {
 			return nil
 		}
@@ -67,10 +68,10 @@ func (c *Client) get(ctx context.Context, op spec.Operation, sc scope, u *url.UR
 	}
 }
 
-// once sends one request to b on the slot admit took, gives the slot back once the exchange is
-// over, and passes a successful answer to decode. On failure it returns the error with the
+// once sends one request to b on the slot sl admit took, gives the slot back once the exchange
+// is over, and passes a successful answer to decode. On failure it returns the error with the
 // retry reason ("" when the error must not be retried) and any Retry-After delay.
-func (c *Client) once(ctx context.Context, b *bucket, op spec.Operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
+func (c *Client) once(ctx context.Context, sl *slot, b *bucket, op spec.Operation, sc scope, u *url.URL, decode func([]byte) error) (time.Duration, string, *Error) {
 	fail := func(status int, err error) *Error { return sc.fail(op, u.EscapedPath(), status, err) }
 	// unanswered: a request of this exchange (its digest challenge or token request too) is
 	// on the wire with no answer yet.
@@ -85,7 +86,7 @@ func (c *Client) once(ctx context.Context, b *bucket, op spec.Operation, sc scop
 	held := true
 	defer func() {
 		if held {
-			c.freeSlot(ctx, unanswered.Load() && rctx.Err() != nil && ctx.Err() == nil)
+			c.freeSlot(sl, unanswered.Load() && rctx.Err() != nil && ctx.Err() == nil, false)
 		}
 	}()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
@@ -124,7 +125,7 @@ func (c *Client) once(ctx context.Context, b *bucket, op spec.Operation, sc scop
 		b.pause(ctx, c.now().Add(max(wait, c.retry.BaseDelay)))
 	}
 	held = false
-	c.freeSlot(ctx, false)
+	c.freeSlot(sl, false, true)
 	if errors.Is(readErr, errBodyTooBig) {
 		return 0, "", fail(resp.StatusCode, fmt.Errorf("response body exceeds %d bytes", c.maxBody))
 	}
@@ -158,20 +159,22 @@ func (c *Client) once(ctx context.Context, b *bucket, op spec.Operation, sc scop
 	return 0, "", e
 }
 
-// freeSlot gives back the slot of an exchange that is over. One whose request Atlas had not
-// answered within the timeout keeps the slot for one more timeout: Atlas does not say when it
-// stops working on a request, the timeout is the longest an Atlas request is expected to take,
-// and a slot given back at once would let the retry pile onto the one Atlas is still serving.
-// So a slower Atlas slows the exporter down instead of being sent more, and the hold is bounded:
-// a request Atlas never answers cannot keep a slot for good. A request cut short because its
-// caller gave up (the refresh reached refresh_timeout, the exporter stops) gives its slot back
-// at once: nothing more is sent for that refresh, and the next one is minutes away.
-func (c *Client) freeSlot(ctx context.Context, abandoned bool) {
+// freeSlot gives back the slot of an exchange that is over; answered says Atlas answered it.
+// One whose request Atlas had not answered within the timeout keeps the slot for one more
+// timeout: Atlas does not say when it stops working on a request, the timeout is the longest an
+// Atlas request is expected to take, and a slot given back at once would let the retry pile
+// onto the one Atlas is still serving. So a slower Atlas slows the exporter down instead of
+// being sent more, and the hold is bounded: a request Atlas never answers cannot keep a slot
+// for good; and where the bound is divided between credential sets, the set is probed (Slots).
+// A request cut short because its caller gave up (the refresh reached refresh_timeout, the
+// exporter stops) gives its slot back at once: nothing more is sent for that refresh, and the
+// next one is minutes away.
+func (c *Client) freeSlot(sl *slot, abandoned, answered bool) {
 	if abandoned {
-		c.slots.releaseAfter(ctx, c.timeout)
+		sl.releaseAfter(c.timeout)
 		return
 	}
-	c.slots.release(ctx)
+	sl.release(answered)
 }
 
 func isTLSConfigError(err error) bool {

@@ -83,6 +83,9 @@ type Config struct {
 	// owner: MaxConcurrency then sizes only the connection pool and the body budget. Default:
 	// the client's own, of MaxConcurrency.
 	Slots *Slots
+	// Share is the share of Slots the calls draw from: the client's credential set, among
+	// those the owner named with Slots.Divide.
+	Share string
 }
 
 // ServiceAccount holds OAuth2 client credentials.
@@ -105,6 +108,7 @@ type Client struct {
 	timeout  time.Duration
 	limits   *limiters
 	slots    *Slots
+	share    string
 	bodies   *bodyBudget
 	sleep    func(context.Context, time.Duration) error // injected in tests
 	jitter   func(time.Duration) time.Duration          // injected in tests
@@ -187,7 +191,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base: base, obs: cfg.Observer, retry: cfg.Retry, maxBody: cfg.MaxBodyBytes, ua: cfg.UserAgent,
 		timeout: cfg.Timeout, limits: newLimiters(cfg.RateLimitFactor), bodies: newBodyBudget(cfg.MaxBufferedBytes, cfg.MaxBodyBytes, cfg.MaxConcurrency),
-		slots: cfg.Slots, sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000, maxItems: MaxListItems,
+		slots: cfg.Slots, share: cfg.Share, sleep: sleepCtx, jitter: fullJitter, now: time.Now, maxPages: 10000, maxItems: MaxListItems,
 	}
 	if c.slots == nil {
 		c.slots = NewSlots(cfg.MaxConcurrency)
@@ -195,7 +199,7 @@ func New(cfg Config) (*Client, error) {
 	c.source = sourceOf(base, cfg)
 	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer}
 	if cfg.ServiceAccount != nil {
-		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.Timeout, cfg.UserAgent)
+		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.UserAgent)
 	} else {
 		c.auth = newDigest(*cfg.APIKey, c.wire)
 	}

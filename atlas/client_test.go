@@ -137,11 +137,11 @@ func TestDiscovery(t *testing.T) {
 	srv := newFake(t, atlastest.Options{})
 	c, _ := newTestClient(t, srv)
 	ps, err := c.Projects(t.Context())
-	if err != nil || !reflect.DeepEqual(ps, []Project{{pid, "project-001"}}) {
+	if err != nil || !reflect.DeepEqual(ps, []Project{{pid, "project-001", atlastest.DefaultOrgID}}) {
 		t.Fatalf("projects %v %v", ps, err)
 	}
 	p, err := c.ProjectByName(t.Context(), "project-001")
-	if err != nil || p != (Project{pid, "project-001"}) {
+	if err != nil || p != (Project{pid, "project-001", atlastest.DefaultOrgID}) {
 		t.Fatalf("by name %v %v", p, err)
 	}
 	_, err = c.ProjectByName(t.Context(), "nope")

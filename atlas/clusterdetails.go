@@ -19,6 +19,7 @@ type ProjectClusters struct {
 type wireOrgGroup struct {
 	GroupID   string `json:"groupId"`
 	GroupName string `json:"groupName"`
+	OrgID     string `json:"orgId"`
 	Clusters  []struct {
 		Name string `json:"name"`
 	} `json:"clusters"`
@@ -32,7 +33,7 @@ func (c *Client) ClusterNames(ctx context.Context) ([]ProjectClusters, error) {
 	}
 	out := make([]ProjectClusters, 0, len(gs))
 	for _, g := range gs {
-		pc := ProjectClusters{Project: Project{ID: g.GroupID, Name: g.GroupName}, Clusters: make([]string, 0, len(g.Clusters))}
+		pc := ProjectClusters{Project: Project{ID: g.GroupID, Name: g.GroupName, OrgID: g.OrgID}, Clusters: make([]string, 0, len(g.Clusters))}
 		for _, cl := range g.Clusters {
 			pc.Clusters = append(pc.Clusters, cl.Name)
 		}

@@ -4,7 +4,11 @@ package atlas
 func (s *Slots) waiting() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.waiters.Len()
+	n := 0
+	for _, sh := range s.shares {
+		n += sh.waiters[0].Len() + sh.waiters[1].Len()
+	}
+	return n
 }
 
 // MaxInFlight returns the largest number of HTTP requests that were in flight at once.

@@ -224,6 +224,7 @@ func TestRolesAndRefusals(t *testing.T) {
 		"getGroupBackupCompliancePolicy":        "Project Owner",
 		"listGroupFlexClusterBackupRestoreJobs": "Project Read Only",
 		"listGroupClusterBackupSnapshots":       "Project Read Only",
+		"getOrg":                                "Organization Member",
 	} {
 		if got := RoleRequired(op); got != want {
 			t.Errorf("%s: %s, want %s", op, got, want)
@@ -234,6 +235,9 @@ func TestRolesAndRefusals(t *testing.T) {
 	if Refused(a).Error() != Refused(b).Error() ||
 		Refused(a).Error() != "atlas: listGroupClusterBackupExports: HTTP 403: the credentials need the Project Backup Manager role on the project" {
 		t.Errorf("refusals differ per cluster: %v / %v", Refused(a), Refused(b))
+	}
+	if got := Refused(&Error{Operation: "getOrg", StatusCode: 403}).Error(); got != "atlas: getOrg: HTTP 403: the credentials need the Organization Member role on the organization" {
+		t.Errorf("organisation refusal: %s", got)
 	}
 	if Refused(&Error{StatusCode: 404}) != nil || Refused(nil) != nil {
 		t.Error("a 404 or no error reads as a refusal")

@@ -114,6 +114,8 @@ type Snapshot struct {
 type Project struct {
 	ID   string
 	Name string
+	// OrgID is the organisation the project belongs to; "" where the answer did not say.
+	OrgID string
 }
 
 // Cluster is a deployment found by discovery, classified into the snapshot kind that serves its

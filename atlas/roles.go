@@ -7,15 +7,18 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
 )
 
-// requiredRoles are the least project roles of the operations that need more than Project Read
-// Only (the API description's x-rolesRequirements).
+// requiredRoles are the least roles of the operations that need more than Project Read Only
+// (the API description's x-rolesRequirements): project roles, and for reading an organisation
+// a role on the organisation.
 var requiredRoles = map[string]string{
 	spec.ListGroupClusterBackupRestoreJobs.Name: "Project Backup Manager",
 	spec.ListGroupClusterBackupExports.Name:     "Project Backup Manager",
 	spec.GetGroupBackupCompliancePolicy.Name:    "Project Owner",
+	spec.GetOrg.Name:                            "Organization Member",
 }
 
-// RoleRequired names the least project role operation needs.
+// RoleRequired names the least role operation needs: on the project, or for getOrg on the
+// organisation.
 func RoleRequired(operation string) string {
 	if r, ok := requiredRoles[operation]; ok {
 		return r
@@ -48,7 +51,11 @@ func (e *RefusedError) Error() string {
 	if e.ErrorCode != "" {
 		b.WriteString(" " + e.ErrorCode)
 	}
-	b.WriteString(": the credentials need the " + RoleRequired(e.Operation) + " role on the project")
+	on := "project"
+	if e.Operation == spec.GetOrg.Name {
+		on = "organization"
+	}
+	b.WriteString(": the credentials need the " + RoleRequired(e.Operation) + " role on the " + on)
 	return b.String()
 }
 

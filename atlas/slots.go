@@ -18,25 +18,67 @@ import (
 // schedules) goes ahead of them: job listings that hang, each keeping its slot for two
 // timeouts, can slow the job reads down, never the snapshots.
 //
-// golang.org/x/sync/semaphore cannot change its size, which a reload must, hence this type.
-// Waiters are served in arrival order within their class: giving each credential set a share of
-// the bound, with unused share lent, comes down to choosing the waiter that grant serves next.
+// The bound is shared by the credential sets (Divide), each drawing from its own share
+// (Config.Share): each set has a reserve of the bound divided by the number of sets (one at
+// least) that its waiting calls take ahead of the others', and borrows what another set is not
+// using. A set whose call went unanswered past its timeout (its Atlas hangs) is probed: it holds
+// one slot at most, taken only once no call has been in flight or waiting for probeQuiet, and
+// the probe has waited that long (between the other sets' refreshes: not in a pause of one, nor
+// at the start of a refresh of all, ahead of the others' calls), until a call of it is answered;
+// so a hanging organisation takes no slot from a refresh of another, and keeps at most one from
+// one that starts while it probes. With fewer than two sets the bound is one share, as for a
+// single set of credentials.
+//
+// golang.org/x/sync/semaphore can neither change its size, which a reload must, nor choose
+// between waiters, hence this type. Waiters are served in arrival order within each rule.
 type Slots struct {
 	mu         sync.Mutex
 	size       int
 	used       int
-	background int        // slots held by background calls
-	waiters    queue.List // of *slotWaiter, oldest first
+	background int // slots held by background calls
+	seq        uint64
+	shares     map[string]*share
+	declared   int // shares Divide named
+	// lastGiven is when a slot was last given back; quiet how long the slots must have been
+	// free since before a probe goes (probeQuiet), and waking whether a grant is due then.
+	lastGiven time.Time
+	quiet     time.Duration
+	waking    bool
+}
+
+// probeQuiet is how long no call may have been in flight or waiting, and a probed set's call
+// have waited, before it goes: longer than a refresh's gaps between its calls and than the
+// start of the sets' refreshes a scrape begins together, far shorter than between refreshes.
+const probeQuiet = time.Second
+
+// share is one credential set's part of the bound.
+type share struct {
+	declared bool
+	used     int  // slots its calls hold, background included
+	probed   bool // a call went unanswered past its timeout, and none was answered since
+	// waiters are its calls waiting for a slot, oldest first: of the foreground [0] and of
+	// the background [1].
+	waiters [2]queue.List
 }
 
 type slotWaiter struct {
 	ready      chan struct{} // closed once the slot is granted
 	background bool
+	seq        uint64    // arrival order across shares
+	arrived    time.Time // for a probe, which waits s.quiet at least
+	share      *share
+}
+
+// slot is a slot a call holds; it gives it back once.
+type slot struct {
+	s          *Slots
+	share      *share
+	background bool
 }
 
 // NewSlots returns a bound of n requests in flight (DefaultMaxConcurrency when n < 1).
 func NewSlots(n int) *Slots {
-	return &Slots{size: sizeOr(n)}
+	return &Slots{size: sizeOr(n), shares: map[string]*share{}, quiet: probeQuiet}
 }
 
 func sizeOr(n int) int {
@@ -55,17 +97,71 @@ func (s *Slots) Resize(n int) {
 	s.grant()
 }
 
-// acquire waits for a slot, or until ctx is done. A call in the background (a call of asBackground(ctx))
-// waits behind every call of the foreground and within the background's share.
-func (s *Slots) acquire(ctx context.Context) error {
-	w := &slotWaiter{ready: make(chan struct{}), background: inBackground(ctx)}
+// Divide shares the bound between the credential sets names, each the Config.Share of its
+// clients' calls: each gets a reserve of the bound divided by their number, one at least. The
+// calls of a share Divide no longer names (a set a reload removed) go on, on borrowed slots.
+func (s *Slots) Divide(names ...string) {
 	s.mu.Lock()
-	e := s.waiters.PushBack(w)
+	defer s.mu.Unlock()
+	keep := map[string]bool{}
+	for _, n := range names {
+		keep[n] = true
+		s.shareOf(n)
+	}
+	s.declared = len(keep)
+	for n, sh := range s.shares {
+		sh.declared = keep[n]
+		if !sh.declared && sh.used == 0 && sh.waiters[0].Len()+sh.waiters[1].Len() == 0 {
+			delete(s.shares, n)
+		}
+	}
+	s.grant()
+}
+
+// shareOf is the share named name, created on first use; s.mu must be held.
+func (s *Slots) shareOf(name string) *share {
+	sh := s.shares[name]
+	if sh == nil {
+		sh = &share{}
+		s.shares[name] = sh
+	}
+	return sh
+}
+
+// divided says whether the bound is shared between two sets or more; s.mu must be held.
+func (s *Slots) divided() bool { return s.declared >= 2 }
+
+// probing says whether sh is held to a probe: there is another set to keep its slots for.
+// s.mu must be held.
+func (s *Slots) probing(sh *share) bool { return sh.probed && s.divided() }
+
+// reserve is how many slots sh's waiting calls take ahead of other shares'; s.mu must be held.
+func (s *Slots) reserve(sh *share) int {
+	switch {
+	case !s.divided():
+		return s.size
+	case s.probing(sh), !sh.declared:
+		return 0
+	}
+	return max(1, s.size/s.declared)
+}
+
+// acquire waits for a slot for a call of share name, or until ctx is done. A call in the
+// background (a call of asBackground(ctx)) waits behind every call of the foreground and within
+// the background's share.
+func (s *Slots) acquire(ctx context.Context, name string) (*slot, error) {
+	s.mu.Lock()
+	s.seq++
+	sh := s.shareOf(name)
+	w := &slotWaiter{ready: make(chan struct{}), background: inBackground(ctx), seq: s.seq, arrived: time.Now(), share: sh}
+	q := &sh.waiters[class(w.background)]
+	e := q.PushBack(w)
 	s.grant()
 	s.mu.Unlock()
+	sl := &slot{s: s, share: sh, background: w.background}
 	select {
 	case <-w.ready:
-		return nil
+		return sl, nil
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
@@ -73,59 +169,136 @@ func (s *Slots) acquire(ctx context.Context) error {
 	select {
 	case <-w.ready:
 		// Granted as ctx ended: pass it on.
-		s.give(w.background)
+		s.give(sl, false)
 	default:
-		s.waiters.Remove(e)
+		q.Remove(e)
 		// Leaving may let the waiters behind this one in (after a Resize, say).
 		s.grant()
 	}
-	return ctx.Err()
+	return nil, ctx.Err()
 }
 
-// release gives back a slot taken by a call of ctx.
-func (s *Slots) release(ctx context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.give(inBackground(ctx))
+func class(background bool) int {
+	if background {
+		return 1
+	}
+	return 0
 }
 
-// releaseAfter gives back a slot taken by a call of ctx once d has passed.
-func (s *Slots) releaseAfter(ctx context.Context, d time.Duration) {
-	background := inBackground(ctx)
-	time.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.give(background)
-	})
+// release gives the slot back; answered says that Atlas answered the call, which ends a probe
+// of its share.
+func (sl *slot) release(answered bool) {
+	sl.s.mu.Lock()
+	defer sl.s.mu.Unlock()
+	sl.s.give(sl, answered)
+}
+
+// releaseAfter gives the slot of a call Atlas left unanswered past its timeout back once d has
+// passed; its share is probed from now on.
+func (sl *slot) releaseAfter(d time.Duration) {
+	sl.s.mu.Lock()
+	sl.share.probed = true
+	sl.s.mu.Unlock()
+	time.AfterFunc(d, func() { sl.release(false) })
 }
 
 // give returns a slot and hands it on; s.mu must be held.
-func (s *Slots) give(background bool) {
+func (s *Slots) give(sl *slot, answered bool) {
+	s.lastGiven = time.Now()
 	s.used--
-	if background {
+	sl.share.used--
+	if sl.background {
 		s.background--
+	}
+	if answered {
+		sl.share.probed = false
 	}
 	s.grant()
 }
 
-// grant hands free slots to the waiters: those of the foreground first, then those of the
-// background within their share, each oldest first; s.mu must be held.
+// grant hands free slots to the waiters; s.mu must be held.
 func (s *Slots) grant() {
-	for _, background := range []bool{false, true} {
-		for e := s.waiters.Front(); e != nil && s.used < s.size; {
-			next := e.Next()
-			w := e.Value.(*slotWaiter)
-			if w.background == background && (!background || s.background < max(1, s.size/2)) {
-				s.waiters.Remove(e)
-				s.used++
-				if background {
-					s.background++
-				}
-				close(w.ready)
+	for s.used < s.size {
+		w := s.next()
+		if w == nil {
+			return
+		}
+		sh := w.share
+		sh.waiters[class(w.background)].Remove(sh.waiters[class(w.background)].Front())
+		s.used++
+		sh.used++
+		if w.background {
+			s.background++
+		}
+		close(w.ready)
+	}
+}
+
+// next is the waiter a free slot goes to: the oldest first of, in turn, the foreground calls of
+// shares within their reserve, the background calls of such shares, the foreground calls of
+// shares borrowing, the background calls of those; background calls only while the background
+// holds less than half the slots; last, when no slot has been taken for s.quiet and no other
+// call could take one, the oldest call of a probed share, once it has waited s.quiet. s.mu must
+// be held.
+func (s *Slots) next() *slotWaiter {
+	type rule struct{ background, borrow bool }
+	for _, r := range []rule{{false, false}, {true, false}, {false, true}, {true, true}} {
+		if r.background && s.background >= max(1, s.size/2) {
+			continue
+		}
+		var best *slotWaiter
+		for _, sh := range s.shares {
+			e := sh.waiters[class(r.background)].Front()
+			if e == nil || s.probing(sh) || (sh.used < s.reserve(sh)) == r.borrow {
+				continue
 			}
-			e = next
+			if w := e.Value.(*slotWaiter); best == nil || w.seq < best.seq {
+				best = w
+			}
+		}
+		if best != nil {
+			return best
 		}
 	}
+	if s.used > 0 {
+		return nil
+	}
+	var probe *slotWaiter
+	for _, sh := range s.shares {
+		for c := range sh.waiters {
+			e := sh.waiters[c].Front()
+			if e == nil || !s.probing(sh) {
+				continue
+			}
+			if w := e.Value.(*slotWaiter); probe == nil || w.seq < probe.seq {
+				probe = w
+			}
+		}
+	}
+	if probe == nil {
+		return nil
+	}
+	if wait := s.quiet - time.Since(latest(s.lastGiven, probe.arrived)); wait > 0 {
+		// Not yet: look again once the slots have been free long enough.
+		if !s.waking {
+			s.waking = true
+			time.AfterFunc(wait, func() {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				s.waking = false
+				s.grant()
+			})
+		}
+		return nil
+	}
+	return probe
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 type backgroundKey struct{}

@@ -195,8 +195,9 @@ func (w wireSchedule) normalise() Schedule {
 
 // Group.
 type wireGroup struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	OrgID string `json:"orgId"`
 }
 
 // ClusterDescription20240805.

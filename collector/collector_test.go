@@ -3,6 +3,7 @@ package collector_test
 import (
 	"context"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,6 +78,7 @@ func TestEveryDescribedMetricIsExposed(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(e.exposition(t), -1) {
 		got[m[1]] = true
 	}
+	maps.Copy(got, credentialSetFamilies(t))
 	for _, name := range collector.FamilyNames() {
 		if !got[name] {
 			t.Errorf("%s is not exposed", name)
@@ -253,7 +255,7 @@ func TestUpFollowsCredentials(t *testing.T) {
 func TestReconfigureDropsUnselectedTargets(t *testing.T) {
 	e := newEnv(t, atlastest.Options{}, estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, Projects: []config.Project{{ID: p1}}})
 	e.refresh(t)
-	e.engine.Reconfigure(atlas.NewFetcher(e.client), estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
+	e.engine.Reconfigure(estate.Sources{"": atlas.NewFetcher(e.client)}, estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second,
 		Projects: []config.Project{{ID: p1, Clusters: []string{"dedicated-01"}}}})
 	e.refresh(t)
 	lines := grep(e.exposition(t), "atlas_backup_collect_success{")
@@ -285,7 +287,7 @@ func TestBackupSchedulesOff(t *testing.T) {
 	}
 	s := oneProject()
 	s.BackupSchedules, s.RefreshTimeout = false, 10*time.Second
-	e.engine.Reconfigure(atlas.NewFetcher(e.client), s)
+	e.engine.Reconfigure(estate.Sources{"": atlas.NewFetcher(e.client)}, s)
 	e.srv.Reset()
 	e.refresh(t)
 	out := e.exposition(t)

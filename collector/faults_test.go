@@ -151,7 +151,7 @@ func TestAtlasUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	e.engine.Reconfigure(atlas.NewFetcher(client), estate.Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second, Projects: []config.Project{{ID: p1}}})
+	e.engine.Reconfigure(estate.Sources{"": atlas.NewFetcher(client)}, estate.Settings{MinRefreshInterval: time.Minute, SnapshotMetrics: true, RefreshTimeout: 10 * time.Second, Projects: []config.Project{{ID: p1}}})
 	for range 3 {
 		e.clock.Advance(time.Minute)
 		e.refresh(t)

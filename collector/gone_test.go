@@ -7,6 +7,7 @@ import (
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
 // TestGoneEndpointAskedOnce: what a target's last result said of its gone endpoints goes with
@@ -44,7 +45,7 @@ func TestGoneEndpointAskedOnce(t *testing.T) {
 	}
 	t.Cleanup(client.Close)
 	e.srv.Reset()
-	e.engine.Reconfigure(atlas.NewFetcher(client), s)
+	e.engine.Reconfigure(estate.Sources{"": atlas.NewFetcher(client)}, s)
 	e.refresh(t)
 	expectLines(t, e.exposition(t), sunset)
 	if gone, flex := reads(); gone != 1 || flex != 1 {

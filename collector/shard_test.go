@@ -40,7 +40,7 @@ func TestShardsSplitTheEstate(t *testing.T) {
 		clk := rig.NewClock(testNow)
 		s := defaultSettings()
 		s.Projects, s.Shard = projects, shard
-		eng := estate.New(t.Context(), log.NewNopLogger(), atlas.NewFetcher(client), s, clk.Now)
+		eng := estate.New(t.Context(), log.NewNopLogger(), estate.Sources{"": atlas.NewFetcher(client)}, s, clk.Now)
 		coll := collector.New(eng, clk.Now)
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(coll)

@@ -24,17 +24,18 @@ const (
 // Config is the whole configuration file. The yaml tags serve marshalling; decode.go reads the
 // same keys from the node tree (TestMarshalledKeysAreKnown keeps the two in step).
 type Config struct {
-	Atlas              Atlas     `yaml:"atlas"`
-	MinRefreshInterval Duration  `yaml:"min_refresh_interval"`
-	RefreshTimeout     Duration  `yaml:"refresh_timeout"`
-	DiscoveryInterval  Duration  `yaml:"discovery_interval"`
-	SnapshotMetrics    *bool     `yaml:"snapshot_metrics"`
-	BackupSchedules    *bool     `yaml:"backup_schedules"`
-	RestoreJobs        *bool     `yaml:"restore_jobs"`
-	ExportJobs         *bool     `yaml:"export_jobs"`
-	CompliancePolicy   *bool     `yaml:"compliance_policy"`
-	JobsInterval       Duration  `yaml:"jobs_interval"`
-	Projects           []Project `yaml:"projects"`
+	Atlas              Atlas       `yaml:"atlas"`
+	Credentials        Credentials `yaml:"credentials,omitempty"`
+	MinRefreshInterval Duration    `yaml:"min_refresh_interval"`
+	RefreshTimeout     Duration    `yaml:"refresh_timeout"`
+	DiscoveryInterval  Duration    `yaml:"discovery_interval"`
+	SnapshotMetrics    *bool       `yaml:"snapshot_metrics"`
+	BackupSchedules    *bool       `yaml:"backup_schedules"`
+	RestoreJobs        *bool       `yaml:"restore_jobs"`
+	ExportJobs         *bool       `yaml:"export_jobs"`
+	CompliancePolicy   *bool       `yaml:"compliance_policy"`
+	JobsInterval       Duration    `yaml:"jobs_interval"`
+	Projects           []Project   `yaml:"projects"`
 }
 
 // Atlas is how to reach the Atlas Administration API.
@@ -74,6 +75,9 @@ type Project struct {
 	Exclude             *Regexp      `yaml:"exclude"`
 	Kinds               []atlas.Kind `yaml:"kinds"`
 	Snapshots           []string     `yaml:"snapshots"`
+	// Credentials names the set of the credentials section the entry reads with; "" for the
+	// atlas section's.
+	Credentials string `yaml:"credentials,omitempty"`
 }
 
 // Defaults of the keys the collector reads; the Atlas client's own (timeout, max_concurrency,
@@ -104,17 +108,21 @@ func (c *Config) CompliancePolicyEnabled() bool {
 	return c.CompliancePolicy == nil || *c.CompliancePolicy
 }
 
-// ClientConfig returns the atlas.Client configuration, with secrets resolved.
-func (c *Config) ClientConfig() atlas.Config {
+// ClientConfig returns the configuration of the atlas.Client of credential set name ("" for the
+// atlas section's): the atlas section's connection settings and the set's credentials, secrets
+// resolved, drawing from the set's share of the bound on requests in flight. Every client is
+// built from it.
+func (c *Config) ClientConfig(name string) atlas.Config {
 	cfg := atlas.Config{
 		BaseURL: c.Atlas.BaseURL, Timeout: c.Atlas.Timeout.D(), MaxConcurrency: c.Atlas.MaxConcurrency,
-		RateLimitFactor: c.Atlas.RateLimitFactor, Retry: atlas.DefaultRetryPolicy,
+		RateLimitFactor: c.Atlas.RateLimitFactor, Retry: atlas.DefaultRetryPolicy, Share: name,
 	}
 	cfg.Retry.MaxAttempts = c.Atlas.MaxAttempts
-	if sa := c.Atlas.ServiceAccount; sa != nil {
+	set, _ := c.set(name)
+	if sa := set.ServiceAccount; sa != nil {
 		cfg.ServiceAccount = &atlas.ServiceAccount{ClientID: sa.ClientID, ClientSecret: string(sa.ClientSecret)}
 	}
-	if k := c.Atlas.APIKey; k != nil {
+	if k := set.APIKey; k != nil {
 		cfg.APIKey = &atlas.APIKey{PublicKey: k.PublicKey, PrivateKey: string(k.PrivateKey)}
 	}
 	return cfg

@@ -58,7 +58,7 @@ func TestDefaults(t *testing.T) {
 		BaseURL: atlas.DefaultBaseURL, APIKey: &atlas.APIKey{PublicKey: "pub", PrivateKey: "priv"}, Timeout: atlas.DefaultTimeout,
 		MaxConcurrency: atlas.DefaultMaxConcurrency, Retry: atlas.DefaultRetryPolicy, RateLimitFactor: atlas.DefaultRateLimitFactor,
 	}
-	if got := c.ClientConfig(); !reflect.DeepEqual(got, want) {
+	if got := c.ClientConfig(""); !reflect.DeepEqual(got, want) {
 		t.Errorf("client config\n got %+v\nwant %+v", got, want)
 	}
 	if c.MinRefreshInterval.D() != DefaultMinRefreshInterval || c.RefreshTimeout.D() != DefaultRefreshTimeout ||
@@ -101,14 +101,27 @@ const secretMarker = "s3cr3t"
 
 func TestBadConfigs(t *testing.T) {
 	const manyTypes = "unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout"
+	const noAuth = "atlas: no credentials: set atlas.service_account or atlas.api_key, or the " +
+		"MONGODB_ATLAS_CLIENT_ID/MONGODB_ATLAS_CLIENT_SECRET or MONGODB_ATLAS_PUBLIC_API_KEY/MONGODB_ATLAS_PRIVATE_API_KEY environment variables"
 	const clusterName = "must be a cluster name: letters, digits and hyphens, starting with a letter or digit"
 	const baseURL = "must be https://host or https://host:port (http:// only for a loopback host)"
 	cases := map[string]string{
-		"unknown-key": `testdata/bad-unknown-key.yml:3: atlas.concurrency: ` + manyTypes,
-		"id":          `testdata/bad-id.yml:4: projects[0].id: must be a project id: 24 lowercase hex digits`,
-		"both-auth":   `testdata/bad-both-auth.yml:3: atlas.api_key: set either service_account or api_key, not both`,
-		"no-auth": `testdata/bad-no-auth.yml:1: atlas: no credentials: set atlas.service_account or atlas.api_key, or the ` +
-			`MONGODB_ATLAS_CLIENT_ID/MONGODB_ATLAS_CLIENT_SECRET or MONGODB_ATLAS_PUBLIC_API_KEY/MONGODB_ATLAS_PRIVATE_API_KEY environment variables`,
+		"unknown-key":              `testdata/bad-unknown-key.yml:3: atlas.concurrency: ` + manyTypes,
+		"id":                       `testdata/bad-id.yml:4: projects[0].id: must be a project id: 24 lowercase hex digits`,
+		"both-auth":                `testdata/bad-both-auth.yml:3: atlas.api_key: set either service_account or api_key, not both`,
+		"no-auth":                  `testdata/bad-no-auth.yml:1: ` + noAuth,
+		"credentials-unknown-set":  `testdata/bad-credentials-unknown-set.yml:6: projects[1].credentials: names no set of the credentials section (the credentials section has none)`,
+		"credentials-unused-set":   `testdata/bad-credentials-unused-set.yml:4: credentials.eu-unit: no projects entry reads with this set (credentials: eu-unit): remove it, or read with it`,
+		"credentials-unused-atlas": `testdata/bad-credentials-unused-atlas.yml:2: atlas.service_account: no projects entry reads with the atlas section's credentials (an entry without a credentials key does): remove them, or read with them`,
+		// A set named default, or not a plain name, is not a set: no entry can name it.
+		"credentials-sets": strings.Join([]string{
+			`testdata/bad-credentials-sets.yml:1: ` + noAuth,
+			`testdata/bad-credentials-sets.yml:4: credentials.both.api_key: set either service_account or api_key, not both`,
+			`testdata/bad-credentials-sets.yml:5: credentials.none: set service_account or api_key`,
+			`testdata/bad-credentials-sets.yml:6: credentials.default: default names the atlas section's credentials; give this set another name`,
+			`testdata/bad-credentials-sets.yml:8: credentials: set names are letters, digits, '_' and '-', starting with a letter or digit`,
+			`testdata/bad-credentials-sets.yml:11: credentials.nofile.api_key.private_key_file: cannot read the file: no such file or directory`,
+		}, "\n"),
 		"regex":                `testdata/bad-regex.yml:5: projects[0].include: must be a regular expression (RE2 syntax): missing closing )`,
 		"duration":             `testdata/bad-duration.yml:3: min_refresh_interval: must be a duration from 0s to 24h, such as 30s or 2m30s`,
 		"kind":                 `testdata/bad-kind.yml:5: projects[0].kinds[1]: must be one of cloud, flex, serverless, tenant, legacy`,
@@ -243,7 +256,9 @@ func TestMarshalledKeysAreKnown(t *testing.T) {
 	yes := true
 	c := &Config{
 		Atlas: Atlas{ServiceAccount: &ServiceAccount{}, APIKey: &APIKey{}}, SnapshotMetrics: &yes, BackupSchedules: &yes,
-		Projects: []Project{{ProjectInclude: re, ProjectExclude: re, Include: re, Exclude: re, Clusters: []string{"a"}, Kinds: []atlas.Kind{atlas.KindCloud}, Snapshots: []string{"s"}}},
+		Credentials: Credentials{{Name: "eu", ServiceAccount: &ServiceAccount{}, APIKey: &APIKey{}}},
+		Projects: []Project{{ProjectInclude: re, ProjectExclude: re, Include: re, Exclude: re, Clusters: []string{"a"}, Kinds: []atlas.Kind{atlas.KindCloud}, Snapshots: []string{"s"},
+			Credentials: "eu"}},
 	}
 	out, err := yaml.Marshal(c)
 	if err != nil {
@@ -312,6 +327,7 @@ func TestEqual(t *testing.T) {
 		"compliance_policy":    base + "compliance_policy: false\n",
 		"jobs_interval":        base + "jobs_interval: 1h\n",
 		"projects":             strings.Replace(base, "{id: 5f0000000000000000000001}", "{id: 5f0000000000000000000001, exclude: x}", 1),
+		"credentials":          base + "  - {id: 5f0000000000000000000002, credentials: eu}\ncredentials: {eu: {api_key: {public_key: p, private_key: k}}}\n",
 	}
 	for key, raw := range changes {
 		if a.Equal(parse(raw)) {

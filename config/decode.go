@@ -348,6 +348,7 @@ func (d *decoder) config(n *yaml.Node) *Config {
 	}
 	d.mapping(n, "", map[string]field{
 		"atlas":                func(n *yaml.Node, p string) { d.atlas(n, p, &c.Atlas) },
+		"credentials":          d.credentialSets(&c.Credentials),
 		"min_refresh_interval": d.duration(&c.MinRefreshInterval, 0, 24*time.Hour),
 		"refresh_timeout":      d.duration(&c.RefreshTimeout, time.Second, time.Hour),
 		"discovery_interval":   d.duration(&c.DiscoveryInterval, 0, 7*24*time.Hour),
@@ -363,23 +364,15 @@ func (d *decoder) config(n *yaml.Node) *Config {
 }
 
 func (d *decoder) atlas(n *yaml.Node, path string, a *Atlas) {
-	d.mapping(n, path, map[string]field{
-		"base_url": text(d, &a.BaseURL),
-		"service_account": func(n *yaml.Node, p string) {
-			sa := &ServiceAccount{}
-			a.ServiceAccount = sa
-			d.credential(n, p, "client_id", &sa.ClientID, "client_secret", &sa.ClientSecret, &sa.ClientSecretFile)
-		},
-		"api_key": func(n *yaml.Node, p string) {
-			k := &APIKey{}
-			a.APIKey = k
-			d.credential(n, p, "public_key", &k.PublicKey, "private_key", &k.PrivateKey, &k.PrivateKeyFile)
-		},
+	fields := d.credentialFields(&a.ServiceAccount, &a.APIKey)
+	maps.Copy(fields, map[string]field{
+		"base_url":          text(d, &a.BaseURL),
 		"max_concurrency":   d.integer(&a.MaxConcurrency, 1, 256),
 		"timeout":           d.duration(&a.Timeout, time.Second, 5*time.Minute),
 		"max_attempts":      d.integer(&a.MaxAttempts, 1, 10),
 		"rate_limit_factor": d.fraction(&a.RateLimitFactor),
 	})
+	d.mapping(n, path, fields)
 }
 
 // credential decodes a block of an identifier and a secret, given inline or in a file.
@@ -404,6 +397,7 @@ func (d *decoder) project(p *Project) field {
 			"exclude":               d.regex(&p.Exclude),
 			"kinds":                 list(d, &p.Kinds, d.kind),
 			"snapshots":             d.strings(&p.Snapshots),
+			"credentials":           text(d, &p.Credentials),
 		})
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 // Equal reports whether p and o select the same targets the same way.
 func (p Project) Equal(o Project) bool {
-	return p.ID == o.ID && p.Name == o.Name && p.DiscoverAllProjects == o.DiscoverAllProjects &&
+	return p.ID == o.ID && p.Name == o.Name && p.DiscoverAllProjects == o.DiscoverAllProjects && p.Credentials == o.Credentials &&
 		p.ProjectInclude.source() == o.ProjectInclude.source() && p.ProjectExclude.source() == o.ProjectExclude.source() &&
 		p.Include.source() == o.Include.source() && p.Exclude.source() == o.Exclude.source() &&
 		slices.Equal(p.Clusters, o.Clusters) && slices.Equal(p.Kinds, o.Kinds) && slices.Equal(p.Snapshots, o.Snapshots)
@@ -27,7 +27,7 @@ func (c *Config) Equal(o *Config) bool {
 	if c == nil || o == nil {
 		return c == o
 	}
-	return reflect.DeepEqual(c.Atlas, o.Atlas) && c.MinRefreshInterval == o.MinRefreshInterval &&
+	return reflect.DeepEqual(c.Atlas, o.Atlas) && reflect.DeepEqual(c.Credentials, o.Credentials) && c.MinRefreshInterval == o.MinRefreshInterval &&
 		c.RefreshTimeout == o.RefreshTimeout && c.DiscoveryInterval == o.DiscoveryInterval &&
 		c.SnapshotMetricsEnabled() == o.SnapshotMetricsEnabled() && c.BackupSchedulesEnabled() == o.BackupSchedulesEnabled() &&
 		c.RestoreJobsEnabled() == o.RestoreJobsEnabled() && c.ExportJobsEnabled() == o.ExportJobsEnabled() &&

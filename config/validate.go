@@ -18,7 +18,7 @@ func (d *decoder) validate(c *Config, getenv func(string) string) {
 		// atlas's error quotes the URL, which may hold user info: say what is expected instead.
 		d.fail("atlas.base_url", "must be https://host or https://host:port (http:// only for a loopback host)")
 	}
-	d.credentials(&c.Atlas, getenv)
+	d.checkCredentials(c, getenv)
 	if len(c.Projects) == 0 {
 		d.fail("projects", "at least one project is required (id, name or discover_all_projects)")
 	}
@@ -28,12 +28,10 @@ func (d *decoder) validate(c *Config, getenv func(string) string) {
 	}
 }
 
+// credentials checks the atlas section's credentials, taken from the environment when it has
+// none.
 func (d *decoder) credentials(a *Atlas, getenv func(string) string) {
-	switch {
-	case a.ServiceAccount != nil && a.APIKey != nil:
-		d.fail("atlas.api_key", "set either service_account or api_key, not both")
-		return
-	case a.ServiceAccount == nil && a.APIKey == nil:
+	if a.ServiceAccount == nil && a.APIKey == nil {
 		id, secret, pub, priv := getenv(EnvClientID), getenv(EnvClientSecret), getenv(EnvPublicKey), getenv(EnvPrivateKey)
 		switch {
 		case id != "" && pub != "":
@@ -54,17 +52,33 @@ func (d *decoder) credentials(a *Atlas, getenv func(string) string) {
 		}
 		return
 	}
-	if sa := a.ServiceAccount; sa != nil {
-		if sa.ClientID == "" {
-			d.fail("atlas.service_account.client_id", "is required")
-		}
-		d.secret("atlas.service_account", "client_secret", &sa.ClientSecret, sa.ClientSecretFile)
+	d.credentialBlock("atlas", a.ServiceAccount, a.APIKey)
+}
+
+// credentialBlock checks the credentials below path: one kind exactly, complete, its secret
+// read from its file where it names one.
+func (d *decoder) credentialBlock(path string, sa *ServiceAccount, k *APIKey) {
+	switch {
+	case sa != nil && k != nil:
+		d.fail(join(path, "api_key"), "set either service_account or api_key, not both")
+		return
+	case sa == nil && k == nil:
+		d.fail(path, "set service_account or api_key")
+		return
 	}
-	if k := a.APIKey; k != nil {
-		if k.PublicKey == "" {
-			d.fail("atlas.api_key.public_key", "is required")
+	if sa != nil {
+		at := join(path, "service_account")
+		if sa.ClientID == "" {
+			d.fail(join(at, "client_id"), "is required")
 		}
-		d.secret("atlas.api_key", "private_key", &k.PrivateKey, k.PrivateKeyFile)
+		d.secret(at, "client_secret", &sa.ClientSecret, sa.ClientSecretFile)
+	}
+	if k != nil {
+		at := join(path, "api_key")
+		if k.PublicKey == "" {
+			d.fail(join(at, "public_key"), "is required")
+		}
+		d.secret(at, "private_key", &k.PrivateKey, k.PrivateKeyFile)
 	}
 }
 

@@ -32,7 +32,8 @@ func (r *refresh) detectChanges(ctx context.Context) {
 			names[n] = true
 		}
 		e.clusterNames[pc.Project.ID] = names
-		if !r.settings.Shard.owns(pc.Project.ID) {
+		// Another replica's, or read by another credential set: not this set's to discover.
+		if !r.settings.Shard.owns(pc.Project.ID) || !e.claims.reads(e.name, pc.Project.ID) {
 			continue
 		}
 		ps := e.projects[pc.Project.ID]
@@ -89,11 +90,17 @@ func (r *refresh) entry(ctx context.Context, entry config.Project) {
 		case err == nil:
 			es.projects, es.resolved, es.absent, es.again = projects, true, false, false
 			e.logChange(&es.log, topicResolve, nil, "msg", "configured project resolved", "selector", sel)
+			if r.selection == e.selection {
+				e.claims.claim(e.name, sel, projects)
+			}
 		case atlas.ProjectNotFound(err):
 			// Atlas answered: there is no such project. Its series go; target_missing says so.
 			es.projects, es.resolved, es.absent, es.again = nil, true, true, false
 			projects = nil
 			e.logChange(&es.log, topicResolve, err, "msg", "configured project not found", "selector", sel)
+			if r.selection == e.selection {
+				e.claims.claim(e.name, sel, nil)
+			}
 		default:
 			// Keep what the selector found before, and say the projects could not be read.
 			resolved, projects, es.again = false, es.projects, true
@@ -111,7 +118,8 @@ func (r *refresh) entry(ctx context.Context, entry config.Project) {
 	}
 	var wg sync.WaitGroup
 	for _, p := range projects {
-		if !r.settings.Shard.owns(p.ID) {
+		// Another replica's, or another credential set's: a project is read once.
+		if !r.settings.Shard.owns(p.ID) || !e.claims.reads(e.name, p.ID) {
 			continue
 		}
 		wg.Add(1)
@@ -172,6 +180,7 @@ func (r *refresh) project(ctx context.Context, entry config.Project, p atlas.Pro
 	var err error
 	var policy *shared[*atlas.CompliancePolicy]
 	if due {
+		r.readOrganization(ctx, p.OrgID)
 		readPolicy := r.compliance(ctx, p.ID)
 		list, err = r.clusters(ctx, p.ID)
 		policy = readPolicy()

@@ -2,12 +2,14 @@
 // it read, and publishes it as an immutable, versioned View. It knows nothing of Prometheus: the
 // collector renders the View.
 //
-// A refresh runs when a scrape asks for one and the data is older than the minimum refresh
-// interval; it reads the snapshots of every known target. Discovery (which projects the
-// configuration selects and which clusters they hold) has its own, longer cadence: it runs in
-// full every discovery interval, and for one project whenever Atlas says that something in it
-// changed (a new cluster in the all-projects cluster listing, a cluster answering that it does
-// not exist). Job listings and compliance policies have theirs (jobs.go).
+// Each credential set (one per Atlas organisation) has its own engine, a setEngine, reading the
+// configuration's entries of that set with the set's fetcher; Engine runs them side by side
+// (sets.go). A refresh of a set runs when a scrape asks for one and its data is older than the
+// minimum refresh interval; it reads the snapshots of every known target. Discovery (which
+// projects the configuration selects and which clusters they hold) has its own, longer cadence:
+// it runs in full every discovery interval, and for one project whenever Atlas says that
+// something in it changed (a new cluster in the all-projects cluster listing, a cluster
+// answering that it does not exist). Job listings and compliance policies have theirs (jobs.go).
 package estate
 
 import (
@@ -28,6 +30,7 @@ type Fetcher interface {
 	Clusters(ctx context.Context, projectID string) (atlas.ClusterList, error)
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
+	Organization(ctx context.Context, id string) (atlas.Organization, error)
 	Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
 	RequestsSent() uint64
 	Notices() []atlas.Notice
@@ -44,6 +47,9 @@ type Settings struct {
 	// SnapshotMetrics asks for per-snapshot series: the engine passes it on in the View.
 	SnapshotMetrics bool
 	BackupSchedules bool
+	// Named says the configuration names credential sets: each project's organisation is read
+	// and the View tells the sets apart (Credentials).
+	Named bool
 	// Shard is the part of the estate this replica reads (--shard, --total-shards).
 	Shard Shard
 	// RestoreJobs, ExportJobs and CompliancePolicy turn those reads on: restore and export
@@ -60,15 +66,22 @@ func SettingsFrom(c *config.Config) Settings {
 		RefreshTimeout: c.RefreshTimeout.D(), DiscoveryInterval: c.DiscoveryInterval.D(),
 		SnapshotMetrics: c.SnapshotMetricsEnabled(), BackupSchedules: c.BackupSchedulesEnabled(),
 		RestoreJobs: c.RestoreJobsEnabled(), ExportJobs: c.ExportJobsEnabled(), CompliancePolicy: c.CompliancePolicyEnabled(),
-		JobsInterval: c.JobsInterval.D(),
+		JobsInterval: c.JobsInterval.D(), Named: c.Named(),
 	}
 }
 
-// Engine refreshes what is known of the estate and publishes it (View).
-type Engine struct {
+// setEngine refreshes what is known of the part of the estate one credential set reads, and
+// publishes it (View).
+type setEngine struct {
 	logger log.Logger
 	now    func() time.Time
-	life   context.Context // ends when the exporter stops; refreshes derive from it
+	life   context.Context // ends when the exporter stops or the set goes; refreshes derive from it
+	stop   context.CancelFunc
+	name   string  // of the credential set; "" for the atlas section's
+	claims *claims // the projects every set selects, for the sets to read each once; nil: all
+
+	// orgs are the organisations of the set's projects, by id (orgs.go).
+	orgs map[string]*orgState
 
 	mu       sync.Mutex
 	fetcher  Fetcher
@@ -78,14 +91,16 @@ type Engine struct {
 	// refreshes under an older one still deliver snapshot data, but no longer decide which
 	// targets exist. cycle numbers the refreshes.
 	generation, selection, cycle int
-	// version changes whenever what View shows does (newVersion), and changes says so.
+	// version changes whenever what View shows does (newVersion), and changes (the Engine's)
+	// says so.
 	version      uint64
-	changes      chan struct{}
+	changes      chan<- struct{}
 	lastStart    time.Time
 	queued       bool     // a reconfiguration asked for a refresh at once
 	running      *refresh // the refresh under way; nil when none runs
 	ready        bool
 	up           bool
+	lastSuccess  time.Time // when a refresh with up last finished
 	lastDur      time.Duration
 	phases       uint64    // snapshot phases ended
 	discoveredAt time.Time // start of the last full discovery
@@ -102,23 +117,21 @@ type Engine struct {
 	view         *View                      // the last View built
 }
 
-// New returns an engine. life bounds refreshes; now is the clock (time.Now in production,
-// fixed in tests).
-func New(life context.Context, logger log.Logger, f Fetcher, s Settings, now func() time.Time) *Engine {
-	return &Engine{
-		logger: logger, now: now, life: life, fetcher: f, settings: s,
+// newSetEngine returns the engine of credential set name, reading s's entries of that set with f.
+// life bounds refreshes; now is the clock (time.Now in production, fixed in tests); claims
+// tells it which projects another set reads (nil: none); changes is signalled at each new version.
+func newSetEngine(life context.Context, logger log.Logger, name string, f Fetcher, s Settings, now func() time.Time, c *claims, changes chan<- struct{}) *setEngine {
+	life, stop := context.WithCancel(life)
+	return &setEngine{
+		logger: logger, now: now, life: life, stop: stop, name: name, claims: c, orgs: map[string]*orgState{}, fetcher: f, settings: s,
 		entries: map[string]*entryState{}, projects: map[string]*projectState{}, targets: map[atlas.Target]*targetState{},
 		byProject: map[string]map[atlas.Target]*targetState{}, notFound: map[atlas.Target]int{}, missing: map[MissingTarget]bool{},
-		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{}, changes: make(chan struct{}, 1),
+		clusterNames: map[string]map[string]bool{}, lastRequests: map[string]float64{}, changes: changes,
 	}
 }
 
-// Changes returns a channel that receives when the version changes: one receive stands for
-// every change since the last, so a renderer that reads View after it sees them all.
-func (e *Engine) Changes() <-chan struct{} { return e.changes }
-
 // newVersion says that what View shows changed. e.mu must be held.
-func (e *Engine) newVersion() {
+func (e *setEngine) newVersion() {
 	e.version++
 	select {
 	case e.changes <- struct{}{}:
@@ -132,7 +145,7 @@ func (e *Engine) newVersion() {
 // refreshes under the old one still bring is dropped, and which endpoints are gone is learnt
 // anew. A change of what the configuration selects starts a full rediscovery at once (after a
 // refresh under way); the data shown stays until then.
-func (e *Engine) Reconfigure(f Fetcher, s Settings) {
+func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.settings
@@ -150,6 +163,12 @@ func (e *Engine) Reconfigure(f Fetcher, s Settings) {
 		}
 	}
 	e.reconfigureJobs(old, s, newSource)
+	if old.Named != s.Named {
+		// Projects are shown with their organisation and set, or without.
+		for _, ps := range e.projects {
+			e.projectChanged(ps)
+		}
+	}
 	if !sameSelection(old, s) {
 		// Selectors the configuration no longer has are resolved no more.
 		keep := map[string]bool{}
@@ -159,6 +178,7 @@ func (e *Engine) Reconfigure(f Fetcher, s Settings) {
 		for sel := range e.entries {
 			if !keep[sel] {
 				delete(e.entries, sel)
+				e.claims.drop(e.name, sel)
 			}
 		}
 		e.selection++
@@ -189,7 +209,7 @@ func sameSelection(a, b Settings) bool {
 }
 
 // Ready reports whether the first refresh has finished.
-func (e *Engine) Ready() bool {
+func (e *setEngine) Ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.ready
@@ -200,26 +220,34 @@ func (e *Engine) Ready() bool {
 // (the scrape's deadline); the job reads that follow the snapshots go on after it, and so does
 // a refresh cut short by ctx, bounded by the refresh timeout: the scrape is served what has
 // arrived so far, and what arrives later is in the views that follow.
-func (e *Engine) Refresh(ctx context.Context) {
+func (e *setEngine) Refresh(ctx context.Context) {
+	if done := e.begin(); done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// begin starts a refresh if the data is older than the minimum refresh interval and none is
+// under way, and returns what is closed when the snapshot phase of the refresh under way ends;
+// nil when none is.
+func (e *setEngine) begin() <-chan struct{} {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	r := e.running
 	if r == nil {
 		if !e.queued && !e.lastStart.IsZero() && e.now().Sub(e.lastStart) < e.settings.MinRefreshInterval {
-			e.mu.Unlock()
-			return
+			return nil
 		}
 		r = e.start()
 	}
-	e.mu.Unlock()
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-	}
+	return r.done
 }
 
 // WaitIdle waits until no refresh is under way (one a reconfiguration queued included), or ctx
 // is done. Scrapes never need it: the harness and tests that count what a refresh sent do.
-func (e *Engine) WaitIdle(ctx context.Context) {
+func (e *setEngine) WaitIdle(ctx context.Context) {
 	for ctx.Err() == nil {
 		e.mu.Lock()
 		r := e.running
@@ -235,7 +263,7 @@ func (e *Engine) WaitIdle(ctx context.Context) {
 }
 
 // start begins a refresh in the background; e.mu must be held and no refresh be running.
-func (e *Engine) start() *refresh {
+func (e *setEngine) start() *refresh {
 	e.queued = false
 	e.lastStart = e.now()
 	e.cycle++
@@ -244,7 +272,7 @@ func (e *Engine) start() *refresh {
 		cycle: e.cycle, start: e.lastStart, requestsBefore: e.fetcher.RequestsSent(), done: make(chan struct{}), idle: make(chan struct{}),
 		delivered: map[atlas.Target]bool{}, listings: map[string]*shared[atlas.ClusterList]{},
 		byName: map[string]*shared[atlas.Project]{}, policies: map[string]*shared[*atlas.CompliancePolicy]{},
-		selected: map[string]map[string]atlas.Cluster{},
+		orgReads: map[string]bool{}, selected: map[string]map[string]atlas.Cluster{},
 	}
 	e.running = r
 	r.plan()
@@ -265,7 +293,7 @@ func (e *Engine) start() *refresh {
 // finish ends a refresh's snapshot phase and releases the scrapes waiting for it: it fails the
 // targets it did not finish, drops what the cycle no longer saw, works out which configured
 // targets Atlas does not show, and records the exporter's health.
-func (e *Engine) finish(r *refresh) {
+func (e *setEngine) finish(r *refresh) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer close(r.done)
@@ -286,6 +314,9 @@ func (e *Engine) finish(r *refresh) {
 	r.mu.Lock()
 	e.up = r.successes > 0 && !r.authFailed
 	r.mu.Unlock()
+	if e.up {
+		e.lastSuccess = e.now()
+	}
 	e.lastDur = e.now().Sub(r.start)
 	e.ready = true
 	e.phases++
@@ -293,7 +324,7 @@ func (e *Engine) finish(r *refresh) {
 
 // end ends a refresh once its job reads are over: those refresh_timeout cut fail, the requests
 // of the whole refresh are counted, and a refresh a reconfiguration queued starts.
-func (e *Engine) end(r *refresh) {
+func (e *setEngine) end(r *refresh) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer close(r.idle)
@@ -303,14 +334,14 @@ func (e *Engine) end(r *refresh) {
 		e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
 		e.newVersion()
 	}
-	if e.queued {
+	if e.queued && e.life.Err() == nil {
 		e.start()
 	}
 }
 
 // prune drops the projects and targets a complete refresh no longer saw, and records which
 // clusters its entries selected and when the last full discovery started. e.mu must be held.
-func (e *Engine) prune(r *refresh) {
+func (e *setEngine) prune(r *refresh) {
 	for id, ps := range e.projects {
 		if ps.seen != r.cycle {
 			e.dropProject(id)
@@ -324,6 +355,7 @@ func (e *Engine) prune(r *refresh) {
 			e.dropTarget(t)
 		}
 	}
+	e.pruneOrganizations()
 	if r.full {
 		e.discoveredAt = r.start
 	}
@@ -332,7 +364,7 @@ func (e *Engine) prune(r *refresh) {
 // failUnfinished marks the targets a refresh cut short by its timeout did not read (a request
 // still running, or a discovery it was waiting for) as failed: their data is as old as before,
 // and their collection must say so. e.mu must be held.
-func (e *Engine) failUnfinished(r *refresh) {
+func (e *setEngine) failUnfinished(r *refresh) {
 	err := errUnfinished{r.settings.RefreshTimeout}
 	for t, ts := range e.targets {
 		if r.delivered[t] {
@@ -351,7 +383,7 @@ func (e errUnfinished) Error() string {
 }
 
 // logNotices logs each operation and version Atlas says is deprecated, once; e.mu must be held.
-func (e *Engine) logNotices(heard []atlas.Notice) {
+func (e *setEngine) logNotices(heard []atlas.Notice) {
 	for _, n := range heard {
 		e.warnOnce(&e.log, noticeTopic(n.Operation, n.Version), "msg", "Atlas says an API version the exporter sends is deprecated; upgrade the exporter before the sunset date",
 			"operation", n.Operation, "version", n.Version, "deprecation_date", dateOf(n.Deprecation), "sunset_date", dateOf(n.Sunset))

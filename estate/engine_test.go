@@ -39,7 +39,7 @@ func TestPlan(t *testing.T) {
 			entries: map[string]*entryState{"id=a": {resolved: true, again: true}, "name=b": {}, "name=c": {resolved: true}}, entriesDue: []string{"id=a", "name=b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := New(t.Context(), nil, newStub(), allOn(), func() time.Time { return stubNow })
+			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil, make(chan struct{}, 1))
 			e.discoveredAt, e.rediscover = tc.discoveredAt, tc.rediscover
 			if tc.projects != nil {
 				e.projects = tc.projects
@@ -122,7 +122,7 @@ func TestScheduleAndJobsDue(t *testing.T) {
 			want: "schedule=true restores=true exports=true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := New(t.Context(), nil, newStub(), allOn(), func() time.Time { return stubNow })
+			e := newSetEngine(t.Context(), nil, "", newStub(), allOn(), func() time.Time { return stubNow }, nil, make(chan struct{}, 1))
 			e.projects[pA.ID] = &projectState{project: pA, refused: tc.refused}
 			ts := tc.ts
 			ts.project, ts.served, ts.unknownSeen = pA, cloud, map[string]bool{}
@@ -235,7 +235,7 @@ func TestDrops(t *testing.T) {
 			// fx fails once: that is logged, and kept about it.
 			r.f.readErr[fx] = errors.New("HTTP 500")
 			r.refresh(t)
-			if _, about := r.e.LoggedTopics(pA.ID); about != 1 {
+			if _, about := r.e.loggedTopics(pA.ID); about != 1 {
 				t.Fatalf("%d topics logged about alpha, want 1", about)
 			}
 			tc.change(r.f)
@@ -245,10 +245,10 @@ func TestDrops(t *testing.T) {
 				if got := targets(r.e.View()); got != tc.targets {
 					t.Errorf("targets %s, want %s", got, tc.targets)
 				}
-				if _, about := r.e.LoggedTopics(pA.ID); about != 0 {
+				if _, about := r.e.loggedTopics(pA.ID); about != 0 {
 					t.Errorf("%d topics kept about alpha and its targets, want 0", about)
 				}
-				if size := r.e.StateSize(); size["indexed"] != size["targets"] {
+				if size := r.e.stateSize(); size["indexed"] != size["targets"] {
 					t.Errorf("state %v: the index does not hold the targets", size)
 				}
 			}
@@ -272,7 +272,7 @@ func TestVersions(t *testing.T) {
 	signals := 0
 	drain := func() {
 		select {
-		case <-r.e.Changes():
+		case <-r.changes:
 			signals++
 		default:
 		}
@@ -337,7 +337,7 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 			t.Errorf("%s: restore jobs shown before they were read", tv.Target.Cluster)
 		}
 	}
-	if !r.e.Refreshing() {
+	if !r.e.refreshing() {
 		t.Error("the refresh ended before its job reads")
 	}
 	r.f.took()
@@ -357,7 +357,7 @@ func TestSnapshotPhaseReleasesTheScrape(t *testing.T) {
 			t.Errorf("%s: restore jobs %+v after the job reads", tv.Target.Cluster, tv.Restores)
 		}
 	}
-	if after.Health.LastRequests == nil || r.e.Refreshing() {
+	if after.Health.LastRequests == nil || r.e.refreshing() {
 		t.Errorf("the refresh did not end with its job reads: requests %v", after.Health.LastRequests)
 	}
 }

@@ -7,15 +7,29 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 )
 
-// Refreshing reports whether a refresh is under way.
+// Refreshing reports whether a refresh of some set is under way.
 func (e *Engine) Refreshing() bool {
+	return slices.ContainsFunc(e.running(), (*setEngine).refreshing)
+}
+
+func (e *setEngine) refreshing() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.running != nil
 }
 
-// StateSize is how many entries the engine's maps hold.
+// StateSize is how many entries the sets' engines' maps hold, added up.
 func (e *Engine) StateSize() map[string]int {
+	out := map[string]int{}
+	for _, se := range e.running() {
+		for k, n := range se.stateSize() {
+			out[k] += n
+		}
+	}
+	return out
+}
+
+func (e *setEngine) stateSize() map[string]int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	clusterNames, indexed := 0, 0
@@ -26,12 +40,21 @@ func (e *Engine) StateSize() map[string]int {
 		indexed += len(of)
 	}
 	return map[string]int{"entries": len(e.entries), "projects": len(e.projects), "targets": len(e.targets), "indexed": indexed,
-		"notFound": len(e.notFound), "missing": len(e.missing), "clusterNames": clusterNames, "lastRequests": len(e.lastRequests)}
+		"notFound": len(e.notFound), "missing": len(e.missing), "clusterNames": clusterNames, "lastRequests": len(e.lastRequests),
+		"orgs": len(e.orgs)}
 }
 
-// LoggedTopics counts what the engine remembers having logged: in all, and about the project id
-// and its targets.
+// LoggedTopics counts what the sets' engines remember having logged: in all, and about the
+// project id and its targets.
 func (e *Engine) LoggedTopics(id string) (all, about int) {
+	for _, se := range e.running() {
+		a, b := se.loggedTopics(id)
+		all, about = all+a, about+b
+	}
+	return all, about
+}
+
+func (e *setEngine) loggedTopics(id string) (all, about int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	all = len(e.log.last)
@@ -53,16 +76,27 @@ func (e *Engine) LoggedTopics(id string) (all, about int) {
 	return all, about
 }
 
-// Targets are the targets the engine keeps state for.
+// Targets are the targets the sets' engines keep state for.
 func (e *Engine) Targets() []atlas.Target {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Collect(maps.Keys(e.targets))
+	var out []atlas.Target
+	for _, se := range e.running() {
+		se.mu.Lock()
+		out = append(out, slices.Collect(maps.Keys(se.targets))...)
+		se.mu.Unlock()
+	}
+	return out
 }
 
-// Locked runs fn with the engine's lock held.
+// Locked runs fn with every set's engine's lock held.
 func (e *Engine) Locked(fn func()) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	sets := e.running()
+	for _, se := range sets {
+		se.mu.Lock()
+	}
+	defer func() {
+		for _, se := range sets {
+			se.mu.Unlock()
+		}
+	}()
 	fn()
 }

@@ -220,7 +220,7 @@ type servedRead struct {
 
 // warnUnknown logs, once per target and value, a status Atlas does not document; e.mu must be
 // held.
-func (e *Engine) warnUnknown(ts *targetState, j atlas.JobKind, id, raw string) {
+func (e *setEngine) warnUnknown(ts *targetState, j atlas.JobKind, id, raw string) {
 	key := string(j) + "\x00" + raw
 	if ts.unknownSeen[key] {
 		return
@@ -233,7 +233,7 @@ func (e *Engine) warnUnknown(ts *targetState, j atlas.JobKind, id, raw string) {
 // reconfigureJobs forgets the reads a reconfiguration turns off, so that their series go at
 // once and a later turn on starts afresh, and, with new credentials, what Atlas refused the old
 // ones. e.mu must be held.
-func (e *Engine) reconfigureJobs(old, s Settings, newSource bool) {
+func (e *setEngine) reconfigureJobs(old, s Settings, newSource bool) {
 	for t, ts := range e.targets {
 		if old.RestoreJobs && !s.RestoreJobs {
 			ts.restores = jobsState[atlas.RestoreJob]{}

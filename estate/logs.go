@@ -19,6 +19,7 @@ const (
 	topicCompliance   topic = "compliance"
 	topicDeprecated   topic = "deprecated"
 	topicClusterNames topic = "clusternames"
+	topicOrganization topic = "organization"
 )
 
 func goneTopic(k atlas.Kind) topic    { return topic("gone " + string(k)) }
@@ -58,7 +59,7 @@ func (b *logBook) note(t topic, msg string) bool {
 // logChange logs err under topic t of book b only when it differs from the last one logged
 // there: a warning when a problem starts or changes, an info line when it ends. e.mu must be
 // held.
-func (e *Engine) logChange(b *logBook, t topic, err error, kv ...any) {
+func (e *setEngine) logChange(b *logBook, t topic, err error, kv ...any) {
 	msg := ""
 	if err != nil {
 		msg = err.Error()
@@ -74,7 +75,7 @@ func (e *Engine) logChange(b *logBook, t topic, err error, kv ...any) {
 }
 
 // warnOnce logs a warning under topic t of book b the first time only. e.mu must be held.
-func (e *Engine) warnOnce(b *logBook, t topic, kv ...any) {
+func (e *setEngine) warnOnce(b *logBook, t topic, kv ...any) {
 	if b.note(t, "warned") {
 		level.Warn(e.logger).Log(kv...)
 	}

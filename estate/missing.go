@@ -19,7 +19,7 @@ type MissingTarget struct{ Project, Cluster, Kind string }
 // discovery and the snapshot reads found, and logs each when it starts and when it ends
 // missing. Only definite answers count (a project or cluster absent from a listing that
 // succeeded, a 404 naming it): a failing call says nothing about existence. e.mu must be held.
-func (e *Engine) updateMissing(s Settings) {
+func (e *setEngine) updateMissing(s Settings) {
 	now := map[MissingTarget]bool{}
 	planned := map[atlas.Target]bool{}
 	for _, entry := range s.Projects {

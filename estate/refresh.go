@@ -10,7 +10,7 @@ import (
 
 // refresh is one refresh cycle.
 type refresh struct {
-	e       *Engine
+	e       *setEngine
 	fetcher Fetcher
 	// settings are the settings the refresh started with: it decides everything from them
 	// (which selectors, projects and targets it reads, and how), so that a reload during the
@@ -40,6 +40,7 @@ type refresh struct {
 	byName      map[string]*shared[atlas.Project]
 	listings    map[string]*shared[atlas.ClusterList]       // per project
 	policies    map[string]*shared[*atlas.CompliancePolicy] // per project
+	orgReads    map[string]bool                             // organisations asked for (under r.mu)
 	selected    map[string]map[string]atlas.Cluster         // per project, the clusters entries select (under e.mu)
 	delivered   map[atlas.Target]bool                       // under e.mu
 

@@ -17,7 +17,7 @@ import (
 // checkSnapshots counts the target's snapshots from the future (its snapshots are newest first,
 // so they lead), and logs each snapshot from the future or with a negative size once for as
 // long as Atlas lists it so. e.mu must be held.
-func (e *Engine) checkSnapshots(ts *targetState) {
+func (e *setEngine) checkSnapshots(ts *targetState) {
 	ts.future = 0
 	for ts.future < len(ts.snapshots) && ts.snapshots[ts.future].FromFuture(ts.fetchedAt) {
 		ts.future++

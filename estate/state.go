@@ -71,7 +71,7 @@ type targetState struct {
 
 // changed says that what the View shows of ts changed: its view and its project's are built
 // anew, under a new version. e.mu must be held.
-func (e *Engine) changed(t atlas.Target, ts *targetState) {
+func (e *setEngine) changed(t atlas.Target, ts *targetState) {
 	ts.view = nil
 	if ps := e.projects[t.ProjectID]; ps != nil {
 		ps.view = nil
@@ -80,14 +80,14 @@ func (e *Engine) changed(t atlas.Target, ts *targetState) {
 }
 
 // projectChanged says that what the View shows of ps changed. e.mu must be held.
-func (e *Engine) projectChanged(ps *projectState) {
+func (e *setEngine) projectChanged(ps *projectState) {
 	ps.view = nil
 	e.newVersion()
 }
 
 // addTarget returns the state of target t of project p, created on first use. e.mu must be
 // held.
-func (e *Engine) addTarget(t atlas.Target, p atlas.Project) *targetState {
+func (e *setEngine) addTarget(t atlas.Target, p atlas.Project) *targetState {
 	ts := e.targets[t]
 	if ts != nil {
 		return ts
@@ -107,7 +107,7 @@ func (e *Engine) addTarget(t atlas.Target, p atlas.Project) *targetState {
 // dropTarget forgets target t and everything kept by it: its state, with what was logged
 // about it and its view, and what Atlas said of its existence (notFound). It is the one way a
 // target goes. e.mu must be held.
-func (e *Engine) dropTarget(t atlas.Target) {
+func (e *setEngine) dropTarget(t atlas.Target) {
 	if ts := e.targets[t]; ts != nil {
 		e.changed(t, ts)
 	}
@@ -123,7 +123,7 @@ func (e *Engine) dropTarget(t atlas.Target) {
 
 // dropProject forgets project id, its targets and everything kept by them: the one way a
 // project goes. e.mu must be held.
-func (e *Engine) dropProject(id string) {
+func (e *setEngine) dropProject(id string) {
 	for t := range e.byProject[id] {
 		e.dropTarget(t)
 	}

@@ -158,6 +158,11 @@ func (s *stub) Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func
 	}
 }
 
+func (s *stub) Organization(_ context.Context, id string) (atlas.Organization, error) {
+	s.call("org %s", id)
+	return atlas.Organization{ID: id, Name: "org " + id}, nil
+}
+
 func (s *stub) RequestsSent() uint64 { return 0 }
 
 func (s *stub) Notices() []atlas.Notice { return nil }
@@ -185,10 +190,12 @@ func (c *fixed) advance(d time.Duration) {
 
 // rig is an engine over a stub, on a fixed clock.
 type rig struct {
-	e     *Engine
+	e     *setEngine
 	f     *stub
 	clock *fixed
 	logs  *testenv.Buffer
+	// changes is signalled at each new version of e's view.
+	changes chan struct{}
 }
 
 // The stub's projects.
@@ -214,12 +221,13 @@ func newRig(t *testing.T, s Settings) *rig {
 	clock := &fixed{t: stubNow}
 	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := New(ctx, log.NewLogfmtLogger(logs), f, s, clock.now)
+	changes := make(chan struct{}, 1)
+	e := newSetEngine(ctx, log.NewLogfmtLogger(logs), "", f, s, clock.now, nil, changes)
 	t.Cleanup(func() {
 		cancel()
 		e.WaitIdle(context.Background())
 	})
-	return &rig{e: e, f: f, clock: clock, logs: logs}
+	return &rig{e: e, f: f, clock: clock, logs: logs, changes: changes}
 }
 
 // allOn are settings with every read on, discovering hourly, refreshing every minute.

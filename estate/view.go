@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 )
 
 // View is what the engine knows at one version. It is immutable: every change the engine makes
@@ -31,9 +32,27 @@ type View struct {
 	Missing   []MissingTarget // by project, cluster, kind
 	// Notices are what Atlas's Deprecation and Sunset headers said, per operation and version.
 	Notices []atlas.Notice
+	// Credentials are the credential sets' health, in the sets' order, when the configuration
+	// names sets (Settings.Named); empty otherwise.
+	Credentials []CredentialsView
+	// Overlaps are the projects two sets select, by project id and set: each read by the first.
+	Overlaps []Overlap
 }
 
-// Health is how the last refreshes went.
+// CredentialsView is how the last refreshes of one credential set went.
+type CredentialsView struct {
+	Name string // as metrics show it (config.SetName)
+	// Up: Atlas answered and accepted the set's credentials on its last refresh. LastSuccess
+	// is when such a refresh last finished; zero before the first.
+	Up          bool
+	LastSuccess time.Time
+	Ready       bool // its first refresh has finished
+	// LastRefreshDuration is how long its last refresh's snapshot phase took.
+	LastRefreshDuration time.Duration
+}
+
+// Health is how the last refreshes went. With several credential sets: Up and Ready when every
+// set is, the longest LastRefreshDuration, LastRequests added up, the oldest DiscoveredAt.
 type Health struct {
 	// Up: Atlas answered and accepted the credentials on the last refresh.
 	Up bool
@@ -53,7 +72,11 @@ type Health struct {
 
 // ProjectView is what is known of one project.
 type ProjectView struct {
-	Project      atlas.Project
+	Project atlas.Project
+	// Org is the project's organisation (its name empty until read), and Credentials the set
+	// that reads it, when the configuration names credential sets.
+	Org          atlas.Organization
+	Credentials  string
 	DiscoveryOK  bool      // the last discovery of its clusters succeeded
 	DiscoveredAt time.Time // of its clusters; zero before the first that succeeded
 	// ServerlessGone is set when its serverless instance listing answered that it is gone.
@@ -129,7 +152,7 @@ type Endpoint struct {
 
 // View returns the view of the current version, built now if no call has since the version
 // changed: at most once per version, reusing what did not change.
-func (e *Engine) View() *View {
+func (e *setEngine) View() *View {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	heard := e.fetcher.Notices()
@@ -148,6 +171,9 @@ func (e *Engine) View() *View {
 		Version: e.version, SnapshotMetrics: e.settings.SnapshotMetrics, Notices: heard,
 		Health: Health{Up: e.up, Ready: e.ready, Phases: e.phases, LastRefreshDuration: e.lastDur, LastRequests: maps.Clone(e.lastRequests),
 			DiscoveredAt: e.discoveredAt, Shard: shard},
+	}
+	if e.settings.Named {
+		v.Credentials = []CredentialsView{{Name: config.SetName(e.name), Up: e.up, LastSuccess: e.lastSuccess, Ready: e.ready, LastRefreshDuration: e.lastDur}}
 	}
 	for _, id := range slices.Sorted(maps.Keys(e.projects)) {
 		v.Projects = append(v.Projects, e.projectView(e.projects[id]))
@@ -205,7 +231,7 @@ func jobsView[J any](s jobsState[J]) Jobs[J] {
 
 // projectView is the project's view, built once after each change to it or to its targets.
 // e.mu must be held.
-func (e *Engine) projectView(ps *projectState) *ProjectView {
+func (e *setEngine) projectView(ps *projectState) *ProjectView {
 	if ps.view != nil {
 		return ps.view
 	}
@@ -213,6 +239,9 @@ func (e *Engine) projectView(ps *projectState) *ProjectView {
 	pv := &ProjectView{
 		Project: ps.project, DiscoveryOK: ps.ok, DiscoveredAt: ps.discoveredAt, ServerlessGone: ps.serverless,
 		Compliance: ComplianceView{Tried: cs.tried, OK: cs.ok, Read: cs.read, Policy: cs.policy},
+	}
+	if e.settings.Named {
+		pv.Org, pv.Credentials = e.organization(ps.project), config.SetName(e.name)
 	}
 	for _, name := range slices.Sorted(maps.Keys(ps.selected)) {
 		cl := ps.selected[name]
@@ -223,7 +252,7 @@ func (e *Engine) projectView(ps *projectState) *ProjectView {
 }
 
 // backupKind is ClusterView.BackupKind of cluster cl of project id; e.mu must be held.
-func (e *Engine) backupKind(id string, cl atlas.Cluster) atlas.Kind {
+func (e *setEngine) backupKind(id string, cl atlas.Cluster) atlas.Kind {
 	if cl.Kind != "" {
 		return cl.Kind
 	}

@@ -79,8 +79,10 @@ type Cluster struct {
 
 // Project is one Atlas project.
 type Project struct {
-	ID       string
-	Name     string
+	ID   string
+	Name string
+	// OrgID is the organisation the project belongs to; "" for the default one (orgs.go).
+	OrgID    string
 	Clusters []*Cluster
 	// Compliance is the project's Backup Compliance Policy; nil for none.
 	Compliance *CompliancePolicy
@@ -100,6 +102,9 @@ type Spec struct {
 	// Kinds cycles over the clusters of each project; default: every kind.
 	Kinds []ClusterKind
 	Now   time.Time
+	// Orgs, when above 1, deals the projects out to that many organisations in turn: project p
+	// belongs to OrgID(p % Orgs), OrgID(0) being the default one.
+	Orgs int
 }
 
 // AllKinds is the default cycle of deployments in a generated estate.
@@ -128,6 +133,9 @@ func Generate(s Spec) *Estate {
 	for p := 0; p < s.Projects; p++ {
 		dedicated := 0
 		proj := &Project{ID: ProjectID(p), Name: fmt.Sprintf("project-%03d", p+1)}
+		if s.Orgs > 1 && p%s.Orgs != 0 {
+			proj.OrgID = OrgID(p % s.Orgs)
+		}
 		for j := 0; j < s.ClustersPerProject; j++ {
 			kind := s.Kinds[j%len(s.Kinds)]
 			c := &Cluster{Name: fmt.Sprintf("%s-%02d", kind, j+1), Kind: kind}

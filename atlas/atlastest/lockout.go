@@ -111,11 +111,12 @@ func (s *Server) checkLockout(w http.ResponseWriter, r *http.Request, cred *dige
 		s.challenge(w, stale, now)
 		return http.StatusUnauthorized
 	}
-	if cred.Username != s.opts.PublicKey || cred.Realm != realm || cred.URI != r.URL.RequestURI() {
+	key := s.orgs[0]
+	if key.PublicKey == "" || cred.Username != key.PublicKey || cred.Realm != realm || cred.URI != r.URL.RequestURI() {
 		return fail(false)
 	}
 	want, err := digest.Digest(&digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: "MD5", QOP: []string{"auth"}},
-		digest.Options{Method: r.Method, URI: cred.URI, Count: cred.Nc, Cnonce: cred.Cnonce, Username: s.opts.PublicKey, Password: s.opts.PrivateKey})
+		digest.Options{Method: r.Method, URI: cred.URI, Count: cred.Nc, Cnonce: cred.Cnonce, Username: key.PublicKey, Password: key.PrivateKey})
 	if err != nil || want.Response != cred.Response {
 		return fail(false)
 	}

@@ -28,23 +28,27 @@ func badRequest(code, detail string, params ...string) (any, int) {
 	return apiError{Error: 400, ErrorCode: code, Detail: detail, Reason: "Bad Request", Parameters: params}, 400
 }
 
-// answer builds the body of a successful route, or an Atlas error; s.mu is held.
-func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
+// answer builds the body of a successful route for a caller of organisation org, or an Atlas
+// error; s.mu is held.
+func (s *Server) answer(r *http.Request, rt routeInfo, org string) (any, int) {
+	visible := s.projectsOf(org)
 	switch rt.op {
+	case "listOrgs", "getOrg":
+		return s.orgAnswer(r, rt, org)
 	case "listGroups":
-		items := make([]any, 0, len(s.estate.Projects))
-		for _, p := range s.estate.Projects {
+		items := make([]any, 0, len(visible))
+		for _, p := range visible {
 			items = append(items, group(p))
 		}
 		return s.paginate(r, items, true), 200
 	case "listClusterDetails":
-		items := make([]any, 0, len(s.estate.Projects))
-		for _, p := range s.estate.Projects {
-			items = append(items, orgGroup(p))
+		items := make([]any, 0, len(visible))
+		for _, p := range visible {
+			items = append(items, s.orgGroup(p))
 		}
 		return s.paginate(r, items, true), 200
 	case "getGroupByName":
-		for _, p := range s.estate.Projects {
+		for _, p := range visible {
 			if p.Name == rt.byName {
 				return group(p), 200
 			}
@@ -54,6 +58,9 @@ func (s *Server) answer(r *http.Request, rt routeInfo) (any, int) {
 	p := s.estate.Project(rt.project)
 	if p == nil {
 		return notFound("GROUP_NOT_FOUND", "No group with ID "+rt.project+" exists.", rt.project)
+	}
+	if p.orgOf() != org {
+		return notInGroup()
 	}
 	switch rt.op {
 	case "getGroupBackupCompliancePolicy":
@@ -138,12 +145,12 @@ func schedule(c *Cluster) obj {
 }
 
 func group(p *Project) obj {
-	return obj{"id": p.ID, "name": p.Name, "orgId": "5e0000000000000000000001", "clusterCount": len(p.Clusters), "created": "2024-01-01T00:00:00Z"}
+	return obj{"id": p.ID, "name": p.Name, "orgId": p.orgOf(), "clusterCount": len(p.Clusters), "created": "2024-01-01T00:00:00Z"}
 }
 
 // orgGroup renders a project of the all-projects cluster listing, which leaves out multi-cloud
-// clusters and serverless instances.
-func orgGroup(p *Project) obj {
+// clusters and serverless instances; s.mu is held.
+func (s *Server) orgGroup(p *Project) obj {
 	clusters := []any{}
 	for _, c := range p.Clusters {
 		if c.MultiCloud || c.Kind == Serverless {
@@ -156,7 +163,13 @@ func orgGroup(p *Project) obj {
 		clusters = append(clusters, obj{"name": c.Name, "type": typ, "backupEnabled": c.Kind == Dedicated || c.Kind == Tenant,
 			"clusterId": fmt.Sprintf("%024x", len(c.Name)), "availability": "available", "versions": []any{"8.0.4"}})
 	}
-	return obj{"groupId": p.ID, "groupName": p.Name, "orgId": "5e0000000000000000000001", "orgName": "org", "planType": "Atlas", "clusters": clusters}
+	orgName := ""
+	for _, o := range s.orgs {
+		if o.ID == p.orgOf() {
+			orgName = o.Name
+		}
+	}
+	return obj{"groupId": p.ID, "groupName": p.Name, "orgId": p.orgOf(), "orgName": orgName, "planType": "Atlas", "clusters": clusters}
 }
 
 func clusterDescription(p *Project, c *Cluster) obj {

@@ -39,11 +39,15 @@ const (
 // Options configures a Server.
 type Options struct {
 	Estate *Estate
-	// Credentials the fake accepts; either may be empty to refuse that method.
+	// Credentials the fake accepts, those of the default organisation (DefaultOrgID, named
+	// OrgName, default "org"); either may be empty to refuse that method.
 	ClientID, ClientSecret string
 	PublicKey, PrivateKey  string
-	TokenTTL               time.Duration // default 1h
-	NonceTTL               time.Duration // default 5m
+	OrgName                string
+	// Orgs are the other organisations, each with its own credentials (orgs.go).
+	Orgs     []Org
+	TokenTTL time.Duration // default 1h
+	NonceTTL time.Duration // default 5m
 	// NonceUses is how many requests one nonce authenticates before Atlas answers stale=true;
 	// 0 means unlimited until NonceTTL (challenge reuse allowed).
 	NonceUses int
@@ -119,12 +123,15 @@ type Server struct {
 
 	mu       sync.Mutex
 	estate   *Estate
-	faults   map[[2]string]*Fault
-	tokens   map[string]time.Time
+	faults   map[[3]string]*Fault // by organisation ("" for any), operation, cluster
+	orgs     []Org                // the default organisation first, with Options' credentials
+	tokens   map[string]issued    // by token
 	nonces   map[string]*nonce
 	issued   int // challenges (nonces) issued since the last Reset
 	requests []Request
 	counts   map[string]int
+	byOrg    map[string]map[string]int // counts per organisation whose credentials were accepted
+	orgIn    map[string]*[2]int        // per organisation: API requests in flight, the most since Reset
 	inflight int
 	maxIn    int
 	gaveUp   int // API requests abandoned by their client during their latency
@@ -139,6 +146,12 @@ type Server struct {
 	failedLogins, inARow, lockouts int
 	// answered maps an API request's index to the requests received when its answer began.
 	answered map[int]int
+}
+
+// issued is a token the fake issued: when it expires, and to which organisation.
+type issued struct {
+	expires time.Time
+	org     string
 }
 
 type nonce struct {
@@ -180,8 +193,12 @@ func newServer(o Options) *Server {
 		o.Retirements = DefaultRetirements()
 	}
 	o.Lockout = o.Lockout.withDefaults()
+	if o.OrgName == "" {
+		o.OrgName = "org"
+	}
+	orgs := append([]Org{{ID: DefaultOrgID, Name: o.OrgName, ClientID: o.ClientID, ClientSecret: o.ClientSecret, PublicKey: o.PublicKey, PrivateKey: o.PrivateKey}}, o.Orgs...)
 	return &Server{
-		opts: o, estate: o.Estate, faults: map[[2]string]*Fault{}, tokens: map[string]time.Time{},
+		opts: o, estate: o.Estate, faults: map[[3]string]*Fault{}, orgs: orgs, tokens: map[string]issued{},
 		nonces: map[string]*nonce{}, counts: map[string]int{}, hang: make(chan struct{}), evasions: map[string]*evasion{}, answered: map[int]int{},
 	}
 }
@@ -200,15 +217,19 @@ func (s *Server) Close() {
 
 // SetFault applies f to requests of operation op ("*" for any) on cluster ("" for any).
 // A nil f removes the fault.
-func (s *Server) SetFault(op, cluster string, f *Fault) {
+func (s *Server) SetFault(op, cluster string, f *Fault) { s.SetOrgFault("", op, cluster, f) }
+
+// SetOrgFault applies f to the requests of SetFault whose credentials are those of
+// organisation org (one whose credentials are refused has none); ahead of a fault for any.
+func (s *Server) SetOrgFault(org, op, cluster string, f *Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f == nil {
-		delete(s.faults, [2]string{op, cluster})
+		delete(s.faults, [3]string{org, op, cluster})
 		return
 	}
 	cp := *f
-	s.faults[[2]string{op, cluster}] = &cp
+	s.faults[[3]string{org, op, cluster}] = &cp
 }
 
 // SetSunset changes how a sunset endpoint answers.
@@ -221,13 +242,14 @@ func (s *Server) SetSunset(endpoint string, m SunsetMode) {
 	s.opts.Sunset[endpoint] = m
 }
 
-// SetCredentials replaces the accepted credentials (e.g. to revoke them mid-run); it also
-// invalidates every issued token.
+// SetCredentials replaces the credentials of the default organisation (e.g. to revoke them
+// mid-run); it also invalidates every issued token.
 func (s *Server) SetCredentials(clientID, clientSecret, publicKey, privateKey string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.opts.ClientID, s.opts.ClientSecret, s.opts.PublicKey, s.opts.PrivateKey = clientID, clientSecret, publicKey, privateKey
-	s.tokens = map[string]time.Time{}
+	o := &s.orgs[0]
+	o.ClientID, o.ClientSecret, o.PublicKey, o.PrivateKey = clientID, clientSecret, publicKey, privateKey
+	s.tokens = map[string]issued{}
 }
 
 // Update runs fn with the estate locked, to change it between refreshes.
@@ -314,7 +336,10 @@ func (s *Server) Abandoned() int {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests, s.counts, s.maxIn, s.issued, s.gaveUp, s.answered = nil, map[string]int{}, 0, 0, 0, map[int]int{}
+	s.requests, s.counts, s.byOrg, s.maxIn, s.issued, s.gaveUp, s.answered = nil, map[string]int{}, nil, 0, 0, 0, map[int]int{}
+	for _, in := range s.orgIn {
+		in[1] = in[0]
+	}
 	s.failedLogins, s.inARow, s.lockouts = 0, 0, 0
 	s.gen++
 }
@@ -349,7 +374,9 @@ func writeError(w http.ResponseWriter, status int, code, detail string, params .
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == "/api/oauth/token" {
-		s.record(r, "oauthToken", "basic", s.token(w, r))
+		status, org := s.token(w, r)
+		s.record(r, "oauthToken", "basic", status)
+		s.countFor(org, "oauthToken")
 		return
 	}
 	rt, ok := route(r.URL.Path)
@@ -384,13 +411,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		update(func(q *Request) { q.Status = rec.status })
 	}()
-	authKind, authStatus := s.authenticate(w, r)
+	authKind, org, authStatus := s.authenticate(w, r)
 	update(func(q *Request) { q.Auth = authKind })
+	s.countFor(org, rt.op)
 	if authStatus != 0 {
 		rec.status = authStatus
 		return
 	}
-	s.serveAPI(rec, r, rt)
+	defer s.inFlightFor(org)()
+	s.serveAPI(rec, r, rt, org)
 }
 
 type statusRecorder struct {
@@ -436,56 +465,60 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// token serves the OAuth2 client-credentials grant.
-func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
+// token serves the OAuth2 client-credentials grant; it returns the status and the organisation
+// the token was issued to.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) (int, string) {
+	u, p, ok := r.BasicAuth()
+	// The form read, the server notices a client that gives up (and ends the request's context).
+	_ = r.ParseForm()
 	s.mu.Lock()
-	id, secret, ttl := s.opts.ClientID, s.opts.ClientSecret, s.opts.TokenTTL
-	f := s.faultFor("oauthToken", "")
+	ttl := s.opts.TokenTTL
+	org, known := s.orgByClient(u, p)
+	f := s.faultFor(org.ID, "oauthToken", "")
 	s.mu.Unlock()
 	if f != nil && f.Hang {
 		select {
 		case <-r.Context().Done():
 		case <-s.hang:
 		}
-		return 0
+		return 0, org.ID
 	}
 	if f != nil && f.Redirect != "" {
 		http.Redirect(w, r, f.Redirect, http.StatusTemporaryRedirect)
-		return http.StatusTemporaryRedirect
+		return http.StatusTemporaryRedirect, ""
 	}
 	if f != nil && f.Status != 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.Status)
 		_, _ = w.Write([]byte(`{"error":"server_error"}`))
-		return f.Status
+		return f.Status, ""
 	}
 	if f != nil && f.Body != "" {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(f.Body))
-		return 200
+		return 200, ""
 	}
-	u, p, ok := r.BasicAuth()
-	_ = r.ParseForm()
-	if !ok || id == "" || u != id || p != secret || r.PostForm.Get("grant_type") != "client_credentials" {
+	if !ok || !known || r.PostForm.Get("grant_type") != "client_credentials" {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(401)
 		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"Invalid credentials provided."}`))
-		return 401
+		return 401, ""
 	}
 	tok := randomHex(24)
 	s.mu.Lock()
-	s.tokens[tok] = s.opts.Now().Add(ttl)
+	s.tokens[tok] = issued{expires: s.opts.Now().Add(ttl), org: org.ID}
 	s.secrets = append(s.secrets, tok)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds())})
-	return 200
+	return 200, org.ID
 }
 
 const realm = "MMS Public API"
 
-// authenticate checks Bearer or Digest credentials; on failure it has written the answer.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, int) {
+// authenticate checks Bearer or Digest credentials and returns the kind, the organisation they
+// belong to and 0; on failure it has written the answer, and returns its status.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, string, int) {
 	h := r.Header.Get("Authorization")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -496,27 +529,33 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 			kind = "digest"
 		}
 		writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")
-		return kind, 401
+		return kind, "", 401
 	}
 	switch {
 	case strings.HasPrefix(h, "Bearer "):
-		exp, ok := s.tokens[strings.TrimPrefix(h, "Bearer ")]
-		if !ok || now.After(exp) {
+		tok, ok := s.tokens[strings.TrimPrefix(h, "Bearer ")]
+		if !ok || now.After(tok.expires) {
 			writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")
-			return "bearer", 401
+			return "bearer", "", 401
 		}
-		return "bearer", 0
+		return "bearer", tok.org, 0
 	case digest.IsDigest(h):
 		cred, err := digest.ParseCredentials(h)
 		if err == nil {
 			s.secrets = append(s.secrets, cred.Response)
 		}
 		if err == nil && s.opts.NoncePolicy == Lockout {
-			return "digest", s.checkLockout(w, r, cred, now)
+			// The Lockout policy knows the default organisation's key only.
+			return "digest", DefaultOrgID, s.checkLockout(w, r, cred, now)
 		}
-		if err != nil || s.opts.PublicKey == "" || cred.Username != s.opts.PublicKey || cred.Realm != realm {
+		var org Org
+		known := false
+		if err == nil {
+			org, known = s.orgByKey(cred.Username)
+		}
+		if !known || cred.Realm != realm {
 			s.challenge(w, false, now)
-			return "digest", 401
+			return "digest", "", 401
 		}
 		uses := s.opts.NonceUses
 		if s.opts.NoncePolicy == OneUse {
@@ -526,22 +565,22 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, i
 		if !ok || now.After(n.expires) || (uses > 0 && n.uses >= uses) {
 			delete(s.nonces, cred.Nonce)
 			s.challenge(w, true, now)
-			return "digest", 401
+			return "digest", "", 401
 		}
 		want, err := digest.Digest(&digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: "MD5", QOP: []string{"auth"}},
-			digest.Options{Method: r.Method, URI: cred.URI, Count: cred.Nc, Cnonce: cred.Cnonce, Username: s.opts.PublicKey, Password: s.opts.PrivateKey})
+			digest.Options{Method: r.Method, URI: cred.URI, Count: cred.Nc, Cnonce: cred.Cnonce, Username: org.PublicKey, Password: org.PrivateKey})
 		replay := n.seen[cred.Nc] || (s.opts.NoncePolicy == IncreasingCount && cred.Nc <= n.last)
 		if err != nil || want.Response != cred.Response || cred.URI != r.URL.RequestURI() || replay {
 			s.challenge(w, false, now)
-			return "digest", 401
+			return "digest", "", 401
 		}
 		n.seen[cred.Nc] = true
 		n.last = max(n.last, cred.Nc)
 		n.uses++
-		return "digest", 0
+		return "digest", org.ID, 0
 	default:
 		s.challenge(w, false, now)
-		return "none", 401
+		return "none", "", 401
 	}
 }
 
@@ -557,9 +596,14 @@ func (s *Server) challenge(w http.ResponseWriter, stale bool, now time.Time) {
 	writeError(w, 401, "UNAUTHORIZED", "You are not authorized for this resource.")
 }
 
-// faultFor returns the fault for op/cluster and consumes one use of it; s.mu must be held.
-func (s *Server) faultFor(op, cluster string) *Fault {
-	for _, k := range [][2]string{{op, cluster}, {op, ""}, {"*", cluster}, {"*", ""}} {
+// faultFor returns the fault for a request of organisation org's credentials for op/cluster and
+// consumes one use of it; s.mu must be held.
+func (s *Server) faultFor(org, op, cluster string) *Fault {
+	var keys [][3]string
+	for _, o := range []string{org, ""} {
+		keys = append(keys, [3]string{o, op, cluster}, [3]string{o, op, ""}, [3]string{o, "*", cluster}, [3]string{o, "*", ""})
+	}
+	for _, k := range keys {
 		f, ok := s.faults[k]
 		if !ok {
 			continue
@@ -578,6 +622,7 @@ func (s *Server) faultFor(op, cluster string) *Fault {
 type routeInfo struct {
 	op       string
 	versions []string
+	org      string
 	project  string
 	cluster  string
 	snapshot string
@@ -598,7 +643,11 @@ var versions = map[string][]string{
 	"listGroupClusterSnapshots": {"2023-01-01"}, "getGroupClusterSnapshot": {"2023-01-01"},
 	"listGroupFlexClusterBackupSnapshots": {"2024-11-13"}, "getGroupFlexClusterBackupSnapshot": {"2024-11-13"},
 	"listGroupServerlessBackupSnapshots": {"2023-01-01"}, "getGroupServerlessBackupSnapshot": {"2023-01-01"},
+	"getOrg": {"2023-01-01"}, "listOrgs": {"2023-01-01"},
 }
+
+// fakeOnly are the operations the fake serves though the client sends none of them.
+var fakeOnly = []spec.Operation{{Name: "listOrgs", Version: "2023-01-01", Paged: true, Path: "/orgs"}}
 
 // template is the path of one operation of the client's table (package spec), split into
 // segments: a literal, or a parameter in braces.
@@ -610,7 +659,7 @@ type template struct {
 
 var templates = func() []template {
 	var out []template
-	for _, o := range spec.All() {
+	for _, o := range append(spec.All(), fakeOnly...) {
 		t := template{op: o.Name, segments: strings.Split(strings.TrimPrefix(o.Path, "/"), "/")}
 		for _, seg := range t.segments {
 			if !strings.HasPrefix(seg, "{") {
@@ -650,6 +699,8 @@ func route(p string) (routeInfo, bool) {
 	ri := routeInfo{op: best.op, versions: versions[best.op]}
 	for i, name := range best.segments {
 		switch name {
+		case "{orgId}":
+			ri.org = seg[i]
 		case "{groupId}":
 			ri.project = seg[i]
 		case "{clusterName}", "{name}":
@@ -686,9 +737,9 @@ func sunsetOf(op string) string {
 	return ""
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo, org string) {
 	s.mu.Lock()
-	f := s.faultFor(rt.op, rt.cluster)
+	f := s.faultFor(org, rt.op, rt.cluster)
 	var fault Fault
 	if f != nil {
 		fault = *f
@@ -748,7 +799,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo) 
 		return
 	}
 	s.mu.Lock()
-	body, status := s.answer(r, rt)
+	body, status := s.answer(r, rt, org)
 	if status == 200 {
 		s.afterPage(r, rt)
 	}

@@ -26,6 +26,7 @@ const (
 	SetSharedSnapshots   Set = "shared_tier_snapshots"
 	SetServerlessBackups Set = "serverless_backups"
 	SetLegacyBackup      Set = "legacy_backup"
+	SetOrganizations     Set = "organizations"
 )
 
 // Operation is one operation of the API.
@@ -75,10 +76,10 @@ func declare(name, version string, set Set, paged bool, path string) Operation {
 func All() []Operation { return append([]Operation(nil), all...) }
 
 // The operations. Atlas's rate-limit table names no set for Flex restore jobs, nor for the
-// compliance policy: the first is counted with the other Flex backup endpoints (snapshots,
-// downloads), the second with Cloud Backups, the set of the other backup endpoints and the tag
-// the API description gives it. The policy's newest version is sent: 2023-01-01 sunsets on
-// 2027-07-01.
+// compliance policy, nor for an organisation: the first is counted with the other Flex backup
+// endpoints (snapshots, downloads), the second with Cloud Backups, the set of the other backup
+// endpoints and the tag the API description gives it, the third in a set of its own. The
+// policy's newest version is sent: 2023-01-01 sunsets on 2027-07-01.
 var (
 	ListGroups                            = declare("listGroups", "2023-01-01", SetProjects, true, "/groups")
 	GetGroupByName                        = declare("getGroupByName", "2023-01-01", SetProjects, false, "/groups/byName/{groupName}")
@@ -91,6 +92,7 @@ var (
 	ListGroupFlexClusterBackupRestoreJobs = declare("listGroupFlexClusterBackupRestoreJobs", "2024-11-13", SetFlexSnapshots, true, "/groups/{groupId}/flexClusters/{name}/backup/restoreJobs")
 	ListGroupClusterBackupExports         = declare("listGroupClusterBackupExports", "2023-01-01", SetCloudBackups, true, "/groups/{groupId}/clusters/{clusterName}/backup/exports")
 	GetGroupBackupCompliancePolicy        = declare("getGroupBackupCompliancePolicy", "2023-10-01", SetCloudBackups, false, "/groups/{groupId}/backupCompliancePolicy")
+	GetOrg                                = declare("getOrg", "2023-01-01", SetOrganizations, false, "/orgs/{orgId}")
 
 	ListGroupClusterBackupSnapshots               = declare("listGroupClusterBackupSnapshots", "2023-01-01", SetCloudBackups, true, "/groups/{groupId}/clusters/{clusterName}/backup/snapshots")
 	GetGroupClusterBackupSnapshot                 = declare("getGroupClusterBackupSnapshot", "2023-01-01", SetCloudBackups, false, "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}")

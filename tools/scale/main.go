@@ -51,7 +51,9 @@ func main() {
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.IntVar(&p.Shards, "total-shards", 1, "with -rss: run this many exporter processes, one per shard")
+	flag.IntVar(&p.Orgs, "orgs", 1, "deal the projects out to this many organisations, each read with a credential set of its own (sharing -concurrency)")
 	churnFor := flag.Int("churn", 0, "instead: run this many refreshes, each against -projects new projects in place of the last ones, and report the live heap")
+	hangOrg := flag.Bool("hang-org", false, "instead: read two organisations of -projects projects each with their own credential sets, sharing -concurrency, and time the first's refreshes alone and beside the second, whose Atlas hangs (pass a short -timeout, such as 2s: each hanging call lasts that long)")
 	rss := flag.Int("rss", 0, "instead: build and run the exporter binary against the fake, and report its own RSS after the first refresh and after this many scrapes, and the CPU and time each scrape took")
 	src := flag.String("src", "", "with -rss: build the exporter from the module in this directory (a checkout of another commit, to compare) instead of this one")
 	flag.Parse()
@@ -62,6 +64,15 @@ func main() {
 			os.Exit(1)
 		}
 		r.print(os.Stdout, p)
+		return
+	}
+	if *hangOrg {
+		r, err := orgsCompare(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		r.print(os.Stdout)
 		return
 	}
 	if *rss > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -52,6 +53,9 @@ type Params struct {
 	// Pause answers the first snapshot listing of the first project's first Cloud Backup
 	// cluster with 429 and Retry-After: 300.
 	Pause bool
+	// Orgs, above 1, deals the projects out to that many organisations, each read with a
+	// credential set of its own (one discover_all_projects entry each), sharing Concurrency.
+	Orgs int
 }
 
 // Report is what a run measured.
@@ -88,6 +92,9 @@ type Report struct {
 	// lockout policy's failed logins; its lockouts in all.
 	PhaseNonces, FailedLogins [3]int
 	Lockouts                  int
+	// PerOrg and MinimumPerOrg are, with several organisations (Orgs), each one's requests in
+	// the first refresh and the minimum of its own estate.
+	PerOrg, MinimumPerOrg map[string]int
 }
 
 // kinds used by the harness: dedicated clusters and Flex clusters, alternating.
@@ -100,14 +107,15 @@ type clock struct{ offset atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// rig is the fake Atlas with p's estate, and the real client and collector reading it.
+// rig is the fake Atlas with p's estate, and the real clients and collector reading it.
 type rig struct {
 	clock  clock
 	est    *atlastest.Estate
 	fake   *atlastest.Server
-	client *atlas.Client
+	client *atlas.Client // the first credential set's, which reloadDuring rebuilds
 	cc     atlas.Config
 	fetch  *atlas.Fetcher
+	others []*atlas.Client // the other sets' (Orgs)
 	obs    *retryCount
 	eng    *estate.Engine
 	coll   *collector.Collector
@@ -119,30 +127,59 @@ type rig struct {
 // newRig starts a rig; cc and s give the client's and collector's settings beyond the
 // connection, credentials, projects and snapshot_metrics, which come from p.
 func newRig(p Params, cc atlas.Config, s estate.Settings) (*rig, error) {
-	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})}
+	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds, Orgs: p.Orgs})}
+	var orgs []atlastest.Org
+	for i := 1; i < p.Orgs; i++ {
+		id := fmt.Sprintf("scale-%d", i)
+		orgs = append(orgs, atlastest.Org{ID: atlastest.OrgID(i), Name: id, ClientID: id, ClientSecret: id + "-secret", PublicKey: id, PrivateKey: id + "-private"})
+	}
 	r.fake = atlastest.NewServer(atlastest.Options{Estate: r.est, Latency: p.Latency, PageCap: p.PageCap, NonceUses: p.NonceUses,
 		NoncePolicy: p.NoncePolicy, Lockout: atlastest.LockoutLimits{Expires: p.NonceExpires},
 		ClientID: "scale", ClientSecret: "scale-secret", PublicKey: "scale", PrivateKey: "scale-private",
-		FinishAbandoned: p.FinishAbandoned})
+		FinishAbandoned: p.FinishAbandoned, Orgs: orgs})
 	r.obs = &retryCount{n: map[string]int{}}
-	// One bound for every client a reload builds, as the exporter has.
-	cc.BaseURL, cc.MaxConcurrency, cc.Observer, cc.Slots = r.fake.URL, p.Concurrency, r.obs, atlas.NewSlots(p.Concurrency)
-	if p.Digest {
-		cc.APIKey = &atlas.APIKey{PublicKey: "scale", PrivateKey: "scale-private"}
-	} else {
-		cc.ServiceAccount = &atlas.ServiceAccount{ClientID: "scale", ClientSecret: "scale-secret"}
-	}
-	client, err := atlas.New(cc)
-	if err != nil {
-		r.fake.Close()
-		return nil, err
-	}
-	r.client, r.cc = client, cc
+	// One bound for every client a reload builds, as the exporter has, divided between the
+	// credential sets.
+	slots := atlas.NewSlots(p.Concurrency)
+	cc.BaseURL, cc.MaxConcurrency, cc.Observer, cc.Slots = r.fake.URL, p.Concurrency, r.obs, slots
 	s.Projects, s.SnapshotMetrics, s.BackupSchedules = []config.Project{{DiscoverAllProjects: true}}, p.SnapshotMetrics, p.Schedules
 	s.RestoreJobs, s.ExportJobs, s.CompliancePolicy, s.JobsInterval = p.Jobs, p.Jobs, p.Jobs, config.DefaultJobsInterval
+	sets := []string{""}
+	if p.Orgs > 1 {
+		s.Named, s.Projects, sets = true, nil, nil
+		for i := range p.Orgs {
+			sets = append(sets, fmt.Sprintf("org-%d", i))
+			s.Projects = append(s.Projects, config.Project{DiscoverAllProjects: true, Credentials: sets[i]})
+		}
+	}
+	slots.Divide(sets...)
+	src := estate.Sources{}
+	for i, set := range sets {
+		c := cc
+		c.Share = set
+		id := "scale"
+		if i > 0 {
+			id = fmt.Sprintf("scale-%d", i)
+		}
+		if p.Digest {
+			c.APIKey = &atlas.APIKey{PublicKey: id, PrivateKey: id + "-private"}
+		} else {
+			c.ServiceAccount = &atlas.ServiceAccount{ClientID: id, ClientSecret: id + "-secret"}
+		}
+		client, err := atlas.New(c)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		src[set] = atlas.NewFetcher(client)
+		if i == 0 {
+			r.client, r.cc, r.fetch = client, c, src[set].(*atlas.Fetcher)
+		} else {
+			r.others = append(r.others, client)
+		}
+	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.fetch = atlas.NewFetcher(client)
-	r.eng = estate.New(r.ctx, log.NewNopLogger(), r.fetch, s, r.clock.now)
+	r.eng = estate.New(r.ctx, log.NewNopLogger(), src, s, r.clock.now)
 	r.coll = collector.New(r.eng, r.clock.now)
 	r.reg = prometheus.NewRegistry()
 	r.reg.MustRegister(r.coll)
@@ -150,8 +187,14 @@ func newRig(p Params, cc atlas.Config, s estate.Settings) (*rig, error) {
 }
 
 func (r *rig) close() {
-	r.cancel()
-	r.client.Close()
+	if r.cancel != nil {
+		r.cancel()
+	}
+	for _, c := range append(r.others, r.client) {
+		if c != nil {
+			c.Close()
+		}
+	}
 	r.fake.Close()
 }
 

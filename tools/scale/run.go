@@ -78,6 +78,19 @@ func run(p Params) (*Report, error) {
 		r.PausedSends = pausedSends(fake, pausedProject)
 	}
 	r.Minimum = minimum
+	if p.Orgs > 1 {
+		r.PerOrg, r.MinimumPerOrg = map[string]int{}, map[string]int{}
+		for i := range p.Orgs {
+			id := atlastest.OrgID(i)
+			of := &atlastest.Estate{}
+			for _, proj := range est.Projects {
+				if proj.OrgID == id || (i == 0 && proj.OrgID == "") {
+					of.Projects = append(of.Projects, proj)
+				}
+			}
+			r.PerOrg[id], r.MinimumPerOrg[id] = sum(fake.OrgCounts(id)), minimumRequests(of, p)
+		}
+	}
 	r.Ideal = time.Duration(math.Ceil(float64(r.Minimum)/float64(p.Concurrency))) * p.Latency
 
 	before := fake.Count("")
@@ -129,12 +142,23 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-// minimumRequests is the fewest requests a refresh can make: the token (or, for digest, one
-// challenge), the pages of the project listing, three discovery listings per project, one request per
+// minimumRequests is the fewest requests a refresh can make: per credential set the token (or,
+// for digest, one challenge) and the pages of its organisation's project listing (and, with
+// several sets, the organisation), three discovery listings per project, one request per
 // snapshot page per target, and the backup schedule of each Cloud Backup target; with Jobs, the
 // compliance policy of each project and the pages of jobs.
 func minimumRequests(est *atlastest.Estate, p Params) int {
-	n := 1 + pages(len(est.Projects), p) + 3*len(est.Projects) + jobPages(est, p)
+	n := 3*len(est.Projects) + jobPages(est, p)
+	perOrg := map[string]int{}
+	for _, proj := range est.Projects {
+		perOrg[proj.OrgID]++
+	}
+	for _, projects := range perOrg {
+		n += 1 + pages(projects, p)
+		if p.Orgs > 1 {
+			n++ // its organisation's name
+		}
+	}
 	if p.Jobs {
 		n += len(est.Projects)
 	}
@@ -252,6 +276,9 @@ func (r *Report) print(w io.Writer) {
 	fmt.Fprintf(w, "refresh wall time: %s (ideal %s, ratio %.3f)\n", r.Wall.Round(time.Millisecond), r.Ideal, float64(r.Wall)/float64(r.Ideal))
 	fmt.Fprintf(w, "requests: %d (minimum %d, ratio %.3f); fake's max in flight: %d (max_concurrency %d); abandoned while served: %d\n",
 		r.Total, r.Minimum, float64(r.Total)/float64(r.Minimum), r.MaxInFlight, p.Concurrency, r.Abandoned)
+	for _, org := range sortedKeys(r.PerOrg) {
+		fmt.Fprintf(w, "  organisation %s, its own credential set: %d requests (minimum of its estate %d)\n", org, r.PerOrg[org], r.MinimumPerOrg[org])
+	}
 	fmt.Fprintf(w, "retries by reason: %v; client timeout %s; reloads during the refresh: %d\n", r.Retries, cmp.Or(p.Timeout, time.Minute), p.Reloads)
 	if p.Pause {
 		fmt.Fprintf(w, "429 with Retry-After 300: %d requests to the paused bucket received after its answer began\n", r.PausedSends)
@@ -283,6 +310,14 @@ func (r *Report) print(w io.Writer) {
 		r.Renders[0], r.Renders[1], r.Renders[2])
 	r.Render.print(w)
 	fmt.Fprintf(w, "peak heap: %.1f MiB; peak RSS: %.1f MiB\n", float64(r.HeapPeak)/(1<<20), float64(r.RSSPeakKiB)/1024)
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func sortedKeys(m map[string]int) []string {

@@ -20,6 +20,7 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 		{"digest with challenge reuse", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, Schedules: true, Jobs: true}},
 		{"digest, counts increase per nonce", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, NoncePolicy: atlastest.IncreasingCount}},
 		{"digest, one use per nonce", Params{Projects: 10, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 4, Digest: true, NoncePolicy: atlastest.OneUse}},
+		{"two organisations, each with its own credential set", Params{Projects: 20, Clusters: 5, Snapshots: 30, Latency: 5 * time.Millisecond, Concurrency: 4, Scrapers: 10, Schedules: true, Jobs: true, Orgs: 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +51,12 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 			if r.Total != want {
 				t.Errorf("%d requests, want %d (minimum %d): %v", r.Total, want, r.Minimum, r.Requests)
 			}
+			// Each organisation's credentials made its own estate's requests.
+			for org, n := range r.PerOrg {
+				if want := r.MinimumPerOrg[org]; n != want {
+					t.Errorf("organisation %s: %d requests, want %d", org, n, want)
+				}
+			}
 			if r.MaxInFlight > tc.p.Concurrency {
 				t.Errorf("the fake saw %d requests in flight, more than max_concurrency %d", r.MaxInFlight, tc.p.Concurrency)
 			}
@@ -57,15 +64,16 @@ func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 				t.Errorf("a scrape of fresh data sent %d requests", r.SecondRefresh)
 			}
 			// The steady state: the snapshot pages, and one page of the all-projects cluster
-			// listing (up to 500 projects a page) that finds nothing new; with digest, the
-			// challenges.
-			want = r.Floor + 1 + r.PhaseNonces[1]
+			// listing (up to 500 projects a page) per credential set that finds nothing new;
+			// with digest, the challenges.
+			sets := max(1, tc.p.Orgs)
+			want = r.Floor + sets + r.PhaseNonces[1]
 			if r.Steady != want {
 				t.Errorf("the refresh after min_refresh_interval sent %d requests, want %d (floor %d + 1): %v", r.Steady, want, r.Floor, r.SteadyRequests)
 			}
 			// Once jobs_interval has passed: the same, and a request per page of jobs; the
 			// compliance policies wait for the next discovery.
-			want = r.Floor + 1 + r.JobPages + r.PhaseNonces[2]
+			want = r.Floor + sets + r.JobPages + r.PhaseNonces[2]
 			if r.JobsDue != want {
 				t.Errorf("the refresh after jobs_interval sent %d requests, want %d (floor %d + 1 + %d pages of jobs): %v", r.JobsDue, want, r.Floor, r.JobPages, r.JobsDueRequests)
 			}
@@ -158,5 +166,37 @@ func TestSoakWithFaults(t *testing.T) {
 	// checks the same at the end of the package).
 	if r.GoroutinesAfter > r.GoroutinesBefore {
 		t.Errorf("goroutines grew from %d to %d", r.GoroutinesBefore, r.GoroutinesAfter)
+	}
+}
+
+// TestHangingOrganisationTakesNoSlotOfTheOthersRefresh: two organisations share max_concurrency
+// 4; the second's Atlas hangs. The first's refreshes make exactly the requests they make with
+// the second not configured, and once the second's first call has timed out (every refresh
+// after the first), they have all 4 slots: Atlas serves 4 of their requests at once, as alone.
+// Counts only: the harness reports the times (README).
+func TestHangingOrganisationTakesNoSlotOfTheOthersRefresh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the refreshes of two organisations twice, a hanging one's for a second each")
+	}
+	p := Params{Projects: 6, Clusters: 4, Snapshots: 4, Latency: 5 * time.Millisecond, Concurrency: 4, Timeout: 200 * time.Millisecond, RefreshTimeout: time.Second}
+	r, err := orgsCompare(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Alone {
+		if r.BesideRequests[i] != r.Requests[i] || r.MaxInFlight[i] != p.Concurrency {
+			t.Errorf("refresh %d: %d requests beside the hanging organisation, %d alone (at most %d in flight)", i+1, r.BesideRequests[i], r.Requests[i], r.MaxInFlight[i])
+		}
+		// In the first, the hanging organisation's first call may hold a slot until it times out.
+		low := p.Concurrency
+		if i == 0 {
+			low--
+		}
+		if got := r.BesideMaxInFlight[i]; got < low || got > p.Concurrency {
+			t.Errorf("refresh %d: at most %d requests in flight beside the hanging organisation, want %d to %d", i+1, got, low, p.Concurrency)
+		}
+	}
+	if r.HangSent[0] == 0 {
+		t.Error("the hanging organisation sent nothing")
 	}
 }

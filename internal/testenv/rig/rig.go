@@ -72,9 +72,11 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Env is the fake Atlas and the exporter's parts reading it.
 type Env struct {
-	Srv     *atlastest.Server
+	Srv *atlastest.Server
+	// Client and Fetcher are the atlas section's credential set's; Sources every set's.
 	Client  *atlas.Client
 	Fetcher *atlas.Fetcher
+	Sources estate.Sources
 	Engine  *estate.Engine
 	Coll    *collector.Collector
 	Clock   *Clock
@@ -112,24 +114,51 @@ func OneProject() estate.Settings {
 // refresh_timeout of 10s); clientOpts change the client's configuration.
 func New(t testing.TB, o atlastest.Options, s estate.Settings, clientOpts ...func(*atlas.Config)) *Env {
 	t.Helper()
+	return NewSets(t, o, s, nil, clientOpts...)
+}
+
+// NewSets is New with a client for each credential set s's projects name, each with the
+// service account or API key creds gives it (else the rig's service account, the default
+// organisation's); with several sets they share a bound of 8 requests in flight, divided
+// between them.
+func NewSets(t testing.TB, o atlastest.Options, s estate.Settings, creds map[string]atlas.Config, clientOpts ...func(*atlas.Config)) *Env {
+	t.Helper()
 	if o.Estate == nil {
 		o.Estate = atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 3, Now: Now})
 	}
 	o.ClientID, o.ClientSecret = "id", "secret"
 	srv := atlastest.NewServer(o)
 	t.Cleanup(srv.Close)
-	cc := atlas.Config{BaseURL: srv.URL, ServiceAccount: &atlas.ServiceAccount{ClientID: "id", ClientSecret: "secret"}, Timeout: 2 * time.Second,
-		Retry: atlas.RetryPolicy{MaxAttempts: 1}}
-	for _, o := range clientOpts {
-		o(&cc)
-	}
-	client, err := atlas.New(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
 	if s.Projects == nil {
 		s.Projects = DefaultProjects()
+	}
+	var sets []string
+	for _, p := range s.Projects {
+		if !slices.Contains(sets, p.Credentials) {
+			sets = append(sets, p.Credentials)
+		}
+	}
+	var slots *atlas.Slots
+	if len(sets) > 1 {
+		slots = atlas.NewSlots(8)
+		slots.Divide(sets...)
+	}
+	src, clients := estate.Sources{}, map[string]*atlas.Client{}
+	for _, name := range sets {
+		cc := atlas.Config{BaseURL: srv.URL, ServiceAccount: &atlas.ServiceAccount{ClientID: "id", ClientSecret: "secret"}, Timeout: 2 * time.Second,
+			Retry: atlas.RetryPolicy{MaxAttempts: 1}, Slots: slots, Share: name}
+		if c, ok := creds[name]; ok {
+			cc.ServiceAccount, cc.APIKey = c.ServiceAccount, c.APIKey
+		}
+		for _, o := range clientOpts {
+			o(&cc)
+		}
+		client, err := atlas.New(cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(client.Close)
+		clients[name], src[name] = client, atlas.NewFetcher(client)
 	}
 	if s.RefreshTimeout == 0 {
 		s.RefreshTimeout = 10 * time.Second
@@ -138,12 +167,15 @@ func New(t testing.TB, o atlastest.Options, s estate.Settings, clientOpts ...fun
 	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	fetcher := atlas.NewFetcher(client)
-	eng := estate.New(ctx, log.NewLogfmtLogger(logs), fetcher, s, clk.Now)
+	eng := estate.New(ctx, log.NewLogfmtLogger(logs), src, s, clk.Now)
 	coll := collector.New(eng, clk.Now)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(coll)
-	return &Env{Srv: srv, Client: client, Fetcher: fetcher, Engine: eng, Coll: coll, Clock: clk, Logs: logs, Reg: reg}
+	e := &Env{Srv: srv, Sources: src, Engine: eng, Coll: coll, Clock: clk, Logs: logs, Reg: reg}
+	if f, ok := src[""]; ok {
+		e.Client, e.Fetcher = clients[""], f.(*atlas.Fetcher)
+	}
+	return e
 }
 
 // Refresh refreshes as a scrape does, and waits for the refresh to end, its job reads included.
@@ -165,7 +197,7 @@ func (e *Env) Exposition(t testing.TB) string {
 }
 
 // Reconfigure applies s with the same data source, as a reload that keeps the credentials.
-func (e *Env) Reconfigure(s estate.Settings) { e.Engine.Reconfigure(e.Fetcher, s) }
+func (e *Env) Reconfigure(s estate.Settings) { e.Engine.Reconfigure(e.Sources, s) }
 
 // ShortRefreshes cuts refresh_timeout to 300ms once the first refresh has read everything, so
 // that a slow machine cannot cut that one short.

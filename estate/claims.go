@@ -1,0 +1,164 @@
+package estate
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
+)
+
+// claims are the projects each credential set's entries selected when they were last resolved,
+// so that a project two sets select is read once: by the first of them in the sets' order (the
+// order the configuration's entries first name them). A later set reads a project while no
+// earlier set's entries are known to select it: until an earlier set has resolved its entries
+// (its first refresh), or while it selects it no more; it stops once one does, and its state of
+// the project goes at its next complete refresh. Overlaps are logged when they begin and end.
+//
+// The sets' engines call it under their own locks; it calls nothing of theirs.
+type claims struct {
+	logger log.Logger
+
+	mu    sync.Mutex
+	order []string                                       // the sets, first to last
+	by    map[string]map[string]map[string]atlas.Project // per set, per selector: the projects by id
+	now   map[overlapKey]Overlap                         // the overlaps as of the last change
+	// changes counts the changes of the overlaps, for the views built from them.
+	changes uint64
+}
+
+// Overlap is a project a credential set selects that an earlier set reads: it is read once, by
+// ReadBy. The sets are named as metrics show them (config.SetName).
+type Overlap struct {
+	Project             atlas.Project
+	Credentials, ReadBy string
+}
+
+type overlapKey struct{ project, set string }
+
+func newClaims(logger log.Logger) *claims {
+	return &claims{logger: logger, by: map[string]map[string]map[string]atlas.Project{}, now: map[overlapKey]Overlap{}}
+}
+
+// reorder puts the sets in order, and forgets what the sets no longer in it selected.
+func (c *claims) reorder(order []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.order = slices.Clone(order)
+	for set := range c.by {
+		if !slices.Contains(order, set) {
+			delete(c.by, set)
+		}
+	}
+	c.update()
+}
+
+// claim records that entry sel of set selects projects. A nil c claims nothing.
+func (c *claims) claim(set, sel string, projects []atlas.Project) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !slices.Contains(c.order, set) {
+		return // a set a reload removed, whose refresh is ending
+	}
+	ids := make(map[string]atlas.Project, len(projects))
+	for _, p := range projects {
+		ids[p.ID] = p
+	}
+	if c.by[set] == nil {
+		c.by[set] = map[string]map[string]atlas.Project{}
+	}
+	c.by[set][sel] = ids
+	c.update()
+}
+
+// drop forgets entry sel of set, which the configuration no longer has.
+func (c *claims) drop(set, sel string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.by[set], sel)
+	c.update()
+}
+
+// reads reports whether set reads project id: no set before it selects it. A nil c says yes.
+func (c *claims) reads(set, id string) bool {
+	if c == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, first := c.first(id)
+	return first == "" || first == set
+}
+
+// first is the project id as the first set selecting it knows it, and that set ("" when none
+// does); c.mu must be held.
+func (c *claims) first(id string) (atlas.Project, string) {
+	for _, set := range c.order {
+		for _, ids := range c.by[set] {
+			if p, ok := ids[id]; ok {
+				return p, set
+			}
+		}
+	}
+	return atlas.Project{}, ""
+}
+
+// update works the overlaps out again and logs those that begin and end; c.mu must be held.
+func (c *claims) update() {
+	now := map[overlapKey]Overlap{}
+	for _, set := range c.order {
+		for _, ids := range c.by[set] {
+			for id := range ids {
+				p, first := c.first(id)
+				if first != set {
+					now[overlapKey{id, set}] = Overlap{Project: p, Credentials: config.SetName(set), ReadBy: config.SetName(first)}
+				}
+			}
+		}
+	}
+	if maps.Equal(now, c.now) {
+		return
+	}
+	for k, o := range now {
+		if _, was := c.now[k]; !was {
+			level.Warn(c.logger).Log("msg", "project selected by several credential sets; only the first reads it", "project_id", o.Project.ID, "project", o.Project.Name,
+				"credentials", o.Credentials, "read_by", o.ReadBy)
+		}
+	}
+	for k, o := range c.now {
+		if _, is := now[k]; !is {
+			level.Info(c.logger).Log("msg", "project no longer selected by several credential sets", "project_id", o.Project.ID, "project", o.Project.Name, "credentials", o.Credentials)
+		}
+	}
+	c.now = now
+	c.changes++
+}
+
+// overlaps are the overlaps of the projects owns says this replica reads, by project id and set,
+// with the count of changes they are as of.
+func (c *claims) overlaps(owns func(id string) bool) ([]Overlap, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Overlap
+	for _, o := range c.now {
+		if owns(o.Project.ID) {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b Overlap) int {
+		return cmp.Or(strings.Compare(a.Project.ID, b.Project.ID), strings.Compare(a.Credentials, b.Credentials))
+	})
+	return out, c.changes
+}

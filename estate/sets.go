@@ -1,0 +1,157 @@
+package estate
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+)
+
+// Sources are the fetchers of the credential sets, by set name: one per set the settings'
+// projects name ("" for the atlas section's).
+type Sources map[string]Fetcher
+
+// Engine refreshes what is known of the estate and publishes it (View). It runs one setEngine
+// per credential set, each with its own fetcher (its Atlas session), refresh cycle, discovery
+// cadence, missing targets, job reads and reload: one organisation's revoked credentials,
+// 429s or outage never hold back or fail another's refresh. A scrape starts every set's refresh
+// that is due and waits for them all (or its deadline). A project two sets select is read by
+// the first of them in the sets' order, the order the configuration's entries first name them
+// (claims.go), and the views merge (merge.go).
+type Engine struct {
+	logger log.Logger
+	now    func() time.Time
+	life   context.Context
+	claims *claims
+
+	mu       sync.Mutex
+	settings Settings
+	sets     []*setEngine // in the sets' order
+	// version numbers the merged views; from are the sets' views and the overlaps' changes the
+	// last one was merged from.
+	version  uint64
+	changes  chan struct{} // a set's new version, or a change of the sets, signals it
+	from     []*View
+	overlaps uint64
+	view     *View
+}
+
+// New returns an engine reading s with the fetchers of src. life bounds refreshes; now is the
+// clock (time.Now in production, fixed in tests).
+func New(life context.Context, logger log.Logger, src Sources, s Settings, now func() time.Time) *Engine {
+	e := &Engine{logger: logger, now: now, life: life, claims: newClaims(logger), changes: make(chan struct{}, 1)}
+	e.Reconfigure(src, s)
+	return e
+}
+
+// Reconfigure applies a reloaded configuration, set by set: src holds each set's fetcher from
+// now on, the same one as before where the set's credentials and base URL did not change (see
+// setEngine.Reconfigure). A set the configuration no longer names stops, and its series go; a
+// new one starts.
+func (e *Engine) Reconfigure(src Sources, s Settings) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.settings = s
+	order := s.sets()
+	e.claims.reorder(order)
+	var next []*setEngine
+	for _, name := range order {
+		i := slices.IndexFunc(e.sets, func(se *setEngine) bool { return se.name == name })
+		if i < 0 {
+			next = append(next, newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims, e.changes))
+			continue
+		}
+		e.sets[i].Reconfigure(src[name], s.of(name))
+		next = append(next, e.sets[i])
+		e.sets = slices.Delete(e.sets, i, i+1)
+	}
+	for _, gone := range e.sets {
+		gone.stop()
+	}
+	e.sets = next
+	e.signal()
+}
+
+// Changes returns a channel that receives when the version of View changes: one receive
+// stands for every change since the last, so a renderer that reads View after it sees them all.
+func (e *Engine) Changes() <-chan struct{} { return e.changes }
+
+// signal says that what View shows may have changed.
+func (e *Engine) signal() {
+	select {
+	case e.changes <- struct{}{}:
+	default: // a change not yet received covers this one
+	}
+}
+
+// sets are the credential sets s's projects name, in the order they first do; one (the
+// atlas section's) when they name none.
+func (s Settings) sets() []string {
+	var out []string
+	for _, p := range s.Projects {
+		if !slices.Contains(out, p.Credentials) {
+			out = append(out, p.Credentials)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{""}
+	}
+	return out
+}
+
+// of is s for credential set name: its projects entries only.
+func (s Settings) of(name string) Settings {
+	entries := s.Projects
+	s.Projects = nil
+	for _, p := range entries {
+		if p.Credentials == name {
+			s.Projects = append(s.Projects, p)
+		}
+	}
+	return s
+}
+
+// running are the sets' engines now.
+func (e *Engine) running() []*setEngine {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.sets)
+}
+
+// Refresh brings every set's data up to date where it is older than the minimum refresh
+// interval, sharing refreshes under way, and waits until their snapshot phases end or ctx is
+// done (the scrape's deadline); see setEngine.Refresh.
+func (e *Engine) Refresh(ctx context.Context) {
+	var waits []<-chan struct{}
+	for _, se := range e.running() {
+		if done := se.begin(); done != nil {
+			waits = append(waits, done)
+		}
+	}
+	for _, done := range waits {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// WaitIdle waits until no set's refresh is under way, or ctx is done (setEngine.WaitIdle).
+func (e *Engine) WaitIdle(ctx context.Context) {
+	for _, se := range e.running() {
+		se.WaitIdle(ctx)
+	}
+}
+
+// Ready reports whether the first refresh of every set has finished.
+func (e *Engine) Ready() bool {
+	for _, se := range e.running() {
+		if !se.Ready() {
+			return false
+		}
+	}
+	return true
+}
