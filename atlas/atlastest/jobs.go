@@ -42,6 +42,9 @@ type CompliancePolicy struct {
 	State                                 string // ACTIVE, ENABLING, UPDATING, DISABLING
 	PIT, CopyProtection, EncryptionAtRest bool
 	RestoreWindowDays                     int
+	// Items are the scheduled policy items (the minimums); OnDemand the on-demand one, or nil.
+	Items    []PolicyItem
+	OnDemand *PolicyItem
 }
 
 // addJobsAndPolicies gives a cluster what a backup owner looks at beyond its snapshots, the
@@ -177,11 +180,15 @@ func compliancePolicy(p *Project) obj {
 	if cp == nil {
 		return obj{}
 	}
-	return obj{"projectId": p.ID, "authorizedEmail": "backup-officer@example.com", "authorizedUserFirstName": "Backup",
+	o := obj{"projectId": p.ID, "authorizedEmail": "backup-officer@example.com", "authorizedUserFirstName": "Backup",
 		"authorizedUserLastName": "Officer", "state": cp.State, "pitEnabled": cp.PIT, "copyProtectionEnabled": cp.CopyProtection,
 		"encryptionAtRestEnabled": cp.EncryptionAtRest, "restoreWindowDays": cp.RestoreWindowDays, "deletable": false,
-		"scheduledPolicyItems": []any{obj{"frequencyType": "daily", "frequencyInterval": 1, "retentionUnit": "days", "retentionValue": 7}},
-		"updatedDate":          "2026-01-05T10:00:00Z", "updatedUser": "backup-officer@example.com"}
+		"scheduledPolicyItems": policyItems(cp.Items), "updatedDate": "2026-01-05T10:00:00Z", "updatedUser": "backup-officer@example.com"}
+	if od := cp.OnDemand; od != nil {
+		o["onDemandPolicyItem"] = obj{"id": "6d0000000000000000000001", "frequencyType": "ondemand", "frequencyInterval": 0,
+			"retentionUnit": od.RetentionUnit, "retentionValue": od.RetentionValue}
+	}
+	return o
 }
 
 // jobsOf answers the restore-job, export-job and compliance operations; ok is false for
