@@ -95,6 +95,9 @@ func (s Schedule) ExtraFor(frequency string) time.Duration {
 	return extra
 }
 
+// Frequencies lists the frequencies of policy items in a stable order, most frequent first.
+var Frequencies = []string{"hourly", "daily", "weekly", "monthly", "yearly", "ondemand"}
+
 // policyFrequency is a frequency as policy items name it (hourly, ..., ondemand), from the upper
 // case of copy and extra retention settings (HOURLY, ..., ON_DEMAND).
 func policyFrequency(f string) string { return strings.ReplaceAll(strings.ToLower(f), "_", "") }

@@ -50,12 +50,13 @@ type CompliancePolicy struct {
 // addJobsAndPolicies gives a cluster what a backup owner looks at beyond its snapshots, the
 // same for every seed:
 //   - a dedicated replica set has continuous backup, copies every snapshot to AWS US_WEST_2 and
-//     its hourly and daily ones to AWS EU_WEST_1, which is behind (only the snapshots from the
-//     third on were copied there); it exports automatically, the newest export failed two
+//     its hourly and daily ones to AWS EU_WEST_1 (kept there 7 days), which is behind (only the
+//     snapshots from the third on were copied there); it keeps its monthly snapshots 30 days
+//     beyond their retention (an extra retention setting); it exports automatically, the newest export failed two
 //     hours ago after one succeeded 26 hours ago; its restores: a point-in-time restore
 //     completed 30 hours ago, an automated one 50 hours ago, a download 72 hours ago that
 //     expired since, and an automated one in progress;
-//   - a sharded dedicated cluster copies its daily snapshots to AWS US_WEST_2 and has an
+//   - a sharded dedicated cluster copies its daily snapshots to AWS US_WEST_2 (kept 7 days) and has an
 //     automated restore that failed 3 hours ago, a cancelled download and an automated restore
 //     completed 200 hours ago;
 //   - a Flex cluster has a restore completed 20 hours ago, a download completed 25 hours ago
@@ -87,6 +88,7 @@ func addJobsAndPolicies(c *Cluster, p int, now time.Time, seq *uint64) {
 	case c.Kind == Dedicated && !c.Sharded:
 		c.PIT, c.AutoExport = true, true
 		c.Copies = []CopySetting{{"AWS", "US_WEST_2", nil}, {"AWS", "EU_WEST_1", []string{"hourly", "daily"}}}
+		c.ExtraRetention = []ExtraRetention{{"MONTHLY", 30}}
 		for k := range c.Snapshots {
 			if c.Snapshots[k].Status != "completed" {
 				continue
