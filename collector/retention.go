@@ -23,9 +23,9 @@ func init() {
 	})
 }
 
-// buildRetention adds a target's retention series: one per policy item (of two items with the
-// same frequency and interval, which Atlas does not allow, the longer), one per frequency with
-// extra retention.
+// buildRetention adds a target's retention series: one per policy item (two items of the same
+// frequency and interval would be one series: the longer counts), one per frequency with extra
+// retention.
 func buildRetention(t *estate.TargetView, gauge gaugeFunc) {
 	if !t.HasData || t.Schedule == nil {
 		return
