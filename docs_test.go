@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
 )
 
@@ -185,6 +186,55 @@ func serve(t *testing.T, dir string, env []string, script string) {
 		resp.Body.Close()
 		if resp.StatusCode == 200 && bytes.HasPrefix(body, []byte("Ready")) {
 			return
+		}
+	}
+}
+
+// TestOperationsDocumented: the table of operations sent in docs/operating.md names every
+// operation the client sends, with the version it sends, and no other; the README's roles table
+// names only operations the client sends.
+func TestOperationsDocumented(t *testing.T) {
+	versions := map[string]string{}
+	for _, op := range atlas.Operations() {
+		versions[op.Name] = op.Version
+	}
+	raw, err := os.ReadFile("docs/operating.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := regexp.MustCompile(`(?s)\n## Operations sent\n(.*?)\n## `).FindSubmatch(raw)
+	if section == nil {
+		t.Fatal("docs/operating.md has no section \"Operations sent\"")
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\| ([A-Za-z, ]+) \| .* \| (\d{4}-\d{2}-\d{2})[^|]* \|$`).FindAllSubmatch(section[1], -1) {
+		for _, name := range strings.Split(string(m[1]), ", ") {
+			documented[name] = true
+			if want, ok := versions[name]; !ok {
+				t.Errorf("docs/operating.md lists %s, which the client does not send", name)
+			} else if string(m[2]) != want {
+				t.Errorf("docs/operating.md: %s at %s; the client sends %s", name, m[2], want)
+			}
+		}
+	}
+	for name := range versions {
+		if !documented[name] {
+			t.Errorf("docs/operating.md's operations sent lack %s", name)
+		}
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := regexp.MustCompile(`(?m)^\| [^|]+ \| ((?:(?:list|get)\w+(?:, )?)+) \| [^|]+ \|$`).FindAllSubmatch(readme, -1)
+	if len(roles) < 3 {
+		t.Fatalf("the README's roles table names %d operations' rows, want at least 3", len(roles))
+	}
+	for _, m := range roles {
+		for _, name := range strings.Split(string(m[1]), ", ") {
+			if _, ok := versions[name]; !ok {
+				t.Errorf("the README's roles table names %s, which the client does not send", name)
+			}
 		}
 	}
 }
