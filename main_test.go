@@ -221,12 +221,18 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-// TestREADMEConfigurationsCheck: every configuration the README shows (a yaml block with
-// projects), today's single-credential one and the several organisations' alike, passes
-// --config.check once the secret files it names exist; and a credential set no entry reads
-// with is refused.
+// TestREADMEConfigurationsCheck: every configuration the README and docs/configuration.md show
+// (a yaml block with projects), the single-credential one and the several organisations' one
+// alike, passes --config.check once the secret files it names exist; and a credential set no
+// entry reads with is refused.
 func TestREADMEConfigurationsCheck(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	for _, doc := range []string{"README.md", "docs/configuration.md"} {
+		t.Run(doc, func(t *testing.T) { checkShownConfigurations(t, doc) })
+	}
+}
+
+func checkShownConfigurations(t *testing.T, doc string) {
+	readme, err := os.ReadFile(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +257,7 @@ func TestREADMEConfigurationsCheck(t *testing.T) {
 		}
 		out, err := exec.Command(binary, "--config.check", "--config.file="+file).CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != file+" is valid" {
-			t.Errorf("README configuration %d: %v %s\n%s", n, err, out, m[1])
+			t.Errorf("%s configuration %d: %v %s\n%s", doc, n, err, out, m[1])
 		}
 		if !strings.Contains(m[1], "credentials:") {
 			continue
@@ -264,11 +270,11 @@ func TestREADMEConfigurationsCheck(t *testing.T) {
 		out, err = exec.Command(binary, "--config.check", "--config.file="+file).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), ": credentials.spare: no projects entry reads with this set (credentials: spare): remove it, or read with it") ||
 			strings.Contains(string(out), "s3cr3t") {
-			t.Errorf("README configuration %d with an unread set: %v %s", n, err, out)
+			t.Errorf("%s configuration %d with an unread set: %v %s", doc, n, err, out)
 		}
 	}
 	if n < 2 {
-		t.Errorf("%d configurations in the README, want today's single-credential one and the several organisations' one", n)
+		t.Errorf("%d configurations in %s, want the single-credential one and the several organisations' one", n, doc)
 	}
 }
 

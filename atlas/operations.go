@@ -47,8 +47,8 @@ type Operation struct {
 	Paged               bool
 }
 
-// Operations lists every operation the client sends (the table of package spec), for the README
-// and for tests that check it against the OpenAPI description.
+// Operations lists every operation the client sends (the table of package spec), for the client's
+// metrics and for tests that check it against the OpenAPI description and the documentation.
 func Operations() []Operation {
 	all := spec.All()
 	out := make([]Operation, len(all))

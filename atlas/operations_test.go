@@ -8,7 +8,7 @@ import (
 )
 
 // specFacts is testdata/operations.json: facts about each Atlas operation taken from the
-// official OpenAPI description by `go run ./tools/specfacts` (see the README).
+// official OpenAPI description by `go run ./tools/specfacts` (see docs/operating.md, "Operations sent").
 type specFacts struct {
 	Operations []struct {
 		OperationID string `json:"operationId"`

@@ -168,7 +168,7 @@ func TestSlotsProbeWaitsForQuiet(t *testing.T) {
 // Clients of two organisations share one bound of 8. One organisation's Atlas hangs: once one
 // of its calls has timed out, a refresh of the other organisation's 40 targets reads them on
 // every slot, the hanging organisation's probe taking none while they wait, and never more than
-// the bound in flight in all. Counts only: the harness measures the time (README).
+// the bound in flight in all. Counts only: the harness measures the time (docs/scale.md).
 func TestHangingOrganisationLeavesTheOtherTheSlots(t *testing.T) {
 	est, reqs := flexTargets(40)
 	good := newFake(t, atlastest.Options{Estate: est, Latency: 30 * time.Millisecond})

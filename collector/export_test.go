@@ -11,8 +11,8 @@ import (
 // FamilyNames lists the name of every family the collector renders, in output order.
 func FamilyNames() []string {
 	var out []string
-	for _, f := range families().list {
-		out = append(out, f.name)
+	for _, f := range Families() {
+		out = append(out, f.Name)
 	}
 	return out
 }

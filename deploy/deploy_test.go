@@ -633,6 +633,34 @@ func TestChangelogNamesVersion(t *testing.T) {
 	}
 }
 
+// TestChangelogStyle: every change is one line in the prometheus style, `- [KIND] what`, and
+// nothing but release headings, a release's one-line note and changes is in the file.
+func TestChangelogStyle(t *testing.T) {
+	raw, err := os.ReadFile("../CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := regexp.MustCompile(`^- \[(FEATURE|ENHANCEMENT|BUGFIX|CHANGE)\] \S`)
+	heading := regexp.MustCompile(`^(# Changelog|## Unreleased|## \d+\.\d+\.\d+ / \d{4}-\d{2}-\d{2})$`)
+	changes := 0
+	for i, line := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+		switch {
+		case change.MatchString(line):
+			changes++
+		case line == "", heading.MatchString(line):
+		case strings.HasPrefix(line, "- ") || strings.HasPrefix(line, " "):
+			t.Errorf("CHANGELOG.md:%d: want one line `- [FEATURE|ENHANCEMENT|BUGFIX|CHANGE] ...` per change: %q", i+1, line)
+		case i > 0 && !strings.HasPrefix(line, "#") && strings.HasSuffix(line, "."):
+			// A release's note, such as "The first release."
+		default:
+			t.Errorf("CHANGELOG.md:%d: not a heading, a release note or a change: %q", i+1, line)
+		}
+	}
+	if changes == 0 {
+		t.Error("CHANGELOG.md lists no change")
+	}
+}
+
 // kustomizeBuild builds the kustomization in dir and returns its objects by kind.
 func kustomizeBuild(t *testing.T, dir string) map[string]map[string]any {
 	t.Helper()

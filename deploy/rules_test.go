@@ -245,6 +245,52 @@ func TestRunbookURLs(t *testing.T) {
 	}
 }
 
+// TestREADMEAlertsTable: the README's alerts table lists every alert of alerts.yml once, with
+// its severity and a link to its runbook, and no other.
+func TestREADMEAlertsTable(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert  string            `yaml:"alert"`
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, "prometheus/alerts.yml", &rules)
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ severity, link string }
+	rows := map[string]row{}
+	for _, m := range regexp.MustCompile(`(?m)^\| (AtlasBackup\w+) \| (\w+) \| .* \| \[runbook\]\(([^)]*)\) \|$`).FindAllStringSubmatch(string(raw), -1) {
+		if _, dup := rows[m[1]]; dup {
+			t.Errorf("the README's alerts table lists %s twice", m[1])
+		}
+		rows[m[1]] = row{m[2], m[3]}
+	}
+	alerts := map[string]bool{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts[r.Alert] = true
+			want := row{r.Labels["severity"], "docs/runbooks.md#" + githubAnchor(r.Alert)}
+			if got, ok := rows[r.Alert]; !ok {
+				t.Errorf("the README's alerts table lacks %s (want a row `| %s | %s | what it means | [runbook](%s) |`)", r.Alert, r.Alert, want.severity, want.link)
+			} else if got != want {
+				t.Errorf("the README's alerts table: %s has severity %q and runbook %q, want %q and %q", r.Alert, got.severity, got.link, want.severity, want.link)
+			}
+		}
+	}
+	for name := range rows {
+		if !alerts[name] {
+			t.Errorf("the README's alerts table lists %s, which is no alert of alerts.yml", name)
+		}
+	}
+}
+
 // githubAnchor is the anchor GitHub gives a Markdown heading: lower case, spaces as hyphens,
 // other punctuation dropped.
 func githubAnchor(heading string) string {

@@ -8,7 +8,7 @@ import (
 )
 
 // The request-count and concurrency targets are exact, so they are asserted; times are only
-// reported (README, issue notes).
+// reported (docs/scale.md, issue notes).
 func TestRefreshMakesTheMinimumRequests(t *testing.T) {
 	cases := []struct {
 		name string
@@ -173,7 +173,7 @@ func TestSoakWithFaults(t *testing.T) {
 // 4; the second's Atlas hangs. The first's refreshes make exactly the requests they make with
 // the second not configured, and once the second's first call has timed out (every refresh
 // after the first), they have all 4 slots: Atlas serves 4 of their requests at once, as alone.
-// Counts only: the harness reports the times (README).
+// Counts only: the harness reports the times (docs/scale.md).
 func TestHangingOrganisationTakesNoSlotOfTheOthersRefresh(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the refreshes of two organisations twice, a hanging one's for a second each")
