@@ -134,11 +134,15 @@ func main() {
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := rl.reload("POST /-/reload"); err != nil {
+		changed, err := rl.reload("POST /-/reload")
+		switch {
+		case err != nil:
 			http.Error(w, "reload failed: "+err.Error(), http.StatusBadRequest)
-			return
+		case !changed:
+			fmt.Fprintln(w, "Configuration unchanged: nothing to reload")
+		default:
+			fmt.Fprintln(w, "Reloaded")
 		}
-		fmt.Fprintln(w, "Reloaded")
 	})
 	if *metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
@@ -161,7 +165,7 @@ func main() {
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: *readHeader, IdleTimeout: *idleTimeout}
-	go handleSignals(logger, func() error { return rl.reload("SIGHUP") }, func() {
+	go handleSignals(logger, func() { _, _ = rl.reload("SIGHUP") }, func() {
 		stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -277,12 +281,12 @@ func shardFromFlags(index int, indexSet bool, total int, podName string) (estate
 	return estate.Shard{Index: index, Total: total}, nil
 }
 
-func handleSignals(logger log.Logger, reload func() error, shutdown func()) {
+func handleSignals(logger log.Logger, reload func(), shutdown func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			_ = reload()
+			reload()
 			continue
 		}
 		level.Info(logger).Log("msg", "shutting down", "signal", s)

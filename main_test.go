@@ -352,11 +352,15 @@ func TestReload(t *testing.T) {
 		t.Errorf("%d targets after a failed reload, want the 2 of the running config", n)
 	}
 	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [flex-02]\n")
-	if code, body := e.reload(t); code != 200 {
-		t.Fatalf("good reload: %d %s", code, body)
+	if code, body := e.reload(t); code != 200 || body != "Reloaded\n" {
+		t.Fatalf("good reload: %d %q", code, body)
 	}
 	if n := clusters(); n != 1 {
 		t.Errorf("%d targets after narrowing the config, want 1", n)
+	}
+	// The same file again: nothing changed, and the answer says so.
+	if code, body := e.reload(t); code != 200 || body != "Configuration unchanged: nothing to reload\n" {
+		t.Errorf("reload of an unchanged file: %d %q", code, body)
 	}
 	if e.waitLog(t, `msg="reload failed; keeping the running configuration"`, 1) == 0 {
 		t.Errorf("failed reload not logged")

@@ -100,26 +100,27 @@ func (r *reloader) sources() estate.Sources {
 }
 
 // reload loads the configuration again and applies what changed; reason says what asked.
-func (r *reloader) reload(reason string) error {
+// changed is false when the configuration loaded is the running one: nothing was applied.
+func (r *reloader) reload(reason string) (changed bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed, renewed, err := r.apply()
 	if err != nil {
 		r.success.Set(0)
 		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "reason", reason, "err", err)
-		return err
+		return false, err
 	}
 	r.loaded()
 	if !changed {
 		level.Info(r.logger).Log("msg", "configuration unchanged", "reason", reason)
-		return nil
+		return false, nil
 	}
 	kv := []any{"msg", "configuration reloaded", "reason", reason, "atlas_session_kept", len(renewed) == 0}
 	if r.cfg.Named() {
 		kv = append(kv, "new_sessions", strings.Join(renewed, ","))
 	}
 	level.Info(r.logger).Log(kv...)
-	return nil
+	return true, nil
 }
 
 // apply loads the configuration and puts what changed in place; r.mu must be held. renewed
@@ -224,7 +225,7 @@ func (r *reloader) watchSecrets(ctx context.Context, interval time.Duration, kic
 		}
 		if key := r.changedSecret(); key != "" {
 			level.Info(r.logger).Log("msg", "secret file changed; reloading", "key", key)
-			_ = r.reload(reason)
+			_, _ = r.reload(reason)
 		}
 	}
 }
