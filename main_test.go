@@ -176,7 +176,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("good config: %d %s", code, out)
 	}
 	const bad = "config/testdata/bad-unknown-key.yml"
-	badOut := bad + ":3: atlas.concurrency: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout"
+	badOut := bad + ":3: atlas.concurrency: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, no_proxy, proxy_connect_header, proxy_from_environment, proxy_url, rate_limit_factor, service_account, timeout, tls_config"
 	if code, out := check("--config.file=" + bad); code != 1 || out != badOut {
 		t.Errorf("bad config: %d %s", code, out)
 	}
@@ -345,7 +345,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code, body := e.reload(t); code != 400 || body != "reload failed: "+cfgFile+
-		`:1: atlas.nope: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout`+"\n" {
+		`:1: atlas.nope: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, no_proxy, proxy_connect_header, proxy_from_environment, proxy_url, rate_limit_factor, service_account, timeout, tls_config`+"\n" {
 		t.Errorf("bad reload: %d %q", code, body)
 	}
 	if n := clusters(); n != 2 {

@@ -135,12 +135,14 @@ func (r *reloader) apply() (changed bool, renewed []string, err error) {
 	var old, fresh []*atlas.Client // the clients of sessions that end, and of those that begin
 	for _, name := range cfg.Sets() {
 		prev, cc := r.sessions[name], r.clientConfig(cfg, name)
-		if prev != nil && reflect.DeepEqual(cfg.ClientConfig(name), r.cfg.ClientConfig(name)) {
+		if prev != nil && sameClient(cfg, r.cfg, name) {
 			next[name] = prev
 			continue
 		}
 		var prevClient *atlas.Client
-		if prev != nil {
+		if prev != nil && cfg.SameConnection(r.cfg) {
+			// A new connection (TLS, proxy) is a new session: the old one's connections and
+			// transport go with it.
 			prevClient = prev.client
 		}
 		client, kept, err := atlas.NewFrom(prevClient, cc)
@@ -177,6 +179,15 @@ func (r *reloader) apply() (changed bool, renewed []string, err error) {
 		c.Close()
 	}
 	return true, renewed, nil
+}
+
+// sameClient reports whether credential set name's client is the same under a and b: the
+// same settings and credentials, and the same connection (compared as the configuration states
+// it, since the connection built from it holds functions).
+func sameClient(a, b *config.Config, name string) bool {
+	x, y := a.ClientConfig(name), b.ClientConfig(name)
+	x.Connection, y.Connection = atlas.Connection{}, atlas.Connection{}
+	return reflect.DeepEqual(x, y) && a.SameConnection(b)
 }
 
 // loaded records a successful load of the configuration.

@@ -2,6 +2,7 @@ package atlas
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,7 +77,11 @@ type Config struct {
 	// 0.8 (keep a fifth of every bucket for other tools).
 	RateLimitFactor float64
 	Observer        Observer
-	// Transport is the underlying transport; default a clone of http.DefaultTransport.
+	// Connection is how the client reaches BaseURL's host, API calls and the token endpoint
+	// alike: TLS and proxy.
+	Connection Connection
+	// Transport is the underlying transport; default a clone of http.DefaultTransport with
+	// Connection's settings. A Transport given is used as it is.
 	Transport http.RoundTripper
 	// Slots, when set, bounds the requests in flight together with the other clients built
 	// with it (a process's clients across reloads and credential changes), and is sized by its
@@ -86,6 +91,16 @@ type Config struct {
 	// Share is the share of Slots the calls draw from: the client's credential set, among
 	// those the owner named with Slots.Divide.
 	Share string
+}
+
+// Connection is the network path to Atlas: the TLS settings and the proxy. Its zero value is
+// Go's defaults: the system's roots, and the proxy of the environment (HTTPS_PROXY, NO_PROXY).
+type Connection struct {
+	TLS *tls.Config // nil: Go's defaults
+	// Proxy picks the proxy of a request, as http.Transport.Proxy; nil: the environment's.
+	Proxy func(*http.Request) (*url.URL, error)
+	// ProxyConnectHeader is sent to the proxy with each CONNECT.
+	ProxyConnectHeader http.Header
 }
 
 // ServiceAccount holds OAuth2 client credentials.
@@ -186,6 +201,13 @@ func New(cfg Config) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = cfg.MaxConcurrency
 		t.MaxIdleConns = 2 * cfg.MaxConcurrency
+		if cfg.Connection.TLS != nil {
+			t.TLSClientConfig = cfg.Connection.TLS.Clone()
+		}
+		if cfg.Connection.Proxy != nil {
+			t.Proxy = cfg.Connection.Proxy
+		}
+		t.ProxyConnectHeader = cfg.Connection.ProxyConnectHeader
 		cfg.Transport = t
 	}
 	c := &Client{
