@@ -22,6 +22,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -52,6 +53,8 @@ func main() {
 		secretCheck   = kingpin.Flag("config.secret-check-interval", "How often to read the secret files (*_file) again and reload when one changed, as on a Kubernetes secret rotation; also done whenever Atlas refuses the credentials. 0 turns the periodic check off.").Default("30s").Duration()
 		readHeader    = kingpin.Flag("web.read-header-timeout", "Longest a client may take to send a request's headers.").Default("10s").Duration()
 		idleTimeout   = kingpin.Flag("web.idle-timeout", "Longest an idle keep-alive connection is kept open.").Default("1m").Duration()
+		maxRequests   = kingpin.Flag("web.max-requests", "Most /metrics requests served at once; one more is answered 503 Service Unavailable. 0: no limit.").Default("40").Int()
+		noOwnMetrics  = kingpin.Flag("web.disable-exporter-metrics", "Leave the exporter's process_*, go_* and promhttp_* metrics out of /metrics.").Bool()
 		shardSet      bool
 		shardIndex    = kingpin.Flag("shard", "This replica's shard, from 0 to --total-shards - 1: it reads the projects whose id hashes to it.").Default("0").IsSetByUser(&shardSet).Int()
 		totalShards   = kingpin.Flag("total-shards", "How many replicas share the estate, each reading one shard of the projects.").Default("1").Int()
@@ -110,12 +113,12 @@ func main() {
 	go rl.watchSecrets(life, *secretCheck, refused)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(coll, rl.success, rl.timestamp, versioncollector.NewCollector(exporterName),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(coll, rl.success, rl.timestamp, versioncollector.NewCollector(exporterName))
 	apiMetrics.Register(reg, rl.inFlight)
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, handler.Metrics(reg, eng, coll, logger, *timeoutOffset, *maxTimeout))
+	mux.Handle(*metricsPath, metricsHandler(reg, eng, coll, logger, !*noOwnMetrics,
+		handler.Options{Offset: *timeoutOffset, MaxTimeout: *maxTimeout, MaxRequests: *maxRequests}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !eng.Ready() {
@@ -177,6 +180,19 @@ func main() {
 	}
 	rl.close()
 	level.Info(logger).Log("msg", "stopped")
+}
+
+// metricsHandler is the /metrics handler. With the exporter's metrics (as node_exporter's
+// without --web.disable-exporter-metrics), reg also gets the Go and process collectors and the
+// handler's own metrics, promhttp's: the scrapes by code and in flight
+// (promhttp.InstrumentMetricHandler) and the handler's errors.
+func metricsHandler(reg *prometheus.Registry, eng *estate.Engine, coll *collector.Collector, logger log.Logger, exporterMetrics bool, opts handler.Options) http.Handler {
+	if !exporterMetrics {
+		return handler.Metrics(reg, eng, coll, logger, opts)
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts.Registry = reg
+	return promhttp.InstrumentMetricHandler(reg, handler.Metrics(reg, eng, coll, logger, opts))
 }
 
 // checkConfig validates the configuration file and, when one is given, the web configuration
