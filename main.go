@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
@@ -97,7 +98,11 @@ func main() {
 		s.Shard = shard
 		return s
 	}
-	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(src estate.Sources, s estate.Settings) *estate.Engine {
+	var obs atlas.Observer = apiMetrics
+	if *logLevel == "debug" {
+		obs = observers{apiMetrics, requestLog{logger}}
+	}
+	rl, err := newReloader(load, settings, refusalWatch{Observer: obs, kick: refused}, logger, func(src estate.Sources, s estate.Settings) *estate.Engine {
 		return estate.New(life, logger, src, s, time.Now)
 	})
 	if err != nil {

@@ -36,8 +36,21 @@ type Observer interface {
 // RequestEvent describes one HTTP exchange with Atlas.
 type RequestEvent struct {
 	Operation string
-	Code      string // HTTP status code, or "error" when no response arrived
-	Duration  time.Duration
+	// Credentials is the credential set of the client (Config.Share).
+	Credentials string
+	// Method and Path are the request's, the path escaped as sent, without the query: it names
+	// projects and clusters, never a credential.
+	Method, Path string
+	// Attempt numbers the call's attempts from 1 (a digest challenge and its answer, or a token
+	// request, are one attempt with the request they serve); RetryOf is why the attempt before
+	// failed, one of RetryReasons, "" on the first.
+	Attempt int
+	RetryOf string
+	Code    string // HTTP status code, or "error" when no response arrived
+	// Error is the class of the failure when no response arrived: timeout, canceled, tls or
+	// network.
+	Error    string
+	Duration time.Duration
 	// RateLimitRemaining is Atlas's RateLimit-Remaining header; HasRateLimit is false when the
 	// response had none (Atlas does not always send it).
 	RateLimitRemaining float64
@@ -219,7 +232,7 @@ func New(cfg Config) (*Client, error) {
 		c.slots = NewSlots(cfg.MaxConcurrency)
 	}
 	c.source = sourceOf(base, cfg)
-	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer}
+	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer, credentials: cfg.Share}
 	if cfg.ServiceAccount != nil {
 		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.UserAgent)
 	} else {
@@ -251,18 +264,39 @@ func (sc scope) fail(op spec.Operation, path string, status int, err error) *Err
 	return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: path, StatusCode: status, Err: err}
 }
 
-type opKey struct{}
+type exchangeKey struct{}
 
-func withOperation(ctx context.Context, op string) context.Context {
-	return context.WithValue(ctx, opKey{}, op)
+// exchange is what the requests of one attempt of a call carry in their context for onWire:
+// the operation, the attempt, and why the attempt before it failed (the retry reason).
+type exchange struct {
+	op      string
+	attempt int
+	retryOf string
 }
 
-func operationOf(ctx context.Context) string {
-	if op, ok := ctx.Value(opKey{}).(string); ok {
-		return op
+func exchangeOf(ctx context.Context) exchange {
+	if x, ok := ctx.Value(exchangeKey{}).(exchange); ok {
+		return x
 	}
-	return "unknown"
+	return exchange{op: "unknown"}
 }
+
+// withOperation names the operation of the requests under ctx, keeping their attempt.
+func withOperation(ctx context.Context, op string) context.Context {
+	x := exchangeOf(ctx)
+	x.op = op
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+// withAttempt numbers the attempt of the requests under ctx; retryOf is why the one before
+// failed ("" for the first).
+func withAttempt(ctx context.Context, attempt int, retryOf string) context.Context {
+	x := exchangeOf(ctx)
+	x.attempt, x.retryOf = attempt, retryOf
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+func operationOf(ctx context.Context) string { return exchangeOf(ctx).op }
 
 // apiURL is the URL of path (already escaped: names go through esc) with query q.
 func (c *Client) apiURL(path string, q url.Values) *url.URL {
