@@ -110,6 +110,10 @@ func main() {
 		os.Exit(1)
 	}
 	eng := rl.eng
+	// The retries start at zero for the operations this configuration can send.
+	expect := func(c *config.Config) { apiMetrics.Expect(atlas.OperationsFor(c.Reads())) }
+	expect(rl.cfg)
+	rl.applied = expect
 	coll := collector.New(eng, time.Now)
 	// Refresh once at start, so /-/ready turns true without waiting for the first scrape; render
 	// each version of what it brings off the scrape path.

@@ -31,6 +31,9 @@ type reloader struct {
 	// between the credential sets on reload.
 	slots *atlas.Slots
 
+	// applied, when set, is called with each configuration put in place by a reload.
+	applied func(*config.Config)
+
 	mu       sync.Mutex
 	cfg      *config.Config
 	sessions map[string]*session // per credential set ("" for the atlas section's)
@@ -175,6 +178,9 @@ func (r *reloader) apply() (changed bool, renewed []string, err error) {
 	r.slots.Divide(cfg.Sets()...)
 	r.cfg, r.sessions = cfg, next
 	r.eng.Reconfigure(r.sources(), r.settings(cfg))
+	if r.applied != nil {
+		r.applied(cfg)
+	}
 	for _, c := range old {
 		c.Close()
 	}

@@ -59,7 +59,10 @@ type RequestEvent struct {
 
 // RetryReasons are the reasons ObserveRetry reports; listing_shifted is a listing read once more
 // because its pages moved while it was read.
-var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout", "token_rejected", "listing_shifted"}
+var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout", "token_rejected", RetryListingShifted}
+
+// RetryListingShifted is the retry reason of a paged listing read again.
+const RetryListingShifted = "listing_shifted"
 
 // RetryPolicy bounds the retries of 429, 5xx and connection failures.
 type RetryPolicy struct {
