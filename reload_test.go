@@ -33,6 +33,9 @@ func TestReloadStorm(t *testing.T) {
 	}
 	write("")
 	e := startExporter(t, "--config.file="+cfgFile, "--web.enable-lifecycle")
+	// Ready says the snapshots are read; the first refresh's job reads may still be under way
+	// until it counts its requests.
+	e.waitMetrics(t, []string{`atlas_backup_exporter_last_refresh_requests{discovery="full"} `})
 	first := srv.Count("")
 	for range 50 {
 		if code, body := e.reload(t); code != 200 {
