@@ -14,6 +14,7 @@ import (
 // with 503, then answers) and each refresh's start and end, with what it planned and the
 // requests it sent; nothing a header or body holds, so no secret. At info, none of it.
 func TestDebugLog(t *testing.T) {
+	t.Parallel()
 	srv := newFakeAtlas(t, atlastest.Options{})
 	srv.SetFault("listGroupClusters", "", &atlastest.Fault{Status: 503, Times: 1})
 	cfgFile := filepath.Join(t.TempDir(), "c.yml")

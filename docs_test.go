@@ -15,6 +15,7 @@ import (
 // TestNetworkDocConfigurationsCheck: every configuration docs/network.md shows passes
 // --config.check, with the files it names in place (a CA, a secret).
 func TestNetworkDocConfigurationsCheck(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile("docs/network.md")
 	if err != nil {
 		t.Fatal(err)

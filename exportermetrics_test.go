@@ -15,6 +15,7 @@ import (
 // --web.disable-exporter-metrics leaves those three out, and keeps the exporter's
 // atlas_backup_exporter_* and the data.
 func TestExporterMetrics(t *testing.T) {
+	t.Parallel()
 	srv := newFakeAtlas(t, atlastest.Options{})
 	cfgFile := filepath.Join(t.TempDir(), "c.yml")
 	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [dedicated-01]\n")

@@ -334,6 +334,7 @@ func grepLines(s, substr string) []string {
 // keeps it, and reloading the same file changes nothing, though the connection it builds holds
 // functions that never compare equal.
 func TestReloadOfConnectionRenewsSessions(t *testing.T) {
+	t.Parallel()
 	srv := newFakeAtlas(t, atlastest.Options{})
 	cfgFile := filepath.Join(t.TempDir(), "c.yml")
 	write := func(atlasKeys string) {

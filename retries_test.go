@@ -18,6 +18,7 @@ import (
 // received during a refresh is among them (a paged listing with listing_shifted too), and the
 // single-snapshot reads, which no entry asks for, are not.
 func TestRetriesZeroForOperationsInUse(t *testing.T) {
+	t.Parallel()
 	srv := newFakeAtlas(t, atlastest.Options{})
 	cfgFile := filepath.Join(t.TempDir(), "c.yml")
 	writeConfig(t, cfgFile, srv.URL, `  - discover_all_projects: true
