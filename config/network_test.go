@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/internal/testenv"
@@ -302,5 +304,26 @@ func TestExampleConfigNetwork(t *testing.T) {
 		if got := fmt.Sprint(u); err != nil || (want == "" && u != nil) || (want != "" && got != want) {
 			t.Errorf("proxy of %s: %v %v, want %q", target, u, err, want)
 		}
+	}
+}
+
+// TestNetworkSecretsHidden: a proxy URL's password and the connect headers' values are never
+// written out: a marshalled configuration hides them, and its keys read back.
+func TestNetworkSecretsHidden(t *testing.T) {
+	raw := "atlas:\n  api_key: {public_key: p, private_key: k}\n  proxy_url: http://user:pa55w0rd@proxy:3128\n  proxy_connect_header: {Proxy-Authorization: [Basic pa55w0rd]}\nprojects: [{name: P}]\n"
+	c, err := Parse("x.yml", []byte(raw), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "pa55w0rd") || !strings.Contains(string(out), "proxy_url: http://user:xxxxx@proxy:3128") ||
+		!strings.Contains(string(out), "- <secret>") {
+		t.Errorf("marshalled:\n%s", out)
+	}
+	if _, err := Parse("x.yml", out, noEnv); err != nil && strings.Contains(err.Error(), "unknown key") {
+		t.Error(err)
 	}
 }
