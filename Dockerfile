@@ -7,9 +7,11 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG TARGETOS TARGETARCH
+ARG VERSION
 ARG REVISION
 ARG BUILD_DATE
-RUN make build GOOS=${TARGETOS} GOARCH=${TARGETARCH} REVISION=${REVISION} BRANCH= BUILD_DATE=${BUILD_DATE} OUT=/out/atlas_backup_exporter
+# The image has no .git: the version is make image's (the tag of a tagged commit), else VERSION's.
+RUN make build GOOS=${TARGETOS} GOARCH=${TARGETARCH} ${VERSION:+VERSION=${VERSION}} REVISION=${REVISION} BRANCH= BUILD_DATE=${BUILD_DATE} OUT=/out/atlas_backup_exporter
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/atlas_backup_exporter /bin/atlas_backup_exporter

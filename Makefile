@@ -2,6 +2,7 @@
 # sha256sum (or shasum), `image` needs Docker with buildx.
 #
 #   make build                  ./atlas_backup_exporter for this machine, version stamped
+#   make version                the version a build here would stamp
 #   make test                   the README's test command
 #   make lint                   gofmt, go vet, staticcheck
 #   make ci                     what .ci/run runs: the gofmt check, then make test with Prometheus 3
@@ -13,10 +14,11 @@ BINARY := atlas_backup_exporter
 OUT ?= $(BINARY)
 DIST ?= dist
 
-# The version stamped into the binary: the VERSION file, the commit, its branch and its time
-# (UTC), so two builds of one commit are the same. Each can be set on the command line. The
+# The version stamped into the binary: the tag (less its v) when HEAD is exactly at a v* tag,
+# else the VERSION file (X.Y.Z-dev between releases); the commit, its branch and its time (UTC),
+# so two builds of one commit are the same. Each can be set on the command line. The
 # `X := $(X)` lines evaluate git once rather than at every use.
-VERSION ?= $(shell cat VERSION)
+VERSION ?= $(shell git describe --tags --exact-match --match 'v[0-9]*' HEAD 2>/dev/null | sed 's/^v//' | grep . || cat VERSION)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 BRANCH ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 BUILD_DATE ?= $(shell TZ=UTC git show -s --format=%cd --date=format-local:%Y%m%d-%H:%M:%S HEAD 2>/dev/null)
@@ -39,10 +41,13 @@ version_pkg := github.com/prometheus/common/version
 LDFLAGS := -s -w -X $(version_pkg).Version=$(VERSION) -X $(version_pkg).Revision=$(REVISION) \
 	-X $(version_pkg).Branch=$(BRANCH) -X $(version_pkg).BuildDate=$(BUILD_DATE)
 
-.PHONY: build test fmt lint ci release image clean
+.PHONY: build version test fmt lint ci release image clean
 
 build:
 	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(OUT) .
+
+version:
+	@echo $(VERSION)
 
 test:
 	go vet ./... && go tool staticcheck ./... && go test -race -count=1 ./...
@@ -81,7 +86,7 @@ release:
 	cd $(DIST) && $(SHA256SUM) $$(ls *.tar.gz *.zip 2>/dev/null) > sha256sums.txt
 
 image:
-	docker buildx build --platform $(IMAGE_PLATFORMS) --build-arg REVISION=$(REVISION) \
+	docker buildx build --platform $(IMAGE_PLATFORMS) --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 		--build-arg BUILD_DATE=$(BUILD_DATE) -t $(IMAGE) $(IMAGE_FLAGS) .
 
 clean:

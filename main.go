@@ -23,11 +23,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/atlastest"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/collector"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
@@ -52,6 +54,8 @@ func main() {
 		secretCheck   = kingpin.Flag("config.secret-check-interval", "How often to read the secret files (*_file) again and reload when one changed, as on a Kubernetes secret rotation; also done whenever Atlas refuses the credentials. 0 turns the periodic check off.").Default("30s").Duration()
 		readHeader    = kingpin.Flag("web.read-header-timeout", "Longest a client may take to send a request's headers.").Default("10s").Duration()
 		idleTimeout   = kingpin.Flag("web.idle-timeout", "Longest an idle keep-alive connection is kept open.").Default("1m").Duration()
+		maxRequests   = kingpin.Flag("web.max-requests", "Most /metrics requests served at once; one more is answered 503 Service Unavailable. 0: no limit.").Default("40").Int()
+		noOwnMetrics  = kingpin.Flag("web.disable-exporter-metrics", "Leave the exporter's process_*, go_* and promhttp_* metrics out of /metrics.").Bool()
 		shardSet      bool
 		shardIndex    = kingpin.Flag("shard", "This replica's shard, from 0 to --total-shards - 1: it reads the projects whose id hashes to it.").Default("0").IsSetByUser(&shardSet).Int()
 		totalShards   = kingpin.Flag("total-shards", "How many replicas share the estate, each reading one shard of the projects.").Default("1").Int()
@@ -94,7 +98,11 @@ func main() {
 		s.Shard = shard
 		return s
 	}
-	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(src estate.Sources, s estate.Settings) *estate.Engine {
+	var obs atlas.Observer = apiMetrics
+	if *logLevel == "debug" {
+		obs = observers{apiMetrics, requestLog{logger}}
+	}
+	rl, err := newReloader(load, settings, refusalWatch{Observer: obs, kick: refused}, logger, func(src estate.Sources, s estate.Settings) *estate.Engine {
 		return estate.New(life, logger, src, s, time.Now)
 	})
 	if err != nil {
@@ -102,6 +110,10 @@ func main() {
 		os.Exit(1)
 	}
 	eng := rl.eng
+	// The retries start at zero for the operations this configuration can send.
+	expect := func(c *config.Config) { apiMetrics.Expect(atlas.OperationsFor(c.Reads())) }
+	expect(rl.cfg)
+	rl.applied = expect
 	coll := collector.New(eng, time.Now)
 	// Refresh once at start, so /-/ready turns true without waiting for the first scrape; render
 	// each version of what it brings off the scrape path.
@@ -110,12 +122,12 @@ func main() {
 	go rl.watchSecrets(life, *secretCheck, refused)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(coll, rl.success, rl.timestamp, versioncollector.NewCollector(exporterName),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(coll, rl.success, rl.timestamp, versioncollector.NewCollector(exporterName))
 	apiMetrics.Register(reg, rl.inFlight)
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, handler.Metrics(reg, eng, coll, logger, *timeoutOffset, *maxTimeout))
+	mux.Handle(*metricsPath, metricsHandler(reg, eng, coll, logger, !*noOwnMetrics,
+		handler.Options{Offset: *timeoutOffset, MaxTimeout: *maxTimeout, MaxRequests: *maxRequests}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !eng.Ready() {
@@ -134,11 +146,15 @@ func main() {
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := rl.reload("POST /-/reload"); err != nil {
+		changed, err := rl.reload("POST /-/reload")
+		switch {
+		case err != nil:
 			http.Error(w, "reload failed: "+err.Error(), http.StatusBadRequest)
-			return
+		case !changed:
+			fmt.Fprintln(w, "Configuration unchanged: nothing to reload")
+		default:
+			fmt.Fprintln(w, "Reloaded")
 		}
-		fmt.Fprintln(w, "Reloaded")
 	})
 	if *metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
@@ -161,7 +177,7 @@ func main() {
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: *readHeader, IdleTimeout: *idleTimeout}
-	go handleSignals(logger, func() error { return rl.reload("SIGHUP") }, func() {
+	go handleSignals(logger, func() { _, _ = rl.reload("SIGHUP") }, func() {
 		stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -173,6 +189,19 @@ func main() {
 	}
 	rl.close()
 	level.Info(logger).Log("msg", "stopped")
+}
+
+// metricsHandler is the /metrics handler. With the exporter's metrics (as node_exporter's
+// without --web.disable-exporter-metrics), reg also gets the Go and process collectors and the
+// handler's own metrics, promhttp's: the scrapes by code and in flight
+// (promhttp.InstrumentMetricHandler) and the handler's errors.
+func metricsHandler(reg *prometheus.Registry, eng *estate.Engine, coll *collector.Collector, logger log.Logger, exporterMetrics bool, opts handler.Options) http.Handler {
+	if !exporterMetrics {
+		return handler.Metrics(reg, eng, coll, logger, opts)
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts.Registry = reg
+	return promhttp.InstrumentMetricHandler(reg, handler.Metrics(reg, eng, coll, logger, opts))
 }
 
 // checkConfig validates the configuration file and, when one is given, the web configuration
@@ -277,12 +306,12 @@ func shardFromFlags(index int, indexSet bool, total int, podName string) (estate
 	return estate.Shard{Index: index, Total: total}, nil
 }
 
-func handleSignals(logger log.Logger, reload func() error, shutdown func()) {
+func handleSignals(logger log.Logger, reload func(), shutdown func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			_ = reload()
+			reload()
 			continue
 		}
 		level.Info(logger).Log("msg", "shutting down", "signal", s)

@@ -176,7 +176,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("good config: %d %s", code, out)
 	}
 	const bad = "config/testdata/bad-unknown-key.yml"
-	badOut := bad + ":3: atlas.concurrency: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout"
+	badOut := bad + ":3: atlas.concurrency: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, no_proxy, proxy_connect_header, proxy_from_environment, proxy_url, rate_limit_factor, service_account, timeout, tls_config"
 	if code, out := check("--config.file=" + bad); code != 1 || out != badOut {
 		t.Errorf("bad config: %d %s", code, out)
 	}
@@ -351,18 +351,22 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code, body := e.reload(t); code != 400 || body != "reload failed: "+cfgFile+
-		`:1: atlas.nope: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, rate_limit_factor, service_account, timeout`+"\n" {
+		`:1: atlas.nope: unknown key; expected one of api_key, base_url, max_attempts, max_concurrency, no_proxy, proxy_connect_header, proxy_from_environment, proxy_url, rate_limit_factor, service_account, timeout, tls_config`+"\n" {
 		t.Errorf("bad reload: %d %q", code, body)
 	}
 	if n := clusters(); n != 2 {
 		t.Errorf("%d targets after a failed reload, want the 2 of the running config", n)
 	}
 	writeConfig(t, cfgFile, srv.URL, "  - id: 5f0000000000000000000001\n    clusters: [flex-02]\n")
-	if code, body := e.reload(t); code != 200 {
-		t.Fatalf("good reload: %d %s", code, body)
+	if code, body := e.reload(t); code != 200 || body != "Reloaded\n" {
+		t.Fatalf("good reload: %d %q", code, body)
 	}
 	if n := clusters(); n != 1 {
 		t.Errorf("%d targets after narrowing the config, want 1", n)
+	}
+	// The same file again: nothing changed, and the answer says so.
+	if code, body := e.reload(t); code != 200 || body != "Configuration unchanged: nothing to reload\n" {
+		t.Errorf("reload of an unchanged file: %d %q", code, body)
 	}
 	if e.waitLog(t, `msg="reload failed; keeping the running configuration"`, 1) == 0 {
 		t.Errorf("failed reload not logged")

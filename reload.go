@@ -31,6 +31,9 @@ type reloader struct {
 	// between the credential sets on reload.
 	slots *atlas.Slots
 
+	// applied, when set, is called with each configuration put in place by a reload.
+	applied func(*config.Config)
+
 	mu       sync.Mutex
 	cfg      *config.Config
 	sessions map[string]*session // per credential set ("" for the atlas section's)
@@ -100,26 +103,27 @@ func (r *reloader) sources() estate.Sources {
 }
 
 // reload loads the configuration again and applies what changed; reason says what asked.
-func (r *reloader) reload(reason string) error {
+// changed is false when the configuration loaded is the running one: nothing was applied.
+func (r *reloader) reload(reason string) (changed bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed, renewed, err := r.apply()
 	if err != nil {
 		r.success.Set(0)
 		level.Error(r.logger).Log("msg", "reload failed; keeping the running configuration", "reason", reason, "err", err)
-		return err
+		return false, err
 	}
 	r.loaded()
 	if !changed {
 		level.Info(r.logger).Log("msg", "configuration unchanged", "reason", reason)
-		return nil
+		return false, nil
 	}
 	kv := []any{"msg", "configuration reloaded", "reason", reason, "atlas_session_kept", len(renewed) == 0}
 	if r.cfg.Named() {
 		kv = append(kv, "new_sessions", strings.Join(renewed, ","))
 	}
 	level.Info(r.logger).Log(kv...)
-	return nil
+	return true, nil
 }
 
 // apply loads the configuration and puts what changed in place; r.mu must be held. renewed
@@ -134,12 +138,14 @@ func (r *reloader) apply() (changed bool, renewed []string, err error) {
 	var old, fresh []*atlas.Client // the clients of sessions that end, and of those that begin
 	for _, name := range cfg.Sets() {
 		prev, cc := r.sessions[name], r.clientConfig(cfg, name)
-		if prev != nil && reflect.DeepEqual(cfg.ClientConfig(name), r.cfg.ClientConfig(name)) {
+		if prev != nil && sameClient(cfg, r.cfg, name) {
 			next[name] = prev
 			continue
 		}
 		var prevClient *atlas.Client
-		if prev != nil {
+		if prev != nil && cfg.SameConnection(r.cfg) {
+			// A new connection (TLS, proxy) is a new session: the old one's connections and
+			// transport go with it.
 			prevClient = prev.client
 		}
 		client, kept, err := atlas.NewFrom(prevClient, cc)
@@ -172,10 +178,22 @@ func (r *reloader) apply() (changed bool, renewed []string, err error) {
 	r.slots.Divide(cfg.Sets()...)
 	r.cfg, r.sessions = cfg, next
 	r.eng.Reconfigure(r.sources(), r.settings(cfg))
+	if r.applied != nil {
+		r.applied(cfg)
+	}
 	for _, c := range old {
 		c.Close()
 	}
 	return true, renewed, nil
+}
+
+// sameClient reports whether credential set name's client is the same under a and b: the
+// same settings and credentials, and the same connection (compared as the configuration states
+// it, since the connection built from it holds functions).
+func sameClient(a, b *config.Config, name string) bool {
+	x, y := a.ClientConfig(name), b.ClientConfig(name)
+	x.Connection, y.Connection = atlas.Connection{}, atlas.Connection{}
+	return reflect.DeepEqual(x, y) && a.SameConnection(b)
 }
 
 // loaded records a successful load of the configuration.
@@ -224,7 +242,7 @@ func (r *reloader) watchSecrets(ctx context.Context, interval time.Duration, kic
 		}
 		if key := r.changedSecret(); key != "" {
 			level.Info(r.logger).Log("msg", "secret file changed; reloading", "key", key)
-			_ = r.reload(reason)
+			_, _ = r.reload(reason)
 		}
 	}
 }

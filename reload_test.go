@@ -33,6 +33,9 @@ func TestReloadStorm(t *testing.T) {
 	}
 	write("")
 	e := startExporter(t, "--config.file="+cfgFile, "--web.enable-lifecycle")
+	// Ready says the snapshots are read; the first refresh's job reads may still be under way
+	// until it counts its requests.
+	e.waitMetrics(t, []string{`atlas_backup_exporter_last_refresh_requests{discovery="full"} `})
 	first := srv.Count("")
 	for range 50 {
 		if code, body := e.reload(t); code != 200 {
@@ -324,4 +327,38 @@ func grepLines(s, substr string) []string {
 		}
 	}
 	return out
+}
+
+// TestReloadOfConnectionRenewsSessions: a reload that changes the connection settings starts a
+// new Atlas session (the old one's transport goes with it), one that changes only a timeout
+// keeps it, and reloading the same file changes nothing, though the connection it builds holds
+// functions that never compare equal.
+func TestReloadOfConnectionRenewsSessions(t *testing.T) {
+	t.Parallel()
+	srv := newFakeAtlas(t, atlastest.Options{})
+	cfgFile := filepath.Join(t.TempDir(), "c.yml")
+	write := func(atlasKeys string) {
+		t.Helper()
+		cfg := fmt.Sprintf("atlas:\n  base_url: %s\n  api_key: {public_key: pubkey, private_key: private-key-abcdef}\n%sprojects:\n  - {id: 5f0000000000000000000001}\n", srv.URL, atlasKeys)
+		if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	e := startExporter(t, "--config.file="+cfgFile, "--web.enable-lifecycle")
+	for i, step := range []struct{ keys, answer, log string }{
+		{"", "Configuration unchanged: nothing to reload\n", `msg="configuration unchanged"`},
+		{"  proxy_from_environment: false\n", "Reloaded\n", `msg="configuration reloaded" reason="POST /-/reload" atlas_session_kept=false`},
+		{"  proxy_from_environment: false\n", "Configuration unchanged: nothing to reload\n", `msg="configuration unchanged"`},
+		{"  proxy_from_environment: false\n  timeout: 20s\n", "Reloaded\n", `msg="configuration reloaded" reason="POST /-/reload" atlas_session_kept=true`},
+	} {
+		write(step.keys)
+		before := strings.Count(e.logs.String(), step.log)
+		if code, body := e.reload(t); code != 200 || body != step.answer {
+			t.Errorf("reload %d: %d %q, want %q", i, code, body, step.answer)
+		}
+		if e.waitLog(t, step.log, before+1) != before+1 {
+			t.Errorf("reload %d: no log line %s", i, step.log)
+		}
+	}
 }

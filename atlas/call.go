@@ -24,6 +24,7 @@ func (c *Client) get(ctx context.Context, op spec.Operation, sc scope, u *url.UR
 	defer c.limits.done(bucket)
 	var last *Error
 	reauthed := false
+	retryOf := ""
 	for attempt := 1; ; attempt++ {
 		sl, err := c.admit(ctx, bucket)
 		if err != nil {
@@ -32,11 +33,11 @@ func (c *Client) get(ctx context.Context, op spec.Operation, sc scope, u *url.UR
 			}
 			return sc.fail(op, u.EscapedPath(), 0, err)
 		}
-		retryAfter, reason, apiErr := c.once(ctx, sl, bucket, op, sc, u, decode)
+		retryAfter, reason, apiErr := c.once(withAttempt(ctx, attempt, retryOf), sl, bucket, op, sc, u, decode)
 		if apiErr == nil {
 			return nil
 		}
-		last = apiErr
+		last, retryOf = apiErr, reason
 		if reason == "token_rejected" {
 			if reauthed {
 				return apiErr

@@ -2,6 +2,7 @@ package atlas
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,8 +36,21 @@ type Observer interface {
 // RequestEvent describes one HTTP exchange with Atlas.
 type RequestEvent struct {
 	Operation string
-	Code      string // HTTP status code, or "error" when no response arrived
-	Duration  time.Duration
+	// Credentials is the credential set of the client (Config.Share).
+	Credentials string
+	// Method and Path are the request's, the path escaped as sent, without the query: it names
+	// projects and clusters, never a credential.
+	Method, Path string
+	// Attempt numbers the call's attempts from 1 (a digest challenge and its answer, or a token
+	// request, are one attempt with the request they serve); RetryOf is why the attempt before
+	// failed, one of RetryReasons, "" on the first.
+	Attempt int
+	RetryOf string
+	Code    string // HTTP status code, or "error" when no response arrived
+	// Error is the class of the failure when no response arrived: timeout, canceled, tls or
+	// network.
+	Error    string
+	Duration time.Duration
 	// RateLimitRemaining is Atlas's RateLimit-Remaining header; HasRateLimit is false when the
 	// response had none (Atlas does not always send it).
 	RateLimitRemaining float64
@@ -45,7 +59,10 @@ type RequestEvent struct {
 
 // RetryReasons are the reasons ObserveRetry reports; listing_shifted is a listing read once more
 // because its pages moved while it was read.
-var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout", "token_rejected", "listing_shifted"}
+var RetryReasons = []string{"rate_limited", "server_error", "network", "timeout", "token_rejected", RetryListingShifted}
+
+// RetryListingShifted is the retry reason of a paged listing read again.
+const RetryListingShifted = "listing_shifted"
 
 // RetryPolicy bounds the retries of 429, 5xx and connection failures.
 type RetryPolicy struct {
@@ -76,7 +93,11 @@ type Config struct {
 	// 0.8 (keep a fifth of every bucket for other tools).
 	RateLimitFactor float64
 	Observer        Observer
-	// Transport is the underlying transport; default a clone of http.DefaultTransport.
+	// Connection is how the client reaches BaseURL's host, API calls and the token endpoint
+	// alike: TLS and proxy.
+	Connection Connection
+	// Transport is the underlying transport; default a clone of http.DefaultTransport with
+	// Connection's settings. A Transport given is used as it is.
 	Transport http.RoundTripper
 	// Slots, when set, bounds the requests in flight together with the other clients built
 	// with it (a process's clients across reloads and credential changes), and is sized by its
@@ -86,6 +107,16 @@ type Config struct {
 	// Share is the share of Slots the calls draw from: the client's credential set, among
 	// those the owner named with Slots.Divide.
 	Share string
+}
+
+// Connection is the network path to Atlas: the TLS settings and the proxy. Its zero value is
+// Go's defaults: the system's roots, and the proxy of the environment (HTTPS_PROXY, NO_PROXY).
+type Connection struct {
+	TLS *tls.Config // nil: Go's defaults
+	// Proxy picks the proxy of a request, as http.Transport.Proxy; nil: the environment's.
+	Proxy func(*http.Request) (*url.URL, error)
+	// ProxyConnectHeader is sent to the proxy with each CONNECT.
+	ProxyConnectHeader http.Header
 }
 
 // ServiceAccount holds OAuth2 client credentials.
@@ -186,6 +217,13 @@ func New(cfg Config) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = cfg.MaxConcurrency
 		t.MaxIdleConns = 2 * cfg.MaxConcurrency
+		if cfg.Connection.TLS != nil {
+			t.TLSClientConfig = cfg.Connection.TLS.Clone()
+		}
+		if cfg.Connection.Proxy != nil {
+			t.Proxy = cfg.Connection.Proxy
+		}
+		t.ProxyConnectHeader = cfg.Connection.ProxyConnectHeader
 		cfg.Transport = t
 	}
 	c := &Client{
@@ -197,7 +235,7 @@ func New(cfg Config) (*Client, error) {
 		c.slots = NewSlots(cfg.MaxConcurrency)
 	}
 	c.source = sourceOf(base, cfg)
-	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer}
+	c.wire = &onWire{next: cfg.Transport, obs: cfg.Observer, credentials: cfg.Share}
 	if cfg.ServiceAccount != nil {
 		c.auth = newOAuth(base, *cfg.ServiceAccount, c.wire, cfg.UserAgent)
 	} else {
@@ -229,18 +267,39 @@ func (sc scope) fail(op spec.Operation, path string, status int, err error) *Err
 	return &Error{Operation: op.Name, ProjectID: sc.ProjectID, Cluster: sc.Cluster, Path: path, StatusCode: status, Err: err}
 }
 
-type opKey struct{}
+type exchangeKey struct{}
 
-func withOperation(ctx context.Context, op string) context.Context {
-	return context.WithValue(ctx, opKey{}, op)
+// exchange is what the requests of one attempt of a call carry in their context for onWire:
+// the operation, the attempt, and why the attempt before it failed (the retry reason).
+type exchange struct {
+	op      string
+	attempt int
+	retryOf string
 }
 
-func operationOf(ctx context.Context) string {
-	if op, ok := ctx.Value(opKey{}).(string); ok {
-		return op
+func exchangeOf(ctx context.Context) exchange {
+	if x, ok := ctx.Value(exchangeKey{}).(exchange); ok {
+		return x
 	}
-	return "unknown"
+	return exchange{op: "unknown"}
 }
+
+// withOperation names the operation of the requests under ctx, keeping their attempt.
+func withOperation(ctx context.Context, op string) context.Context {
+	x := exchangeOf(ctx)
+	x.op = op
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+// withAttempt numbers the attempt of the requests under ctx; retryOf is why the one before
+// failed ("" for the first).
+func withAttempt(ctx context.Context, attempt int, retryOf string) context.Context {
+	x := exchangeOf(ctx)
+	x.attempt, x.retryOf = attempt, retryOf
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+func operationOf(ctx context.Context) string { return exchangeOf(ctx).op }
 
 // apiURL is the URL of path (already escaped: names go through esc) with query q.
 func (c *Client) apiURL(path string, q url.Values) *url.URL {

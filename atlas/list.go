@@ -62,7 +62,7 @@ func list[T keyed](ctx context.Context, c *Client, op spec.Operation, sc scope, 
 	if !errors.Is(err, errShifted) {
 		return out, err
 	}
-	c.obs.ObserveRetry(op.Name, "listing_shifted")
+	c.obs.ObserveRetry(op.Name, RetryListingShifted)
 	out, err = readPages[T](ctx, c, op, sc, u)
 	if errors.Is(err, errShifted) {
 		return nil, sc.fail(op, spec.Prefix+path, http.StatusOK, fmt.Errorf("%w, twice in a row", ErrListingShifted))

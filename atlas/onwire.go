@@ -1,6 +1,8 @@
 package atlas
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -24,9 +26,10 @@ func (b *releaseBody) Close() error {
 // the Observer (digest challenges and token requests included), counts those in flight, and
 // keeps what their answers' Deprecation and Sunset headers say.
 type onWire struct {
-	next  http.RoundTripper
-	obs   Observer
-	heard heard
+	next        http.RoundTripper
+	obs         Observer
+	credentials string
+	heard       heard
 
 	mu       sync.Mutex
 	inflight int
@@ -47,9 +50,14 @@ func (o *onWire) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	resp, err := o.next.RoundTrip(req)
-	ev := RequestEvent{Operation: operationOf(req.Context()), Code: "error", Duration: time.Since(start)}
+	x := exchangeOf(req.Context())
+	ev := RequestEvent{
+		Operation: x.op, Credentials: o.credentials, Method: req.Method, Path: req.URL.EscapedPath(), Attempt: x.attempt, RetryOf: x.retryOf,
+		Code: "error", Duration: time.Since(start),
+	}
 	if err != nil {
 		done()
+		ev.Error = errorClass(err)
 		o.obs.ObserveRequest(ev)
 		return nil, err
 	}
@@ -87,4 +95,17 @@ func (o *onWire) CloseIdleConnections() {
 	if ci, ok := o.next.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
+}
+
+// errorClass names what kind of failure kept a request from an answer.
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case isTLSConfigError(err):
+		return "tls"
+	}
+	return "network"
 }

@@ -25,7 +25,8 @@ func sourceOf(base *url.URL, cfg Config) source {
 // counts, so that a reload that changes only timeouts or concurrency costs Atlas nothing, and
 // reused is true; prev must then not be closed while the new client is in use. The bound on
 // requests in flight is shared through cfg.Slots alone, credentials changed or not: a process
-// gives all its clients one Slots.
+// gives all its clients one Slots. The connection (cfg.Connection, cfg.Transport) is prev's:
+// a caller whose connection settings changed passes no prev.
 func NewFrom(prev *Client, cfg Config) (c *Client, reused bool, err error) {
 	c, err = New(cfg)
 	if err != nil || prev == nil || c.source != prev.source {

@@ -39,14 +39,24 @@ func NewAPIMetrics() *APIMetrics {
 	}
 }
 
-// Register registers the metrics, plus a gauge of the requests in flight read from inflight.
-func (m *APIMetrics) Register(r prometheus.Registerer, inflight func() int) {
-	// Retries start at zero for every operation, so rate() and alerts see the first one.
-	for _, op := range atlas.Operations() {
+// Expect starts the retries of ops at zero, so that rate() and alerts see the first one: the
+// operations the configuration can send (atlas.OperationsFor), each for the reasons it can be
+// retried for (listing_shifted for paged listings only), rather than every operation the
+// client knows. A reload calls it again with its own: what the configuration now sends gets
+// its zeros; the series of what it no longer sends stay, as counters do.
+func (m *APIMetrics) Expect(ops []atlas.Operation) {
+	for _, op := range ops {
 		for _, reason := range atlas.RetryReasons {
+			if reason == atlas.RetryListingShifted && !op.Paged {
+				continue
+			}
 			m.retries.WithLabelValues(op.Name, reason)
 		}
 	}
+}
+
+// Register registers the metrics, plus a gauge of the requests in flight read from inflight.
+func (m *APIMetrics) Register(r prometheus.Registerer, inflight func() int) {
 	r.MustRegister(m.requests, m.duration, m.retries, m.rateLimit,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "api_inflight_requests",

@@ -36,6 +36,9 @@ type Config struct {
 	CompliancePolicy   *bool       `yaml:"compliance_policy"`
 	JobsInterval       Duration    `yaml:"jobs_interval"`
 	Projects           []Project   `yaml:"projects"`
+
+	// conn is the connection the atlas section's settings make, built once when loaded.
+	conn atlas.Connection
 }
 
 // Atlas is how to reach the Atlas Administration API.
@@ -47,6 +50,8 @@ type Atlas struct {
 	Timeout         Duration        `yaml:"timeout"`
 	MaxAttempts     int             `yaml:"max_attempts"`
 	RateLimitFactor float64         `yaml:"rate_limit_factor"`
+	// Network is how to reach the host: TLS and proxy (network.go).
+	Network `yaml:",inline"`
 }
 
 // ServiceAccount is an Atlas service account (OAuth2 client credentials).
@@ -109,13 +114,13 @@ func (c *Config) CompliancePolicyEnabled() bool {
 }
 
 // ClientConfig returns the configuration of the atlas.Client of credential set name ("" for the
-// atlas section's): the atlas section's connection settings and the set's credentials, secrets
-// resolved, drawing from the set's share of the bound on requests in flight. Every client is
-// built from it.
+// atlas section's): the atlas section's connection settings (host, timeouts, TLS and proxy, for
+// API calls and the token endpoint alike) and the set's credentials, secrets resolved, drawing
+// from the set's share of the bound on requests in flight. Every client is built from it.
 func (c *Config) ClientConfig(name string) atlas.Config {
 	cfg := atlas.Config{
 		BaseURL: c.Atlas.BaseURL, Timeout: c.Atlas.Timeout.D(), MaxConcurrency: c.Atlas.MaxConcurrency,
-		RateLimitFactor: c.Atlas.RateLimitFactor, Retry: atlas.DefaultRetryPolicy, Share: name,
+		RateLimitFactor: c.Atlas.RateLimitFactor, Retry: atlas.DefaultRetryPolicy, Share: name, Connection: c.conn,
 	}
 	cfg.Retry.MaxAttempts = c.Atlas.MaxAttempts
 	set, _ := c.set(name)

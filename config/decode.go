@@ -372,6 +372,7 @@ func (d *decoder) atlas(n *yaml.Node, path string, a *Atlas) {
 		"max_attempts":      d.integer(&a.MaxAttempts, 1, 10),
 		"rate_limit_factor": d.fraction(&a.RateLimitFactor),
 	})
+	maps.Copy(fields, d.networkFields(&a.Network))
 	d.mapping(n, path, fields)
 }
 

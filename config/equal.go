@@ -21,6 +21,12 @@ func (r *Regexp) source() string {
 	return r.original
 }
 
+// SameConnection reports whether c and o reach Atlas the same way: the same TLS settings (and
+// files' contents) and proxy.
+func (c *Config) SameConnection(o *Config) bool {
+	return reflect.DeepEqual(c.Atlas.Network, o.Atlas.Network)
+}
+
 // Equal reports whether c and o configure the exporter the same way, secrets (as resolved from
 // their files or the environment) included.
 func (c *Config) Equal(o *Config) bool {

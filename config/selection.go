@@ -76,3 +76,30 @@ func ReadSecretFile(file string) (Secret, error) {
 	}
 	return Secret(strings.TrimSpace(string(raw))), nil
 }
+
+// Reads says what the configuration reads of Atlas: the operations its clients can send are
+// atlas.OperationsFor(c.Reads()).
+func (c *Config) Reads() atlas.Reads {
+	r := atlas.Reads{
+		Organizations: c.Named(), Schedules: c.BackupSchedulesEnabled(), RestoreJobs: c.RestoreJobsEnabled(),
+		ExportJobs: c.ExportJobsEnabled(), CompliancePolicy: c.CompliancePolicyEnabled(),
+	}
+	for _, p := range c.Projects {
+		if p.Name != "" {
+			r.ProjectsByName = true
+		} else {
+			r.ProjectListing = true // discover_all_projects, or an id the listing finds
+		}
+		kinds := p.Kinds
+		if len(kinds) == 0 {
+			kinds = atlas.DiscoveredKinds
+		}
+		for _, k := range kinds {
+			if !slices.Contains(r.Kinds, k) {
+				r.Kinds = append(r.Kinds, k)
+			}
+		}
+		r.SnapshotsByID = r.SnapshotsByID || len(p.Snapshots) > 0
+	}
+	return r
+}

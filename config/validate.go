@@ -18,6 +18,7 @@ func (d *decoder) validate(c *Config, getenv func(string) string) {
 		// atlas's error quotes the URL, which may hold user info: say what is expected instead.
 		d.fail("atlas.base_url", "must be https://host or https://host:port (http:// only for a loopback host)")
 	}
+	d.checkNetwork(c)
 	d.checkCredentials(c, getenv)
 	if len(c.Projects) == 0 {
 		d.fail("projects", "at least one project is required (id, name or discover_all_projects)")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
@@ -276,6 +277,12 @@ func (e *setEngine) start() *refresh {
 	}
 	e.running = r
 	r.plan()
+	discovery := "changes" // the all-projects cluster listing, then what is due
+	if r.full {
+		discovery = "full"
+	}
+	level.Debug(e.logger).Log("msg", "refresh started", "credentials", config.SetName(e.name), "cycle", r.cycle, "discovery", discovery,
+		"projects_due", len(r.dueProjects), "entries_due", len(r.dueEntries), "targets_known", len(e.targets))
 	rctx, cancel := context.WithTimeout(e.life, r.settings.RefreshTimeout)
 	go func() {
 		r.run(rctx)
@@ -320,6 +327,8 @@ func (e *setEngine) finish(r *refresh) {
 	e.lastDur = e.now().Sub(r.start)
 	e.ready = true
 	e.phases++
+	level.Debug(e.logger).Log("msg", "refresh snapshot phase ended", "credentials", config.SetName(e.name), "cycle", r.cycle,
+		"targets_read", len(r.delivered), "complete", r.complete, "up", e.up, "duration", e.lastDur)
 }
 
 // end ends a refresh once its job reads are over: those refresh_timeout cut fail, the requests
@@ -331,8 +340,11 @@ func (e *setEngine) end(r *refresh) {
 	e.running = nil
 	if r.generation == e.generation {
 		r.failUnfinishedJobs()
-		e.lastRequests[r.discoveryKind()] = float64(r.fetcher.RequestsSent() - r.requestsBefore)
+		requests := r.fetcher.RequestsSent() - r.requestsBefore
+		e.lastRequests[r.discoveryKind()] = float64(requests)
 		e.newVersion()
+		level.Debug(e.logger).Log("msg", "refresh ended", "credentials", config.SetName(e.name), "cycle", r.cycle,
+			"discovery", r.discoveryKind(), "requests", requests, "duration", e.now().Sub(r.start))
 	}
 	if e.queued && e.life.Err() == nil {
 		e.start()

@@ -83,9 +83,10 @@ func server(t *testing.T) (*httptest.Server, *rig.Env) {
 	e.Refresh(t)
 	api := collector.NewAPIMetrics()
 	api.Register(e.Reg, func() int { return 0 })
+	api.Expect(atlas.OperationsFor(atlas.Reads{Kinds: atlas.DiscoveredKinds, ProjectListing: true}))
 	api.ObserveRequest(atlas.RequestEvent{Operation: "listGroups", Code: "200", Duration: time.Second})
 	e.Reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := httptest.NewServer(handler.Metrics(e.Reg, e.Engine, e.Coll, log.NewNopLogger(), 500*time.Millisecond, 10*time.Second))
+	srv := httptest.NewServer(handler.Metrics(e.Reg, e.Engine, e.Coll, log.NewNopLogger(), handler.Options{Offset: 500 * time.Millisecond, MaxTimeout: 10 * time.Second}))
 	t.Cleanup(srv.Close)
 	return srv, e
 }

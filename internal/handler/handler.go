@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -24,8 +25,21 @@ import (
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
-// Metrics returns the /metrics handler. A scrape waits for a refresh at most Prometheus's
-// scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) less offset, and never more than max.
+// Options configure the /metrics handler.
+type Options struct {
+	// A scrape waits for a refresh at most Prometheus's scrape timeout
+	// (X-Prometheus-Scrape-Timeout-Seconds) less Offset, and never more than MaxTimeout.
+	Offset, MaxTimeout time.Duration
+	// MaxRequests is the most scrapes served at once: one more is answered 503 at once, as
+	// promhttp's MaxRequestsInFlight does. 0: no limit.
+	MaxRequests int
+	// Registry, when set, gets promhttp_metric_handler_errors_total{cause}, counting what
+	// promhttp's handler counts: gathering the exporter's own metrics failed, or encoding and
+	// sending the answer did.
+	Registry prometheus.Registerer
+}
+
+// Metrics returns the /metrics handler.
 //
 // An answer is two parts. The data (everything the estate's view determines) is rendered and
 // compressed once per version of the view, off the scrape path (collector.Exposition), and
@@ -33,8 +47,29 @@ import (
 // exporter's own metrics of reg (the client's requests, reloads, process and Go metrics),
 // gathered and compressed at each scrape; each gzip member follows the last, which gzip
 // readers read as one stream. A family is in one part only, so each is written once.
-func Metrics(reg prometheus.Gatherer, eng *estate.Engine, coll *collector.Collector, logger log.Logger, offset, max time.Duration) http.Handler {
+func Metrics(reg prometheus.Gatherer, eng *estate.Engine, coll *collector.Collector, logger log.Logger, opts Options) http.Handler {
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "promhttp_metric_handler_errors_total",
+		Help: "Total number of internal errors encountered by the promhttp metric handler.",
+	}, []string{"cause"})
+	gathering, encoding := errs.WithLabelValues("gathering"), errs.WithLabelValues("encoding")
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(errs)
+	}
+	var inFlight chan struct{}
+	if opts.MaxRequests > 0 {
+		inFlight = make(chan struct{}, opts.MaxRequests)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if inFlight != nil {
+			select {
+			case inFlight <- struct{}{}:
+				defer func() { <-inFlight }()
+			default:
+				http.Error(w, fmt.Sprintf("Too many scrapes at once (--web.max-requests=%d): try again later.", opts.MaxRequests), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		w.Header().Add("Vary", "Accept")
 		w.Header().Add("Vary", "Accept-Encoding")
 		format, ok := Negotiate(r.Header)
@@ -42,7 +77,7 @@ func Metrics(reg prometheus.Gatherer, eng *estate.Engine, coll *collector.Collec
 			http.Error(w, "Not Acceptable: /metrics is served in the text format (text/plain; version=0.0.4) and OpenMetrics (application/openmetrics-text; version=1.0.0 or 0.0.1), not the protobuf format", http.StatusNotAcceptable)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), ScrapeTimeout(r, offset, max))
+		ctx, cancel := context.WithTimeout(r.Context(), ScrapeTimeout(r, opts.Offset, opts.MaxTimeout))
 		defer cancel()
 		eng.Refresh(ctx)
 		body := coll.Exposition(ctx, false)
@@ -52,20 +87,27 @@ func Metrics(reg prometheus.Gatherer, eng *estate.Engine, coll *collector.Collec
 		}
 		w.Header().Set("Content-Type", string(format))
 		f := dataFormat(format)
-		var err error
+		var gatherErr, writeErr error
 		if gzipAccepted(r.Header.Get("Accept-Encoding")) {
 			var own []byte
-			own, err = ownGzip(reg, format)
+			own, gatherErr, writeErr = ownGzip(reg, format)
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Header().Set("Content-Length", strconv.Itoa(body.Size(f)+len(own)))
-			if werr := body.WriteGzip(w, f); werr == nil {
-				_, _ = w.Write(own)
+			if werr := body.WriteGzip(w, f); werr != nil {
+				writeErr = werr
+			} else if _, werr := w.Write(own); werr != nil {
+				writeErr = werr
 			}
 		} else {
-			err = write(w, format, body, reg)
+			gatherErr, writeErr = write(w, format, body, reg)
 		}
-		if err != nil {
-			level.Error(logger).Log("msg", "writing metrics", "err", err)
+		if gatherErr != nil {
+			gathering.Inc()
+			level.Error(logger).Log("msg", "gathering the exporter's own metrics", "err", gatherErr)
+		}
+		if writeErr != nil {
+			encoding.Inc()
+			level.Error(logger).Log("msg", "writing metrics", "err", writeErr)
 		}
 	})
 }
@@ -106,42 +148,40 @@ var gzipWriters = sync.Pool{New: func() any {
 }}
 
 // ownGzip is reg's families in format, as one gzip member. Like promhttp's ContinueOnError it
-// encodes what reg gathered even when gathering partly failed, and returns that error.
-func ownGzip(reg prometheus.Gatherer, format expfmt.Format) ([]byte, error) {
+// encodes what reg gathered even when gathering partly failed, and returns that error apart
+// from one of encoding.
+func ownGzip(reg prometheus.Gatherer, format expfmt.Format) (member []byte, gatherErr, encodeErr error) {
 	var buf bytes.Buffer
 	gz := gzipWriters.Get().(*gzip.Writer)
 	defer gzipWriters.Put(gz)
 	gz.Reset(&buf)
-	err := writeOwn(gz, reg, format)
-	if cerr := gz.Close(); err == nil {
-		err = cerr
+	gatherErr, encodeErr = writeOwn(gz, reg, format)
+	if cerr := gz.Close(); encodeErr == nil {
+		encodeErr = cerr
 	}
-	return buf.Bytes(), err
+	return buf.Bytes(), gatherErr, encodeErr
 }
 
 // writeOwn writes reg's families in format, and for OpenMetrics the # EOF that ends the
 // answer.
-func writeOwn(w io.Writer, reg prometheus.Gatherer, format expfmt.Format) error {
+func writeOwn(w io.Writer, reg prometheus.Gatherer, format expfmt.Format) (gatherErr, writeErr error) {
 	mfs, gatherErr := reg.Gather()
 	enc := expfmt.NewEncoder(w, format)
 	for _, mf := range mfs {
 		if err := enc.Encode(mf); err != nil {
-			return err
+			return gatherErr, err
 		}
 	}
-	if err := enc.(expfmt.Closer).Close(); err != nil {
-		return err
-	}
-	return gatherErr
+	return gatherErr, enc.(expfmt.Closer).Close()
 }
 
 // write writes the whole answer in format, uncompressed: the data, then reg's families.
-func write(w io.Writer, format expfmt.Format, body *collector.Body, reg prometheus.Gatherer) error {
+func write(w io.Writer, format expfmt.Format, body *collector.Body, reg prometheus.Gatherer) (gatherErr, writeErr error) {
 	if body == nil {
-		return errNotRendered
+		return nil, errNotRendered
 	}
 	if err := body.WritePlain(w, dataFormat(format)); err != nil {
-		return err
+		return nil, err
 	}
 	return writeOwn(w, reg, format)
 }
@@ -149,7 +189,8 @@ func write(w io.Writer, format expfmt.Format, body *collector.Body, reg promethe
 // WriteExposition writes what /metrics serves in format, uncompressed: coll's newest version,
 // rendered first if it is not yet, then reg's families.
 func WriteExposition(ctx context.Context, w io.Writer, format expfmt.Format, coll *collector.Collector, reg prometheus.Gatherer) error {
-	return write(w, format, coll.Exposition(ctx, true), reg)
+	gatherErr, writeErr := write(w, format, coll.Exposition(ctx, true), reg)
+	return errors.Join(gatherErr, writeErr)
 }
 
 // ScrapeTimeout is Prometheus's scrape timeout less offset, capped at max, and max when

@@ -54,7 +54,7 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 			fake.SetFault("listGroupClusterBackupSnapshots", c, &atlastest.Fault{Hang: true})
 		}
 	}
-	web := httptest.NewServer(handler.Metrics(reg, eng, coll, log.NewNopLogger(), 500*time.Millisecond, 25*time.Second))
+	web := httptest.NewServer(handler.Metrics(reg, eng, coll, log.NewNopLogger(), handler.Options{Offset: 500 * time.Millisecond, MaxTimeout: 25 * time.Second}))
 	defer web.Close()
 	eng.Refresh(ctx) // the first, full refresh
 	eng.WaitIdle(ctx)
