@@ -31,6 +31,7 @@ type Fetcher interface {
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
 	Organization(ctx context.Context, id string) (atlas.Organization, error)
+	Schedule(ctx context.Context, t atlas.Target) (atlas.Schedule, error)
 	Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
 	RequestsSent() uint64
 	Notices() []atlas.Notice
@@ -161,6 +162,7 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 			ts.gone = nil // learnt from the old source
 			e.changed(t, ts)
 		}
+		e.dropBaselines()
 	}
 	e.reconfigureJobs(old, s, newSource)
 	if old.Named != s.Named {
@@ -182,6 +184,7 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 			}
 		}
 		e.selection++
+		e.dropBaselines()
 		e.rediscover, e.queued = true, true
 		// A new selection may want schedules read, and a policy may have changed meanwhile.
 		for _, ts := range e.targets {
@@ -311,6 +314,7 @@ func (e *setEngine) finish(r *refresh) {
 	if r.selection == e.selection {
 		e.updateMissing(r.settings)
 	}
+	e.forgetBaselines(r)
 	r.mu.Lock()
 	e.up = r.successes > 0 && !r.authFailed
 	r.mu.Unlock()

@@ -220,3 +220,37 @@ func (p *Project) Cluster(name string) *Cluster {
 	}
 	return nil
 }
+
+// DeleteSnapshots deletes the cluster's snapshots with these ids, as `atlas backups snapshots
+// delete` does, and returns how many it deleted.
+func (c *Cluster) DeleteSnapshots(ids ...string) int {
+	n := len(c.Snapshots)
+	c.Snapshots = slices.DeleteFunc(c.Snapshots, func(sn Snap) bool { return slices.Contains(ids, sn.ID) })
+	return n - len(c.Snapshots)
+}
+
+// SetExpiry gives the cluster's snapshot id the expiry at, as editing a snapshot's retention
+// does (or a policy edit with updateSnapshots), and reports whether the snapshot exists.
+func (c *Cluster) SetExpiry(id string, at time.Time) bool {
+	for i := range c.Snapshots {
+		if c.Snapshots[i].ID == id {
+			c.Snapshots[i].ExpiresAt = at
+			return true
+		}
+	}
+	return false
+}
+
+// Expire deletes the snapshots of every cluster whose expiry is not after now, as Atlas's
+// deletion job does, and returns how many it deleted.
+func (e *Estate) Expire(now time.Time) int {
+	n := 0
+	for _, p := range e.Projects {
+		for _, c := range p.Clusters {
+			before := len(c.Snapshots)
+			c.Snapshots = slices.DeleteFunc(c.Snapshots, func(sn Snap) bool { return !sn.ExpiresAt.IsZero() && !sn.ExpiresAt.After(now) })
+			n += before - len(c.Snapshots)
+		}
+	}
+	return n
+}

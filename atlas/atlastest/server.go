@@ -68,6 +68,9 @@ type Options struct {
 	FinishAbandoned bool
 	// Now is the fake's clock, for token and nonce expiry; default time.Now.
 	Now func() time.Time
+	// ExpireSnapshots deletes the snapshots whose expiry passed (by Now) before each answer,
+	// as Atlas's deletion job does (Estate.Expire).
+	ExpireSnapshots bool
 }
 
 // NoncePolicy is what a server checks of the counts sent with one digest nonce.
@@ -799,6 +802,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo, 
 		return
 	}
 	s.mu.Lock()
+	if s.opts.ExpireSnapshots {
+		s.estate.Expire(s.opts.Now())
+	}
 	body, status := s.answer(r, rt, org)
 	if status == 200 {
 		s.afterPage(r, rt)
