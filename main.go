@@ -56,6 +56,7 @@ func main() {
 		shardIndex    = kingpin.Flag("shard", "This replica's shard, from 0 to --total-shards - 1: it reads the projects whose id hashes to it.").Default("0").IsSetByUser(&shardSet).Int()
 		totalShards   = kingpin.Flag("total-shards", "How many replicas share the estate, each reading one shard of the projects.").Default("1").Int()
 		podName       = kingpin.Flag("shard.from-pod-name", "Take --shard from the ordinal that ends this StatefulSet pod name (pass $(POD_NAME) set from metadata.name).").String()
+		storagePath   = kingpin.Flag("storage.path", "File keeping, across restarts, the ids and expiries of each Cloud Backup and serverless cluster's last snapshot listing, so that snapshots deleted early while the exporter was down still count (docs/tamper.md). Off when empty.").String()
 		logLevel      = kingpin.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = kingpin.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		toolkitFlags  = kingpinflag.AddFlags(kingpin.CommandLine, defaultAddress)
@@ -91,7 +92,7 @@ func main() {
 	refused := make(chan struct{}, 1)
 	settings := func(c *config.Config) estate.Settings {
 		s := estate.SettingsFrom(c)
-		s.Shard = shard
+		s.Shard, s.StoragePath = shard, *storagePath
 		return s
 	}
 	rl, err := newReloader(load, settings, refusalWatch{Observer: apiMetrics, kick: refused}, logger, func(src estate.Sources, s estate.Settings) *estate.Engine {

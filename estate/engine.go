@@ -53,6 +53,9 @@ type Settings struct {
 	Named bool
 	// Shard is the part of the estate this replica reads (--shard, --total-shards).
 	Shard Shard
+	// StoragePath is the state file keeping the tamper baselines across restarts
+	// (--storage.path, storage.go); "" keeps none. Read at start only.
+	StoragePath string
 	// RestoreJobs, ExportJobs and CompliancePolicy turn those reads on: restore and export
 	// jobs at most once per JobsInterval per target, the policy with each discovery of its
 	// project.
@@ -116,6 +119,12 @@ type setEngine struct {
 	clusterNames map[string]map[string]bool // per project: names in the last all-projects cluster listing
 	log          logBook                    // what was logged about the exporter as a whole
 	view         *View                      // the last View built
+	// stored are the baselines the state file kept, for the first listings after a start;
+	// baseChanges counts the changes of the targets' baselines, for the file to be written
+	// when they changed; phaseEnded, when set, runs after each snapshot phase (to write it).
+	stored      map[atlas.Target]storedBase
+	baseChanges uint64
+	phaseEnded  func()
 }
 
 // newSetEngine returns the engine of credential set name, reading s's entries of that set with f.
@@ -185,6 +194,7 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 		}
 		e.selection++
 		e.dropBaselines()
+		e.stored = nil
 		e.rediscover, e.queued = true, true
 		// A new selection may want schedules read, and a policy may have changed meanwhile.
 		for _, ts := range e.targets {
@@ -283,6 +293,9 @@ func (e *setEngine) start() *refresh {
 	go func() {
 		r.run(rctx)
 		e.finish(r)
+		if e.phaseEnded != nil {
+			e.phaseEnded()
+		}
 		// The next refresh starts once this one's job reads are over: one refresh at a time
 		// reads a target's jobs, and asks again where Atlas refused them.
 		r.jobs.Wait() // the reads honour rctx: at refresh_timeout at the latest
@@ -315,6 +328,7 @@ func (e *setEngine) finish(r *refresh) {
 		e.updateMissing(r.settings)
 	}
 	e.forgetBaselines(r)
+	e.stored = nil // the first listings after the start have had it
 	r.mu.Lock()
 	e.up = r.successes > 0 && !r.authFailed
 	r.mu.Unlock()

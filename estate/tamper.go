@@ -92,6 +92,13 @@ func (r *refresh) compare(t atlas.Target, ts *targetState, res atlas.Result, sna
 		return nil // read under a selection a reload changed since: the next listing is the first
 	}
 	now := e.now()
+	if sb, ok := e.stored[t]; ok && base == nil {
+		delete(e.stored, t)
+		base, was = sb.base, sb.served
+	}
+	if !sameSlice(base, snaps) {
+		e.baseChanges++
+	}
 	tp.base, tp.served, tp.view.BaselineAt = snaps, res.Served, now
 	ps := e.projects[t.ProjectID]
 	if base == nil || was != res.Served || ps == nil || !ps.names[t.Cluster] || sameSlice(base, snaps) {
@@ -190,6 +197,7 @@ func (e *setEngine) forgetBaselines(r *refresh) {
 	for t, ts := range e.targets {
 		if ts.seen != r.cycle && ts.tamper.base != nil {
 			ts.tamper.base, ts.tamper.view.BaselineAt = nil, time.Time{}
+			e.baseChanges++
 			e.changed(t, ts)
 		}
 	}
@@ -201,6 +209,7 @@ func (e *setEngine) dropBaselines() {
 	for t, ts := range e.targets {
 		if ts.tamper.base != nil {
 			ts.tamper.base, ts.tamper.view.BaselineAt = nil, time.Time{}
+			e.baseChanges++
 			e.changed(t, ts)
 		}
 	}

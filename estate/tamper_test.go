@@ -2,6 +2,8 @@ package estate_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +259,85 @@ func TestShiftedListing(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	e.refresh(t)
 	sameLines(t, tamperLines(e.exposition(t)), wantTamper(map[string]int{"deleted_early dedicated-01 unexplained": deleted}))
+}
+
+// restart starts another engine on the same sources, as the exporter restarting, with s.
+func restart(t *testing.T, e *env, s estate.Settings) *estate.Engine {
+	return estate.New(t.Context(), log.NewLogfmtLogger(e.logs), e.Sources, s, e.clock.Now)
+}
+
+// deletedIn is what eng's view counts deleted early per cluster of project-001 (unexplained).
+func deletedIn(t *testing.T, eng *estate.Engine) map[string]uint64 {
+	eng.Refresh(t.Context())
+	eng.WaitIdle(t.Context())
+	out := map[string]uint64{}
+	for _, tv := range eng.View().Targets {
+		if tv.Tamper.Watched && tv.Project.ID == p1 {
+			out[tv.Target.Cluster] = tv.Tamper.DeletedEarly[estate.CauseUnexplained] + tv.Tamper.DeletedEarly[estate.CausePolicy]
+		}
+	}
+	return out
+}
+
+// TestStateFileAcrossRestart: with --storage.path, snapshots deleted while the exporter was
+// down count at its first refresh; a state file a day old, of another shard, or unreadable is
+// ignored (logged), and nothing counts.
+func TestStateFileAcrossRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(e *env, path string)
+		want   uint64
+		logged string
+	}{
+		{name: "deleted while down", want: 2, logged: `msg="state file read" path=%s baselines=3`},
+		{name: "a day old", change: func(e *env, _ string) { e.clock.Advance(24*time.Hour + time.Minute) }, logged: `msg="state file read" path=%s baselines=0`},
+		{name: "unreadable", change: func(e *env, path string) { writeFile(t, path, "{") },
+			logged: `msg="state file ignored: the first listings are baselines, as after a start without one" path=%[1]s err="%[1]s: unexpected end of JSON input"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			s := oneProject()
+			s.StoragePath = path
+			e := newEnv(t, tamperEstate(), s)
+			e.refresh(t)
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("no state file after a refresh: %v", err)
+			}
+			deleteSnaps(e, "dedicated-01", snapIDs(e, "dedicated-01")[:2]...)
+			e.clock.Advance(time.Minute)
+			if tc.change != nil {
+				tc.change(e, path)
+			}
+			got := deletedIn(t, restart(t, e, s))
+			want := map[string]uint64{"dedicated-01": tc.want, "dedicated-06": 0, "serverless-04": 0}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("deleted early %v, want %v", got, want)
+			}
+			if l := fmt.Sprintf(tc.logged, path); !strings.Contains(e.logs.String(), l) {
+				t.Errorf("not logged: %s\n%s", l, e.logs)
+			}
+		})
+	}
+	t.Run("another shard", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		s := oneProject()
+		s.StoragePath = path
+		e := newEnv(t, tamperEstate(), s)
+		e.refresh(t)
+		deleteSnaps(e, "dedicated-01", snapIDs(e, "dedicated-01")[:2]...)
+		s.Shard = estate.Shard{Index: 0, Total: 2}
+		if got := deletedIn(t, restart(t, e, s)); got["dedicated-01"] != 0 {
+			t.Errorf("deleted early %v, want none", got)
+		}
+		if !strings.Contains(e.logs.String(), "written by shard 0 of 0, this is 0 of 2") {
+			t.Errorf("not logged:\n%s", e.logs)
+		}
+	})
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
