@@ -84,7 +84,7 @@ func main() {
 	defer stop()
 	load := func() (*config.Config, error) { return config.Load(*configFile) }
 	if *demo {
-		fake := startDemo(logger)
+		fake := startDemo(life, logger)
 		defer fake.Close()
 		load = func() (*config.Config, error) { return demoConfig(fake.URL) }
 	}
@@ -301,7 +301,7 @@ const (
 )
 
 // startDemo serves two organisations: billing holds project-001, eu-unit project-002.
-func startDemo(logger log.Logger) *atlastest.Server {
+func startDemo(life context.Context, logger log.Logger) *atlastest.Server {
 	est := atlastest.Generate(atlastest.Spec{Seed: 42, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 12, Orgs: 2})
 	fake := atlastest.NewServer(atlastest.Options{
 		Estate: est, ClientID: demoClientID, ClientSecret: demoSecret, OrgName: "billing",
@@ -309,7 +309,27 @@ func startDemo(logger log.Logger) *atlastest.Server {
 		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone},
 	})
 	level.Info(logger).Log("msg", "demo mode: serving a fake Atlas", "url", fake.URL)
+	go deleteOneEarly(life, fake)
 	return fake
+}
+
+// deleteOneEarly deletes a snapshot of project-001's dedicated-01, not its newest, once the
+// first refresh has listed both projects' replica set clusters: the next refresh shows it in
+// atlas_backup_snapshots_deleted_early_total.
+func deleteOneEarly(life context.Context, fake *atlastest.Server) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for fake.Count("listGroupClusterBackupSnapshots") < 2 {
+		select {
+		case <-tick.C:
+		case <-life.Done():
+			return
+		}
+	}
+	fake.Update(func(e *atlastest.Estate) {
+		c := e.Projects[0].Cluster("dedicated-01")
+		c.DeleteSnapshots(c.Snapshots[1].ID)
+	})
 }
 
 func demoConfig(baseURL string) (*config.Config, error) {
