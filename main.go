@@ -305,8 +305,9 @@ func startDemo(life context.Context, logger log.Logger) *atlastest.Server {
 	est := atlastest.Generate(atlastest.Spec{Seed: 42, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 12, Orgs: 2})
 	fake := atlastest.NewServer(atlastest.Options{
 		Estate: est, ClientID: demoClientID, ClientSecret: demoSecret, OrgName: "billing",
-		Orgs:   []atlastest.Org{{ID: atlastest.OrgID(1), Name: "eu-unit", ClientID: demoEUClientID, ClientSecret: demoEUSecret}},
-		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone},
+		Orgs:            []atlastest.Org{{ID: atlastest.OrgID(1), Name: "eu-unit", ClientID: demoEUClientID, ClientSecret: demoEUSecret}},
+		Sunset:          map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone},
+		ExpireSnapshots: true,
 	})
 	level.Info(logger).Log("msg", "demo mode: serving a fake Atlas", "url", fake.URL)
 	go deleteOneEarly(life, fake)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,4 +341,29 @@ func writeFile(t *testing.T, path, s string) {
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestFakeExpiresOnSchedule: snapshots the fake's deletion job removes after their expiry
+// (Options.ExpireSnapshots) count nowhere.
+func TestFakeExpiresOnSchedule(t *testing.T) {
+	o := tamperEstate()
+	var mu sync.Mutex
+	now := testNow
+	o.ExpireSnapshots, o.Now = true, func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, o, oneProject())
+	e.refresh(t)
+	before := len(snapIDs(e, "dedicated-01"))
+	// The oldest six-hourly snapshots, taken up to a day and a half ago, pass their two days.
+	mu.Lock()
+	now = now.Add(22 * time.Hour)
+	mu.Unlock()
+	e.clock.Advance(22 * time.Hour)
+	e.refresh(t)
+	if after := len(snapIDs(e, "dedicated-01")); after >= before {
+		t.Fatalf("%d snapshots before, %d after: none expired", before, after)
+	}
+	if !strings.Contains(e.exposition(t), `atlas_backup_tamper_baseline_timestamp_seconds{cluster="dedicated-01",kind="cloud",project="project-001",project_id="`+p1+`"} `) {
+		t.Fatal("no baseline")
+	}
+	sameLines(t, tamperLines(e.exposition(t)), wantTamper(nil))
 }

@@ -68,8 +68,9 @@ type Options struct {
 	FinishAbandoned bool
 	// Now is the fake's clock, for token and nonce expiry; default time.Now.
 	Now func() time.Time
-	// ExpireSnapshots deletes the snapshots whose expiry passed (by Now) before each answer,
-	// as Atlas's deletion job does (Estate.Expire).
+	// ExpireSnapshots deletes, before each answer, the snapshots whose expiry passed (by Now)
+	// ExpireLag ago, as Atlas's deletion job does (Estate.Expire): a generated estate's
+	// expired snapshot not yet deleted stays listed for an hour more.
 	ExpireSnapshots bool
 }
 
@@ -803,7 +804,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo, 
 	}
 	s.mu.Lock()
 	if s.opts.ExpireSnapshots {
-		s.estate.Expire(s.opts.Now())
+		s.estate.Expire(s.opts.Now().Add(-ExpireLag))
 	}
 	body, status := s.answer(r, rt, org)
 	if status == 200 {

@@ -71,7 +71,7 @@ func measureRSS(p Params, scrapes int, src string) (*RSSReport, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the exporter: %v\n%s", err, out)
 	}
-	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Retention: keepAll(p.Snapshots), Kinds: kinds})
 	fake := atlastest.NewServer(atlastest.Options{Estate: est, Latency: p.Latency, ClientID: "scale", ClientSecret: "scale-secret"})
 	defer fake.Close()
 	cfg := filepath.Join(dir, "exporter.yml")
