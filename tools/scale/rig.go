@@ -32,6 +32,7 @@ type Params struct {
 	Schedules                     bool // read Cloud Backup schedules (backup_schedules)
 	Scrapers                      int  // concurrent scrapes that trigger the refresh
 	Shards                        int  // -rss: exporter processes sharing the estate
+	Storage                       bool // -rss: give each a state file (--storage.path)
 	// Jobs reads restore and export jobs every jobs_interval (default) and compliance policies
 	// with discovery (restore_jobs, export_jobs, compliance_policy).
 	Jobs bool

@@ -111,7 +111,11 @@ projects:
 	errs := make(chan error, shards)
 	for i := range shards {
 		go func() {
-			errs <- runShard(bin, cfg, i, shards, scrapes, refreshed, &r.Shards[i])
+			var extra []string
+			if p.Storage {
+				extra = append(extra, "--storage.path="+filepath.Join(dir, fmt.Sprintf("state-%d.json", i)))
+			}
+			errs <- runShard(bin, cfg, i, shards, scrapes, refreshed, &r.Shards[i], extra...)
 		}()
 	}
 	for range shards {
@@ -128,15 +132,15 @@ const scrapeGap = 1100 * time.Millisecond
 
 // runShard runs one exporter process for shard i of total and measures it into m, once
 // refreshed says the first refresh has ended.
-func runShard(bin, cfg string, i, total, scrapes int, refreshed func() bool, m *ShardRSS) error {
+func runShard(bin, cfg string, i, total, scrapes int, refreshed func() bool, m *ShardRSS, extra ...string) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=warn",
-		fmt.Sprintf("--shard=%d", i), fmt.Sprintf("--total-shards=%d", total))
+	cmd := exec.Command(bin, append([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--log.level=warn",
+		fmt.Sprintf("--shard=%d", i), fmt.Sprintf("--total-shards=%d", total)}, extra...)...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	// The budgets hold without a memory limit.
