@@ -300,9 +300,15 @@ const (
 	demoEUSecret   = "demo-eu-secret"
 )
 
-// startDemo serves two organisations: billing holds project-001, eu-unit project-002.
+// startDemo serves two organisations: billing holds project-001, eu-unit project-002; one
+// cluster's backup policy breaks its project's compliance policy.
 func startDemo(life context.Context, logger log.Logger) *atlastest.Server {
 	est := atlastest.Generate(atlastest.Spec{Seed: 42, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 12, Orgs: 2})
+	// project-001's compliance policy requires monthly snapshots kept 12 months; dedicated-01's
+	// backup policy keeps them one month (AtlasBackupRetentionBelowPolicy).
+	p := est.Projects[0]
+	p.Compliance.Items = append(p.Compliance.Items, atlastest.PolicyItem{Frequency: "monthly", Interval: 40, RetentionUnit: "months", RetentionValue: 12})
+	p.Cluster("dedicated-01").Policy[3].RetentionValue = 1
 	fake := atlastest.NewServer(atlastest.Options{
 		Estate: est, ClientID: demoClientID, ClientSecret: demoSecret, OrgName: "billing",
 		Orgs:            []atlastest.Org{{ID: atlastest.OrgID(1), Name: "eu-unit", ClientID: demoEUClientID, ClientSecret: demoEUSecret}},

@@ -413,6 +413,9 @@ func TestDemo(t *testing.T) {
 		`atlas_backup_compliance_policy_info{copy_protection_enabled="true",encryption_at_rest_enabled="false",pit_enabled="true",project="project-001",project_id="5f0000000000000000000001",state="ACTIVE"} 1`,
 		`atlas_backup_compliance_policy_restore_window_seconds{project="project-001",project_id="5f0000000000000000000001"} 172800`,
 		`atlas_backup_family_collect_success{cluster="",family="compliance_policy",kind="",project="project-002",project_id="5f0000000000000000000002"} 1`,
+		// A schedule that breaks its project's compliance policy: monthly snapshots kept a month, not 12.
+		`atlas_backup_schedule_retention_seconds{cluster="dedicated-01",frequency="monthly",interval="40",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 2.629746e+06`,
+		`atlas_backup_compliance_policy_retention_seconds{frequency="monthly",project="project-001",project_id="5f0000000000000000000001"} 3.1556952e+07`,
 		// Two organisations, each read with its own credential set.
 		`atlas_backup_project_info{credentials="default",org_id="5e0000000000000000000001",org_name="billing",project="project-001",project_id="5f0000000000000000000001"} 1`,
 		`atlas_backup_project_info{credentials="eu-unit",org_id="5e0000000000000000000002",org_name="eu-unit",project="project-002",project_id="5f0000000000000000000002"} 1`,

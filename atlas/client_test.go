@@ -542,7 +542,9 @@ func TestUntrustedTLSIsNotRetried(t *testing.T) {
 }
 
 func TestSchedule(t *testing.T) {
-	srv := newFake(t, atlastest.Options{})
+	est := smallEstate()
+	est.Projects[0].Cluster("dedicated-06").ExtraRetention = []atlastest.ExtraRetention{{Frequency: "MONTHLY", Days: 30}, {Frequency: "ON_DEMAND", Days: 3}}
+	srv := newFake(t, atlastest.Options{Estate: est})
 	c, _ := newTestClient(t, srv)
 	got, err := c.Schedule(t.Context(), Target{pid, "dedicated-06", KindCloud, true})
 	if err != nil {
@@ -558,7 +560,8 @@ func TestSchedule(t *testing.T) {
 		Items: []PolicyItem{
 			{"hourly", 6, "days", 2}, {"daily", 1, "days", 7}, {"weekly", 6, "weeks", 4}, {"monthly", 40, "months", 12},
 		},
-		Copies:            []CopyRegion{{CloudProvider: "AWS", Region: "US_WEST_2", Frequencies: []string{"daily"}}},
+		ExtraRetention:    []ExtraRetention{{"monthly", 30}, {"ondemand", 3}},
+		Copies:            []CopyRegion{{CloudProvider: "AWS", Region: "US_WEST_2", Frequencies: []string{"daily"}, Kept: []PolicyItem{{"daily", 0, "days", 7}}}},
 		RestoreWindowDays: 2,
 	}
 	if !reflect.DeepEqual(got, want) {

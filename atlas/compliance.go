@@ -15,6 +15,9 @@ type CompliancePolicy struct {
 	CopyProtectionEnabled   bool   // copies in other regions cannot be deleted
 	EncryptionAtRestEnabled bool   // customer-key encryption at rest required
 	RestoreWindowDays       int    // point-in-time restore window required (with PITEnabled)
+	// Items are the minimums the policy sets: its scheduled policy items, then its on-demand
+	// one (frequency ondemand), in the order Atlas gives them.
+	Items []PolicyItem
 }
 
 // InForce reports whether the policy binds the project now: it is active, or being updated
@@ -24,13 +27,15 @@ func (p CompliancePolicy) InForce() bool { return p.State == "ACTIVE" || p.State
 
 // DataProtectionSettings20231001.
 type wireCompliancePolicy struct {
-	ProjectID               string `json:"projectId"`
-	AuthorizedEmail         string `json:"authorizedEmail"`
-	State                   string `json:"state"`
-	PITEnabled              bool   `json:"pitEnabled"`
-	CopyProtectionEnabled   bool   `json:"copyProtectionEnabled"`
-	EncryptionAtRestEnabled bool   `json:"encryptionAtRestEnabled"`
-	RestoreWindowDays       int    `json:"restoreWindowDays"`
+	ProjectID               string           `json:"projectId"`
+	AuthorizedEmail         string           `json:"authorizedEmail"`
+	State                   string           `json:"state"`
+	PITEnabled              bool             `json:"pitEnabled"`
+	CopyProtectionEnabled   bool             `json:"copyProtectionEnabled"`
+	EncryptionAtRestEnabled bool             `json:"encryptionAtRestEnabled"`
+	RestoreWindowDays       int              `json:"restoreWindowDays"`
+	ScheduledPolicyItems    []wirePolicyItem `json:"scheduledPolicyItems"`
+	OnDemandPolicyItem      *wirePolicyItem  `json:"onDemandPolicyItem"`
 }
 
 // CompliancePolicy reads a project's Backup Compliance Policy; it is nil when the project has
@@ -43,10 +48,24 @@ func (c *Client) CompliancePolicy(ctx context.Context, projectID string) (*Compl
 	case err == nil && w.ProjectID == "" && w.AuthorizedEmail == "" && w.State == "":
 		return nil, nil
 	case err == nil:
-		return &CompliancePolicy{State: w.State, PITEnabled: w.PITEnabled, CopyProtectionEnabled: w.CopyProtectionEnabled,
-			EncryptionAtRestEnabled: w.EncryptionAtRestEnabled, RestoreWindowDays: w.RestoreWindowDays}, nil
+		return w.normalise(), nil
 	case errors.As(err, &ae) && ae.StatusCode == 404 && !ProjectNotFound(err):
 		return nil, nil
 	}
 	return nil, err
+}
+
+func (w wireCompliancePolicy) normalise() *CompliancePolicy {
+	p := &CompliancePolicy{State: w.State, PITEnabled: w.PITEnabled, CopyProtectionEnabled: w.CopyProtectionEnabled,
+		EncryptionAtRestEnabled: w.EncryptionAtRestEnabled, RestoreWindowDays: w.RestoreWindowDays}
+	for _, it := range w.ScheduledPolicyItems {
+		p.Items = append(p.Items, it.normalise())
+	}
+	if od := w.OnDemandPolicyItem; od != nil {
+		// The on-demand item is of frequency ondemand whatever it says (its only documented value).
+		it := od.normalise()
+		it.Frequency = "ondemand"
+		p.Items = append(p.Items, it)
+	}
+	return p
 }

@@ -13,6 +13,9 @@ type CopyRegion struct {
 	// Frequencies are the policy frequencies whose snapshots are copied there (hourly, daily,
 	// weekly, monthly, yearly, ondemand); nil when every snapshot is.
 	Frequencies []string
+	// Kept are the copy policy items that give their copies a retention of their own (Frequency,
+	// RetentionUnit, RetentionValue); nil when the settings name frequencies only.
+	Kept []PolicyItem
 }
 
 // DiskBackupCopySetting20240805: which snapshots go where. A setting names the frequencies it
@@ -23,7 +26,9 @@ type wireCopySetting struct {
 	RegionName      string   `json:"regionName"`
 	Frequencies     []string `json:"frequencies"`
 	CopyPolicyItems []struct {
-		FrequencyType string `json:"frequencyType"`
+		FrequencyType  string `json:"frequencyType"`
+		RetentionUnit  string `json:"retentionUnit"`
+		RetentionValue int    `json:"retentionValue"`
 	} `json:"copyPolicyItems"`
 	LastNumberOfSnapshots int `json:"lastNumberOfSnapshots"`
 }
@@ -34,22 +39,27 @@ func copyRegions(ws []wireCopySetting) []CopyRegion {
 	var out []CopyRegion
 	for _, w := range ws {
 		var freqs []string
+		var kept []PolicyItem
 		if w.LastNumberOfSnapshots == 0 {
 			for _, f := range w.Frequencies {
-				freqs = append(freqs, strings.ReplaceAll(strings.ToLower(f), "_", ""))
+				freqs = append(freqs, policyFrequency(f))
 			}
 			for _, it := range w.CopyPolicyItems {
 				freqs = append(freqs, it.FrequencyType)
+				if it.RetentionUnit != "" {
+					kept = append(kept, PolicyItem{Frequency: it.FrequencyType, RetentionUnit: it.RetentionUnit, RetentionValue: it.RetentionValue})
+				}
 			}
 		}
 		i := slices.IndexFunc(out, func(r CopyRegion) bool { return r.CloudProvider == w.CloudProvider && r.Region == w.RegionName })
 		switch {
 		case i < 0:
-			out = append(out, CopyRegion{CloudProvider: w.CloudProvider, Region: w.RegionName, Frequencies: freqs})
+			out = append(out, CopyRegion{CloudProvider: w.CloudProvider, Region: w.RegionName, Frequencies: freqs, Kept: kept})
 		case out[i].Frequencies == nil || freqs == nil:
-			out[i].Frequencies = nil // one of the settings copies everything
+			out[i].Frequencies, out[i].Kept = nil, nil // one of the settings copies everything
 		default:
 			out[i].Frequencies = append(out[i].Frequencies, freqs...)
+			out[i].Kept = append(out[i].Kept, kept...)
 		}
 	}
 	for i := range out {
@@ -88,4 +98,38 @@ func LastCopied(snaps []Snapshot, region string) (time.Time, bool) {
 		}
 	}
 	return newest, !newest.IsZero()
+}
+
+// CopyRetention is how long copies in r of the schedule's snapshots of frequency are kept: the
+// retention of r's copy policy items of that frequency (the longest), or, where none gives one
+// (settings that name frequencies only, or on-demand items), the schedule's own for it: Atlas's
+// copy items are what gives copies a retention of their own. It is false when r does not copy
+// the frequency, copies the newest snapshots whatever their frequency (lastNumberOfSnapshots),
+// of which Atlas says no retention, or neither r nor the schedule gives the frequency one.
+func (s Schedule) CopyRetention(r CopyRegion, frequency string) (time.Duration, bool) {
+	if r.Frequencies == nil || !slices.Contains(r.Frequencies, frequency) {
+		return 0, false
+	}
+	if d := longestRetention(r.Kept, frequency); d > 0 {
+		return d, true
+	}
+	d := s.RetentionFor(frequency)
+	return d, d > 0
+}
+
+// CopiesKeepRetention reports whether r keeps the copies of every frequency of the schedule it
+// copies as long as the schedule keeps the snapshots themselves; known is false when Atlas says
+// nothing of their retention there (CopyRetention).
+func (s Schedule) CopiesKeepRetention(r CopyRegion) (same, known bool) {
+	same = true
+	for _, f := range r.Frequencies {
+		own := s.RetentionFor(f)
+		if own == 0 {
+			continue
+		}
+		d, ok := s.CopyRetention(r, f)
+		known = known || ok
+		same = same && d == own
+	}
+	return same, known
 }

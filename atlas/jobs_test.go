@@ -173,12 +173,21 @@ func TestExportJobs(t *testing.T) {
 }
 
 func TestCompliancePolicy(t *testing.T) {
-	srv := newFake(t, atlastest.Options{Estate: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2, ClustersPerProject: 1, SnapshotsPerCluster: 1, Now: testNow})})
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2, ClustersPerProject: 1, SnapshotsPerCluster: 1, Now: testNow})
+	est.Projects[0].Compliance.Items = append(est.Projects[0].Compliance.Items, atlastest.PolicyItem{Frequency: "hourly", Interval: 12, RetentionUnit: "days", RetentionValue: 2},
+		atlastest.PolicyItem{Frequency: "yearly", Interval: 1, RetentionUnit: "years", RetentionValue: 7})
+	est.Projects[0].Compliance.OnDemand = &atlastest.PolicyItem{RetentionUnit: "weeks", RetentionValue: 1}
+	srv := newFake(t, atlastest.Options{Estate: est})
 	c := clientAt(t, srv)
 	got, err := c.CompliancePolicy(t.Context(), pid)
-	want := &CompliancePolicy{State: "ACTIVE", PITEnabled: true, CopyProtectionEnabled: true, RestoreWindowDays: 2}
+	want := &CompliancePolicy{State: "ACTIVE", PITEnabled: true, CopyProtectionEnabled: true, RestoreWindowDays: 2,
+		Items: []PolicyItem{{"daily", 1, "days", 7}, {"hourly", 12, "days", 2}, {"yearly", 1, "years", 7}, {"ondemand", 0, "weeks", 1}}}
 	if err != nil || !reflect.DeepEqual(got, want) || !got.InForce() {
 		t.Errorf("project with a policy: %+v, %v", got, err)
+	}
+	if got.MinimumFor("yearly") != 7*got.MinimumFor("monthly")+7*31556952*time.Second || got.MinimumFor("ondemand") != 7*24*time.Hour ||
+		got.MinimumFor("weekly") != 0 {
+		t.Errorf("minimums: yearly %v, ondemand %v, weekly %v", got.MinimumFor("yearly"), got.MinimumFor("ondemand"), got.MinimumFor("weekly"))
 	}
 	reqs := apiRequests(srv.Requests())
 	if len(reqs) != 1 || reqs[0].Path != "/api/atlas/v2/groups/"+pid+"/backupCompliancePolicy" ||
@@ -248,8 +257,8 @@ func TestCopyRegions(t *testing.T) {
 	var ws []wireCopySetting
 	raw := `[
 		{"cloudProvider": "AWS", "regionName": "EU_WEST_1", "frequencies": ["DAILY", "ON_DEMAND"]},
-		{"cloudProvider": "AWS", "regionName": "EU_WEST_1", "copyPolicyItems": [{"frequencyType": "weekly"}, {"frequencyType": "daily"}]},
-		{"cloudProvider": "GCP", "regionName": "EUROPE_WEST_3", "copyPolicyItems": [{"frequencyType": "monthly"}]},
+		{"cloudProvider": "AWS", "regionName": "EU_WEST_1", "copyPolicyItems": [{"frequencyType": "weekly", "retentionUnit": "weeks", "retentionValue": 2}, {"frequencyType": "daily", "retentionUnit": "days", "retentionValue": 7}]},
+		{"cloudProvider": "GCP", "regionName": "EUROPE_WEST_3", "copyPolicyItems": [{"frequencyType": "monthly", "retentionUnit": "months", "retentionValue": 3}]},
 		{"cloudProvider": "GCP", "regionName": "EUROPE_WEST_3", "lastNumberOfSnapshots": 5},
 		{"cloudProvider": "AWS", "regionName": "US_WEST_2", "copyPolicyItems": [{"frequencyType": "ondemand"}]},
 		{"cloudProvider": "AZURE", "regionName": "US_EAST_2"}
@@ -259,10 +268,10 @@ func TestCopyRegions(t *testing.T) {
 	}
 	got := copyRegions(ws)
 	want := []CopyRegion{
-		{"AWS", "EU_WEST_1", []string{"daily", "ondemand", "weekly"}},
-		{"AWS", "US_WEST_2", []string{"ondemand"}},
-		{"AZURE", "US_EAST_2", nil},
-		{"GCP", "EUROPE_WEST_3", nil}, // one of its settings copies every snapshot
+		{"AWS", "EU_WEST_1", []string{"daily", "ondemand", "weekly"}, []PolicyItem{{"weekly", 0, "weeks", 2}, {"daily", 0, "days", 7}}},
+		{"AWS", "US_WEST_2", []string{"ondemand"}, nil},
+		{"AZURE", "US_EAST_2", nil, nil},
+		{"GCP", "EUROPE_WEST_3", nil, nil}, // one of its settings copies every snapshot
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("copyRegions\n got %+v\nwant %+v", got, want)

@@ -148,6 +148,8 @@ type Schedule struct {
 	// NextSnapshot is when Atlas plans the next scheduled snapshot; zero when it gave none.
 	NextSnapshot time.Time
 	Items        []PolicyItem
+	// ExtraRetention are the extra retention settings, in the order Atlas gives them.
+	ExtraRetention []ExtraRetention
 	// Copies are the other regions the policy copies snapshots to.
 	Copies []CopyRegion
 	// RestoreWindowDays is how far back a point-in-time restore reaches; Atlas gives it whether

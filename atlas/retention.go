@@ -2,6 +2,7 @@ package atlas
 
 import (
 	"math"
+	"strings"
 	"time"
 )
 
@@ -50,11 +51,53 @@ func (p PolicyItem) Retention() time.Duration {
 // weekly, monthly, yearly, ondemand): the longest retention of its items of that frequency, or
 // 0 when it has none (or none whose retention is understood).
 func (s Schedule) RetentionFor(frequency string) time.Duration {
+	return longestRetention(s.Items, frequency)
+}
+
+// longestRetention is the longest retention of the items of frequency, 0 when none.
+func longestRetention(items []PolicyItem, frequency string) time.Duration {
 	var longest time.Duration
-	for _, it := range s.Items {
+	for _, it := range items {
 		if it.Frequency == frequency {
 			longest = max(longest, it.Retention())
 		}
 	}
 	return longest
 }
+
+// MinimumFor is the shortest time the compliance policy lets a cluster keep the snapshots of
+// frequency (hourly, daily, weekly, monthly, yearly, ondemand), measured as Retention measures
+// a schedule's; 0 when the policy sets none.
+func (p CompliancePolicy) MinimumFor(frequency string) time.Duration {
+	return longestRetention(p.Items, frequency)
+}
+
+// ExtraRetention is one of a schedule's extra retention settings: days Atlas keeps the
+// snapshots of a frequency beyond their policy item's retention.
+type ExtraRetention struct {
+	Frequency string // hourly, daily, weekly, monthly, yearly, ondemand (as policy items name them)
+	Days      int
+}
+
+// Retention is the extra time as a duration (Retention of Days days); 0 when not positive.
+func (e ExtraRetention) Retention() time.Duration {
+	return PolicyItem{RetentionUnit: "days", RetentionValue: e.Days}.Retention()
+}
+
+// ExtraFor is the extra retention the schedule gives the snapshots of frequency; 0 when none.
+func (s Schedule) ExtraFor(frequency string) time.Duration {
+	var extra time.Duration
+	for _, e := range s.ExtraRetention {
+		if e.Frequency == frequency {
+			extra = max(extra, e.Retention())
+		}
+	}
+	return extra
+}
+
+// Frequencies lists the frequencies of policy items in a stable order, most frequent first.
+var Frequencies = []string{"hourly", "daily", "weekly", "monthly", "yearly", "ondemand"}
+
+// policyFrequency is a frequency as policy items name it (hourly, ..., ondemand), from the upper
+// case of copy and extra retention settings (HOURLY, ..., ON_DEMAND).
+func policyFrequency(f string) string { return strings.ReplaceAll(strings.ToLower(f), "_", "") }

@@ -88,3 +88,98 @@ func TestScheduleRetentionFor(t *testing.T) {
 		t.Errorf("no items: %v", got)
 	}
 }
+
+// TestKeptAsPolicy: a snapshot's own retention is the policy's when an item of its frequency
+// gives it, within the clock-skew tolerance (and for months and years the calendar's three
+// days), the schedule's extra retention for the frequency allowed on top.
+func TestKeptAsPolicy(t *testing.T) {
+	const day = 24 * time.Hour
+	s := Schedule{
+		Items: []PolicyItem{
+			{"hourly", 6, "days", 2}, {"weekly", 6, "weeks", 4}, {"weekly", 1, "weeks", 8}, {"monthly", 40, "months", 12},
+			{"yearly", 1, "bushels", 3},
+		},
+		ExtraRetention: []ExtraRetention{{"hourly", 1}},
+	}
+	created := testNow
+	for _, tc := range []struct {
+		name      string
+		frequency string
+		kept      time.Duration
+		expires   bool
+		want      bool
+	}{
+		{"hourly as the policy", "hourly", 2 * day, true, true},
+		{"hourly, Atlas's clock a little off", "hourly", 2*day - ClockSkew, true, true},
+		{"hourly, past the skew", "hourly", 2*day - ClockSkew - time.Second, true, false},
+		{"hourly with its extra day", "hourly", 3*day + ClockSkew, true, true},
+		{"hourly past its extra day", "hourly", 3*day + ClockSkew + time.Second, true, false},
+		{"weekly of the first item", "weekly", 28 * day, true, true},
+		{"weekly of the second item", "weekly", 56 * day, true, true},
+		{"weekly of neither", "weekly", 42 * day, true, false},
+		{"monthly, a calendar year", "monthly", 365 * day, true, true},
+		{"monthly, a leap year", "monthly", 366 * day, true, true},
+		{"monthly cut to one month", "monthly", 31 * day, true, false},
+		{"yearly, a unit not understood", "yearly", day, true, true},
+		{"daily, no item", "daily", day, true, true},
+		{"no expiry", "hourly", 0, false, true},
+	} {
+		sn := Snapshot{Type: "scheduled", Frequency: tc.frequency, CreatedAt: created}
+		if tc.expires {
+			sn.ExpiresAt = created.Add(tc.kept)
+		}
+		if got := s.KeptAsPolicy(sn); got != tc.want {
+			t.Errorf("%s: kept as the policy %t, want %t", tc.name, got, tc.want)
+		}
+		// Explains judges only snapshots taken after the schedule was read.
+		if got := s.Explains([]Snapshot{sn}, created.Add(-time.Second)); got != (tc.want && tc.frequency != "daily") {
+			t.Errorf("%s: explained %t", tc.name, got)
+		}
+		if !s.Explains([]Snapshot{sn}, created) {
+			t.Errorf("%s: a snapshot taken before the schedule was read is judged", tc.name)
+		}
+	}
+}
+
+// TestCopyRetention: copies are kept as their copy item says, or as their snapshots are where
+// the setting names frequencies only; nothing is known of lastNumberOfSnapshots copies.
+func TestCopyRetention(t *testing.T) {
+	const day = 24 * time.Hour
+	s := Schedule{Items: []PolicyItem{{"hourly", 6, "days", 2}, {"daily", 1, "days", 7}, {"weekly", 6, "weeks", 4}}}
+	items := CopyRegion{Region: "EU_WEST_1", Frequencies: []string{"daily", "ondemand", "weekly"},
+		Kept: []PolicyItem{{"weekly", 0, "weeks", 2}, {"daily", 0, "days", 7}}}
+	names := CopyRegion{Region: "US_WEST_2", Frequencies: []string{"daily", "hourly"}}
+	last := CopyRegion{Region: "EU_CENTRAL_1"}
+	for _, tc := range []struct {
+		r    CopyRegion
+		f    string
+		want time.Duration
+		ok   bool
+	}{
+		{items, "daily", 7 * day, true},
+		{items, "weekly", 14 * day, true},
+		{items, "ondemand", 0, false},
+		{items, "hourly", 0, false},
+		{names, "hourly", 2 * day, true},
+		{names, "daily", 7 * day, true},
+		{names, "weekly", 0, false},
+		{last, "daily", 0, false},
+	} {
+		if d, ok := s.CopyRetention(tc.r, tc.f); d != tc.want || ok != tc.ok {
+			t.Errorf("%s %s: %v, %t; want %v, %t", tc.r.Region, tc.f, d, ok, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		r           CopyRegion
+		same, known bool
+	}{
+		{items, false, true}, // weekly copies are kept 2 weeks, not 4
+		{names, true, true},
+		{last, true, false},
+		{CopyRegion{Frequencies: []string{"yearly"}}, true, false},
+	} {
+		if same, known := s.CopiesKeepRetention(tc.r); same != tc.same || known != tc.known {
+			t.Errorf("%s %v: same %t, known %t; want %t, %t", tc.r.Region, tc.r.Frequencies, same, known, tc.same, tc.known)
+		}
+	}
+}

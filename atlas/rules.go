@@ -178,7 +178,8 @@ func (s Schedule) ReadAgain(readAt, now time.Time) bool {
 }
 
 // Explains reports whether the policy accounts for the scheduled snapshots taken after since
-// (when it was read): one of a frequency the policy has no item for means the policy changed.
+// (when it was read): one of a frequency the policy has no item for, or kept for a time no item
+// of its frequency gives (KeptAsPolicy), means the policy changed.
 func (s Schedule) Explains(snaps []Snapshot, since time.Time) bool {
 	for _, sn := range snaps {
 		if sn.Type != "scheduled" || sn.Frequency == "" || !sn.CreatedAt.After(since) {
@@ -191,9 +192,40 @@ func (s Schedule) Explains(snaps []Snapshot, since time.Time) bool {
 				break
 			}
 		}
-		if !found {
+		if !found || !s.KeptAsPolicy(sn) {
 			return false
 		}
 	}
 	return true
 }
+
+// KeptAsPolicy reports whether the snapshot's own retention (ExpiresAt - CreatedAt) is one an
+// item of its frequency gives: that item's Retention, plus the schedule's extra retention for the
+// frequency, within ClockSkew, and for months and years within the three days by which
+// calendar months differ from their average. A snapshot without both times, or of a frequency no
+// item with a retention understood has, tells nothing and is taken as kept as the policy says.
+func (s Schedule) KeptAsPolicy(sn Snapshot) bool {
+	if sn.CreatedAt.IsZero() || sn.ExpiresAt.IsZero() {
+		return true
+	}
+	kept, extra, judged := sn.ExpiresAt.Sub(sn.CreatedAt), s.ExtraFor(sn.Frequency), false
+	for _, it := range s.Items {
+		r := it.Retention()
+		if it.Frequency != sn.Frequency || r == 0 {
+			continue
+		}
+		judged = true
+		slack := ClockSkew
+		if it.RetentionUnit == "months" || it.RetentionUnit == "years" {
+			slack += calendarSlack
+		}
+		if kept >= r-slack && kept <= r+extra+slack {
+			return true
+		}
+	}
+	return !judged
+}
+
+// calendarSlack is how far N calendar months (or years) may be from N of Retention's months: a
+// little under three days (TestRetentionMonthsOnTheCalendar).
+const calendarSlack = 3 * 24 * time.Hour

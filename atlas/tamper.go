@@ -23,10 +23,6 @@ const DeletionLag = time.Hour
 // it counts as early: Atlas's deletion job and the clock-skew tolerance.
 const ExpiryTolerance = DeletionLag + ClockSkew
 
-// calendarSlack is how far a retention of months or years, which Atlas counts in calendar
-// months, may end from the average length Retention gives it.
-const calendarSlack = 3 * 24 * time.Hour
-
 // GoneEarly reports whether a snapshot listed before, with expiry expires, and missing from a
 // listing read at now was deleted before Atlas would have expired it.
 func GoneEarly(expires, now time.Time) bool {

@@ -170,13 +170,24 @@ type wireSchedule struct {
 	AutoExportEnabled bool              `json:"autoExportEnabled"`
 	CopySettings      []wireCopySetting `json:"copySettings"`
 	Policies          []struct {
-		PolicyItems []struct {
-			FrequencyType     string `json:"frequencyType"`
-			FrequencyInterval int    `json:"frequencyInterval"`
-			RetentionUnit     string `json:"retentionUnit"`
-			RetentionValue    int    `json:"retentionValue"`
-		} `json:"policyItems"`
+		PolicyItems []wirePolicyItem `json:"policyItems"`
 	} `json:"policies"`
+	ExtraRetentionSettings []struct {
+		FrequencyType string `json:"frequencyType"`
+		RetentionDays int    `json:"retentionDays"`
+	} `json:"extraRetentionSettings"`
+}
+
+// DiskBackupApiPolicyItem, BackupComplianceScheduledPolicyItem, BackupComplianceOnDemandPolicyItem.
+type wirePolicyItem struct {
+	FrequencyType     string `json:"frequencyType"`
+	FrequencyInterval int    `json:"frequencyInterval"`
+	RetentionUnit     string `json:"retentionUnit"`
+	RetentionValue    int    `json:"retentionValue"`
+}
+
+func (it wirePolicyItem) normalise() PolicyItem {
+	return PolicyItem{Frequency: it.FrequencyType, Interval: it.FrequencyInterval, RetentionUnit: it.RetentionUnit, RetentionValue: it.RetentionValue}
 }
 
 func (w wireSchedule) normalise() Schedule {
@@ -184,11 +195,11 @@ func (w wireSchedule) normalise() Schedule {
 		Copies: copyRegions(w.CopySettings)}
 	for _, p := range w.Policies {
 		for _, it := range p.PolicyItems {
-			s.Items = append(s.Items, PolicyItem{
-				Frequency: it.FrequencyType, Interval: it.FrequencyInterval,
-				RetentionUnit: it.RetentionUnit, RetentionValue: it.RetentionValue,
-			})
+			s.Items = append(s.Items, it.normalise())
 		}
+	}
+	for _, e := range w.ExtraRetentionSettings {
+		s.ExtraRetention = append(s.ExtraRetention, ExtraRetention{Frequency: policyFrequency(e.FrequencyType), Days: e.RetentionDays})
 	}
 	return s
 }

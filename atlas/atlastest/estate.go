@@ -48,6 +48,13 @@ type PolicyItem struct {
 	RetentionValue int
 }
 
+// ExtraRetention is an extra retention setting of a schedule, its frequency as Atlas writes it
+// there (HOURLY, ..., ON_DEMAND).
+type ExtraRetention struct {
+	Frequency string
+	Days      int
+}
+
 // DefaultPolicy is the backup policy Atlas gives a new dedicated cluster: every 6 hours kept
 // 2 days, daily kept 7 days, weekly on Saturday kept 4 weeks, monthly on the last day kept 12
 // months.
@@ -113,6 +120,8 @@ type Cluster struct {
 	// Policy and NextSnapshot make up the Cloud Backup schedule served for the cluster.
 	Policy       []PolicyItem
 	NextSnapshot time.Time
+	// ExtraRetention are the schedule's extra retention settings.
+	ExtraRetention []ExtraRetention
 	// Copies, RestoreWindowDays and AutoExport complete the schedule; PIT is the cluster's
 	// continuous backup.
 	Copies            []CopySetting
@@ -268,7 +277,8 @@ func Generate(s Spec) *Estate {
 			proj.Clusters = append(proj.Clusters, c)
 		}
 		if p%2 == 0 {
-			proj.Compliance = &CompliancePolicy{State: "ACTIVE", PIT: true, CopyProtection: true, RestoreWindowDays: 2}
+			proj.Compliance = &CompliancePolicy{State: "ACTIVE", PIT: true, CopyProtection: true, RestoreWindowDays: 2,
+				Items: []PolicyItem{{"daily", 1, "days", 7}}}
 		}
 		e.Projects = append(e.Projects, proj)
 	}

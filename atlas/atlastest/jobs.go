@@ -42,17 +42,21 @@ type CompliancePolicy struct {
 	State                                 string // ACTIVE, ENABLING, UPDATING, DISABLING
 	PIT, CopyProtection, EncryptionAtRest bool
 	RestoreWindowDays                     int
+	// Items are the scheduled policy items (the minimums); OnDemand the on-demand one, or nil.
+	Items    []PolicyItem
+	OnDemand *PolicyItem
 }
 
 // addJobsAndPolicies gives a cluster what a backup owner looks at beyond its snapshots, the
 // same for every seed:
 //   - a dedicated replica set has continuous backup, copies every snapshot to AWS US_WEST_2 and
-//     its hourly and daily ones to AWS EU_WEST_1, which is behind (only the snapshots from the
-//     third on were copied there); it exports automatically, the newest export failed two
+//     its hourly and daily ones to AWS EU_WEST_1 (kept there 7 days), which is behind (only the
+//     snapshots from the third on were copied there); it keeps its monthly snapshots 30 days
+//     beyond their retention (an extra retention setting); it exports automatically, the newest export failed two
 //     hours ago after one succeeded 26 hours ago; its restores: a point-in-time restore
 //     completed 30 hours ago, an automated one 50 hours ago, a download 72 hours ago that
 //     expired since, and an automated one in progress;
-//   - a sharded dedicated cluster copies its daily snapshots to AWS US_WEST_2 and has an
+//   - a sharded dedicated cluster copies its daily snapshots to AWS US_WEST_2 (kept 7 days) and has an
 //     automated restore that failed 3 hours ago, a cancelled download and an automated restore
 //     completed 200 hours ago;
 //   - a Flex cluster has a restore completed 20 hours ago, a download completed 25 hours ago
@@ -84,6 +88,7 @@ func addJobsAndPolicies(c *Cluster, p int, now time.Time, seq *uint64) {
 	case c.Kind == Dedicated && !c.Sharded:
 		c.PIT, c.AutoExport = true, true
 		c.Copies = []CopySetting{{"AWS", "US_WEST_2", nil}, {"AWS", "EU_WEST_1", []string{"hourly", "daily"}}}
+		c.ExtraRetention = []ExtraRetention{{"MONTHLY", 30}}
 		for k := range c.Snapshots {
 			if c.Snapshots[k].Status != "completed" {
 				continue
@@ -177,11 +182,15 @@ func compliancePolicy(p *Project) obj {
 	if cp == nil {
 		return obj{}
 	}
-	return obj{"projectId": p.ID, "authorizedEmail": "backup-officer@example.com", "authorizedUserFirstName": "Backup",
+	o := obj{"projectId": p.ID, "authorizedEmail": "backup-officer@example.com", "authorizedUserFirstName": "Backup",
 		"authorizedUserLastName": "Officer", "state": cp.State, "pitEnabled": cp.PIT, "copyProtectionEnabled": cp.CopyProtection,
 		"encryptionAtRestEnabled": cp.EncryptionAtRest, "restoreWindowDays": cp.RestoreWindowDays, "deletable": false,
-		"scheduledPolicyItems": []any{obj{"frequencyType": "daily", "frequencyInterval": 1, "retentionUnit": "days", "retentionValue": 7}},
-		"updatedDate":          "2026-01-05T10:00:00Z", "updatedUser": "backup-officer@example.com"}
+		"scheduledPolicyItems": policyItems(cp.Items), "updatedDate": "2026-01-05T10:00:00Z", "updatedUser": "backup-officer@example.com"}
+	if od := cp.OnDemand; od != nil {
+		o["onDemandPolicyItem"] = obj{"id": "6d0000000000000000000001", "frequencyType": "ondemand", "frequencyInterval": 0,
+			"retentionUnit": od.RetentionUnit, "retentionValue": od.RetentionValue}
+	}
+	return o
 }
 
 // jobsOf answers the restore-job, export-job and compliance operations; ok is false for

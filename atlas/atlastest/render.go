@@ -132,16 +132,25 @@ func (s *Server) answer(r *http.Request, rt routeInfo, org string) (any, int) {
 
 // schedule renders a DiskBackupSnapshotSchedule20240805.
 func schedule(c *Cluster) obj {
-	items := make([]any, 0, len(c.Policy))
-	for i, it := range c.Policy {
-		items = append(items, obj{"id": fmt.Sprintf("6b%022x", i+1), "frequencyType": it.Frequency, "frequencyInterval": it.Interval,
-			"retentionUnit": it.RetentionUnit, "retentionValue": it.RetentionValue})
+	extra := []any{}
+	for _, e := range c.ExtraRetention {
+		extra = append(extra, obj{"frequencyType": e.Frequency, "retentionDays": e.Days})
 	}
 	return obj{
 		"clusterName": c.Name, "nextSnapshot": ts(c.NextSnapshot), "referenceHourOfDay": 18, "referenceMinuteOfHour": 0,
 		"restoreWindowDays": c.RestoreWindowDays, "autoExportEnabled": c.AutoExport, "copySettings": copySettings(c), "copyPolicyItemsEnabled": true,
-		"policies": []any{obj{"id": "6c0000000000000000000001", "policyItems": items}},
+		"policies": []any{obj{"id": "6c0000000000000000000001", "policyItems": policyItems(c.Policy)}}, "extraRetentionSettings": extra,
 	}
+}
+
+// policyItems renders policy items (DiskBackupApiPolicyItem, BackupComplianceScheduledPolicyItem).
+func policyItems(its []PolicyItem) []any {
+	items := make([]any, 0, len(its))
+	for i, it := range its {
+		items = append(items, obj{"id": fmt.Sprintf("6b%022x", i+1), "frequencyType": it.Frequency, "frequencyInterval": it.Interval,
+			"retentionUnit": it.RetentionUnit, "retentionValue": it.RetentionValue})
+	}
+	return items
 }
 
 func group(p *Project) obj {
