@@ -60,6 +60,7 @@ func main() {
 		shardIndex    = kingpin.Flag("shard", "This replica's shard, from 0 to --total-shards - 1: it reads the projects whose id hashes to it.").Default("0").IsSetByUser(&shardSet).Int()
 		totalShards   = kingpin.Flag("total-shards", "How many replicas share the estate, each reading one shard of the projects.").Default("1").Int()
 		podName       = kingpin.Flag("shard.from-pod-name", "Take --shard from the ordinal that ends this StatefulSet pod name (pass $(POD_NAME) set from metadata.name).").String()
+		storagePath   = kingpin.Flag("storage.path", "File keeping, across restarts, the ids and expiries of each Cloud Backup and serverless cluster's last snapshot listing, so that snapshots deleted early while the exporter was down still count (docs/tamper.md). Off when empty.").String()
 		logLevel      = kingpin.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = kingpin.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		toolkitFlags  = kingpinflag.AddFlags(kingpin.CommandLine, defaultAddress)
@@ -87,7 +88,7 @@ func main() {
 	defer stop()
 	load := func() (*config.Config, error) { return config.Load(*configFile) }
 	if *demo {
-		fake := startDemo(logger)
+		fake := startDemo(life, logger)
 		defer fake.Close()
 		load = func() (*config.Config, error) { return demoConfig(fake.URL) }
 	}
@@ -95,7 +96,7 @@ func main() {
 	refused := make(chan struct{}, 1)
 	settings := func(c *config.Config) estate.Settings {
 		s := estate.SettingsFrom(c)
-		s.Shard = shard
+		s.Shard, s.StoragePath = shard, *storagePath
 		return s
 	}
 	var obs atlas.Observer = apiMetrics
@@ -330,7 +331,7 @@ const (
 
 // startDemo serves two organisations: billing holds project-001, eu-unit project-002; one
 // cluster's backup policy breaks its project's compliance policy.
-func startDemo(logger log.Logger) *atlastest.Server {
+func startDemo(life context.Context, logger log.Logger) *atlastest.Server {
 	est := atlastest.Generate(atlastest.Spec{Seed: 42, Projects: 2, ClustersPerProject: 8, SnapshotsPerCluster: 12, Orgs: 2})
 	// project-001's compliance policy requires monthly snapshots kept 12 months; dedicated-01's
 	// backup policy keeps them one month (AtlasBackupRetentionBelowPolicy).
@@ -339,11 +340,32 @@ func startDemo(logger log.Logger) *atlastest.Server {
 	p.Cluster("dedicated-01").Policy[3].RetentionValue = 1
 	fake := atlastest.NewServer(atlastest.Options{
 		Estate: est, ClientID: demoClientID, ClientSecret: demoSecret, OrgName: "billing",
-		Orgs:   []atlastest.Org{{ID: atlastest.OrgID(1), Name: "eu-unit", ClientID: demoEUClientID, ClientSecret: demoEUSecret}},
-		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone},
+		Orgs:            []atlastest.Org{{ID: atlastest.OrgID(1), Name: "eu-unit", ClientID: demoEUClientID, ClientSecret: demoEUSecret}},
+		Sunset:          map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone},
+		ExpireSnapshots: true,
 	})
 	level.Info(logger).Log("msg", "demo mode: serving a fake Atlas", "url", fake.URL)
+	go deleteOneEarly(life, fake)
 	return fake
+}
+
+// deleteOneEarly deletes a snapshot of project-001's dedicated-01, not its newest, once the
+// first refresh has listed both projects' replica set clusters: the next refresh shows it in
+// atlas_backup_snapshots_deleted_early_total.
+func deleteOneEarly(life context.Context, fake *atlastest.Server) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for fake.Count("listGroupClusterBackupSnapshots") < 2 {
+		select {
+		case <-tick.C:
+		case <-life.Done():
+			return
+		}
+	}
+	fake.Update(func(e *atlastest.Estate) {
+		c := e.Projects[0].Cluster("dedicated-01")
+		c.DeleteSnapshots(c.Snapshots[1].ID)
+	})
 }
 
 func demoConfig(baseURL string) (*config.Config, error) {

@@ -452,6 +452,34 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// TestDemoShowsEarlyDeletion: the demo deletes a snapshot of project-001's dedicated-01 after
+// its first refresh; the next one (min_refresh_interval, 30s, later) counts it and logs it.
+func TestDemoShowsEarlyDeletion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the demo's second refresh")
+	}
+	e := startExporter(t, "--demo")
+	want := `atlas_backup_snapshots_deleted_early_total{cause="unexplained",cluster="dedicated-01",kind="cloud",project="project-001",project_id="5f0000000000000000000001"} 1`
+	var body string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if _, body = e.get(t, "/metrics"); strings.Contains(body, want) {
+			break
+		}
+	}
+	if !strings.Contains(body, want+"\n") {
+		t.Fatalf("/metrics lacks %s:\n%s", want, strings.Join(grepLines(body, "deleted_early"), "\n"))
+	}
+	// Two causes of dedicated-01, dedicated-06 and serverless-04 in each project, all 0 but one.
+	lines := grepLines(body, "atlas_backup_snapshots_deleted_early_total{")
+	zeros := len(grepLines(strings.Join(lines, "\n"), "} 0"))
+	if len(lines) != 12 || zeros != 11 {
+		t.Errorf("%d deleted_early series, %d of them 0; want 12, 11:\n%s", len(lines), zeros, strings.Join(lines, "\n"))
+	}
+	if n := strings.Count(e.logs.String(), `msg="snapshot deleted before its expiry"`); n != 1 {
+		t.Errorf("logged %d deletions, want 1:\n%s", n, e.logs)
+	}
+}
+
 func TestJSONLogsHaveOneTimestamp(t *testing.T) {
 	e := startExporter(t, "--demo", "--log.format=json")
 	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")

@@ -184,7 +184,8 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestPagingFollowsNextLinks(t *testing.T) {
-	est := atlastest.Generate(atlastest.Spec{Seed: 2, Projects: 1, ClustersPerProject: 1, SnapshotsPerCluster: 30, Kinds: []atlastest.ClusterKind{atlastest.Dedicated}, Now: testNow})
+	est := atlastest.Generate(atlastest.Spec{Seed: 2, Projects: 1, ClustersPerProject: 1, SnapshotsPerCluster: 30, Retention: 10 * 24 * time.Hour,
+		Kinds: []atlastest.ClusterKind{atlastest.Dedicated}, Now: testNow})
 	srv := newFake(t, atlastest.Options{Estate: est, PageCap: 7})
 	c, _ := newTestClient(t, srv)
 	got, err := c.Snapshots(t.Context(), Target{pid, "dedicated-01", KindCloud, false})

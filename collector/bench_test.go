@@ -14,7 +14,7 @@ import (
 // benchView is the view of a generated estate of clusters×30 snapshots.
 func benchView(b *testing.B, projects, clusters int, snapshotMetrics bool) *estate.View {
 	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: projects, ClustersPerProject: clusters, SnapshotsPerCluster: 30,
-		Kinds: []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}, Now: testNow})
+		Retention: 31 * 24 * time.Hour, Kinds: []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}, Now: testNow})
 	t := &testing.T{}
 	e := newEnv(t, atlastest.Options{Estate: est}, estate.Settings{MinRefreshInterval: time.Hour, SnapshotMetrics: snapshotMetrics,
 		Projects: []config.Project{{DiscoverAllProjects: true}}})

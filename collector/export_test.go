@@ -67,7 +67,11 @@ func (u uncached) Describe(ch chan<- *prometheus.Desc) {
 
 func (u uncached) Collect(ch chan<- prometheus.Metric) {
 	add := func(f *metricFamily, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(descOf(f), prometheus.GaugeValue, v, labels...)
+		vt := prometheus.GaugeValue
+		if f.counter {
+			vt = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(descOf(f), vt, v, labels...)
 	}
 	for _, g := range groups {
 		if g.view != nil {

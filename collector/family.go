@@ -22,6 +22,8 @@ type metricFamily struct {
 	order  []int
 	prefix [][]byte
 	index  int // in the output order (families); set by setupFamilies
+	// counter: the family is a counter (its name ends in _total), else a gauge.
+	counter bool
 }
 
 // gaugeFamily declares the gauge family atlas_backup_<name> with labels, then extra ones.
@@ -35,6 +37,17 @@ func gaugeFamily(name, help string, labels []string, extra ...string) *metricFam
 	for _, i := range f.order {
 		f.prefix = append(f.prefix, []byte(f.labels[i]+`="`))
 	}
+	return f
+}
+
+// counterFamily declares the counter family atlas_backup_<name>, which ends in _total: its
+// samples are written as a gauge's (both formats name them so), its header as a counter's.
+func counterFamily(name, help string, labels []string, extra ...string) *metricFamily {
+	if !strings.HasSuffix(name, "_total") {
+		panic("collector: counter " + name + " does not end in _total")
+	}
+	f := gaugeFamily(name, help, labels, extra...)
+	f.counter = true
 	return f
 }
 
@@ -109,6 +122,9 @@ func header(f *metricFamily, format expfmt.Format) []byte {
 	var buf bytes.Buffer
 	mf := &dto.MetricFamily{Name: proto.String(f.name), Help: proto.String(f.help), Type: dto.MetricType_GAUGE.Enum(),
 		Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(0)}}}}
+	if f.counter {
+		mf.Type, mf.Metric = dto.MetricType_COUNTER.Enum(), []*dto.Metric{{Counter: &dto.Counter{Value: proto.Float64(0)}}}
+	}
 	enc := expfmt.NewEncoder(&buf, format)
 	if err := enc.Encode(mf); err != nil {
 		panic(err) // only a family without a name fails

@@ -33,7 +33,8 @@ func TestEndToEndUnderPrometheus(t *testing.T) {
 	// and the serverless instance listing has 30 days left (whatever today's date).
 	// Beyond snapshots: dedicated-06 has a restore that failed 3 hours ago, dedicated-01 an
 	// export that failed 2 hours ago and a copy region (EU_WEST_1) half a day behind, and the
-	// project's Backup Compliance Policy is removed during the test.
+	// project's Backup Compliance Policy is removed during the test, two snapshots of
+	// dedicated-01 are deleted and the retention of one of dedicated-06 cut.
 	est := atlastest.Generate(atlastest.Spec{Seed: 11, Projects: 1, ClustersPerProject: 8, SnapshotsPerCluster: 12})
 	fake := atlastest.NewServer(atlastest.Options{Estate: est, ClientID: "e2e", ClientSecret: "e2e-secret",
 		Sunset: map[string]atlastest.SunsetMode{atlastest.EndpointTenant: atlastest.Gone}, Retirements: listingSunsetIn30Days()})
@@ -95,14 +96,27 @@ projects:
 		}
 	}
 
-	// The policy in force was seen; now it goes.
+	// The policy in force was seen, and the counters of early deletions at 0; now the policy
+	// goes, two snapshots of dedicated-01 (not its newest) are deleted and the retention of one
+	// of dedicated-06 is cut to two hours.
 	for _, p := range proms {
 		waitFor(t, 30*time.Second, "the compliance policy in Prometheus "+p.version, func() bool {
 			v := queryValues(p.api, `atlas_backup_compliance_policy_enabled{project="project-001"}`)
 			return len(v) == 1 && v[0] == 1
 		})
+		waitFor(t, 30*time.Second, "the early deletion counters in Prometheus "+p.version, func() bool {
+			v := queryValues(p.api, `sum(atlas_backup_snapshots_deleted_early_total{cluster=~"dedicated-01|dedicated-06"} + atlas_backup_snapshots_expiry_shortened_total)`)
+			return len(v) == 1 && v[0] == 0
+		})
 	}
-	fake.Update(func(e *atlastest.Estate) { e.Projects[0].Compliance = nil })
+	fake.Update(func(e *atlastest.Estate) {
+		p := e.Projects[0]
+		p.Compliance = nil
+		c := p.Cluster("dedicated-01")
+		c.DeleteSnapshots(c.Snapshots[1].ID, c.Snapshots[2].ID)
+		c = p.Cluster("dedicated-06")
+		c.SetExpiry(c.Snapshots[3].ID, time.Now().Add(2*time.Hour))
+	})
 
 	want := []string{
 		"alertname=AtlasBackupAPIVersionSunsetPassed,operation=listGroupClusterBackupTenantSnapshots,severity=critical,version=2023-01-01",
@@ -118,8 +132,10 @@ projects:
 		"alertname=AtlasBackupExportFailed,cluster=dedicated-01,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
 		"alertname=AtlasBackupFallbackSnapshot,cluster=dedicated-06,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
 		"alertname=AtlasBackupRestoreFailed,cluster=dedicated-06,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
+		"alertname=AtlasBackupSnapshotExpiryShortened,cause=unexplained,cluster=dedicated-06,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=warning",
 		"alertname=AtlasBackupSnapshotFailed,cluster=flex-02,kind=flex,project=project-001,project_id=5f0000000000000000000001,severity=critical,status=failed",
 		"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=critical",
+		"alertname=AtlasBackupSnapshotsDeletedEarly,cause=unexplained,cluster=dedicated-01,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 	}
 	for _, p := range proms {
 		expectAlerts(t, p, want)

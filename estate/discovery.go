@@ -222,7 +222,7 @@ func (r *refresh) project(ctx context.Context, entry config.Project, p atlas.Pro
 	r.markSelected(p.ID, selected)
 	reads := r.reads(p, plan)
 	e.mu.Unlock()
-	r.fetcher.Fetch(ctx, reads, r.deliver, r.deliverJobs, &r.jobs)
+	r.fetcher.Fetch(ctx, reads, func(res atlas.Result) { r.deliver(ctx, res) }, r.deliverJobs, &r.jobs)
 }
 
 // recordListing keeps what discovery found in project p; e.mu must be held.

@@ -32,6 +32,7 @@ type Fetcher interface {
 	ClusterNames(ctx context.Context) ([]atlas.ProjectClusters, error)
 	CompliancePolicy(ctx context.Context, projectID string) (*atlas.CompliancePolicy, error)
 	Organization(ctx context.Context, id string) (atlas.Organization, error)
+	Schedule(ctx context.Context, t atlas.Target) (atlas.Schedule, error)
 	Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup)
 	RequestsSent() uint64
 	Notices() []atlas.Notice
@@ -53,6 +54,9 @@ type Settings struct {
 	Named bool
 	// Shard is the part of the estate this replica reads (--shard, --total-shards).
 	Shard Shard
+	// StoragePath is the state file keeping the tamper baselines across restarts
+	// (--storage.path, storage.go); "" keeps none. Read at start only.
+	StoragePath string
 	// RestoreJobs, ExportJobs and CompliancePolicy turn those reads on: restore and export
 	// jobs at most once per JobsInterval per target, the policy with each discovery of its
 	// project.
@@ -116,6 +120,12 @@ type setEngine struct {
 	clusterNames map[string]map[string]bool // per project: names in the last all-projects cluster listing
 	log          logBook                    // what was logged about the exporter as a whole
 	view         *View                      // the last View built
+	// stored are the baselines the state file kept, for the first listings after a start;
+	// baseChanges counts the changes of the targets' baselines, for the file to be written
+	// when they changed; phaseEnded, when set, runs after each snapshot phase (to write it).
+	stored      map[atlas.Target]storedBase
+	baseChanges uint64
+	phaseEnded  func()
 }
 
 // newSetEngine returns the engine of credential set name, reading s's entries of that set with f.
@@ -162,6 +172,7 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 			ts.gone = nil // learnt from the old source
 			e.changed(t, ts)
 		}
+		e.dropBaselines()
 	}
 	e.reconfigureJobs(old, s, newSource)
 	if old.Named != s.Named {
@@ -183,6 +194,8 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 			}
 		}
 		e.selection++
+		e.dropBaselines()
+		e.stored = nil
 		e.rediscover, e.queued = true, true
 		// A new selection may want schedules read, and a policy may have changed meanwhile.
 		for _, ts := range e.targets {
@@ -287,6 +300,9 @@ func (e *setEngine) start() *refresh {
 	go func() {
 		r.run(rctx)
 		e.finish(r)
+		if e.phaseEnded != nil {
+			e.phaseEnded()
+		}
 		// The next refresh starts once this one's job reads are over: one refresh at a time
 		// reads a target's jobs, and asks again where Atlas refused them.
 		r.jobs.Wait() // the reads honour rctx: at refresh_timeout at the latest
@@ -318,6 +334,8 @@ func (e *setEngine) finish(r *refresh) {
 	if r.selection == e.selection {
 		e.updateMissing(r.settings)
 	}
+	e.forgetBaselines(r)
+	e.stored = nil // the first listings after the start have had it
 	r.mu.Lock()
 	e.up = r.successes > 0 && !r.authFailed
 	r.mu.Unlock()

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 )
 
 // Sources are the fetchers of the credential sets, by set name: one per set the settings'
@@ -36,14 +39,47 @@ type Engine struct {
 	from     []*View
 	overlaps uint64
 	view     *View
+	// storage writes the state file (storage.go); nil without one. stored are the baselines
+	// it kept, per set, until the sets' engines take them at start.
+	storage *storage
+	stored  map[string]map[atlas.Target]storedBase
 }
 
 // New returns an engine reading s with the fetchers of src. life bounds refreshes; now is the
 // clock (time.Now in production, fixed in tests).
 func New(life context.Context, logger log.Logger, src Sources, s Settings, now func() time.Time) *Engine {
 	e := &Engine{logger: logger, now: now, life: life, claims: newClaims(logger), changes: make(chan struct{}, 1)}
+	if s.StoragePath != "" {
+		e.openStorage(s.StoragePath, s.Shard)
+	}
 	e.Reconfigure(src, s)
+	e.stored = nil
 	return e
+}
+
+// openStorage reads the state file at path, whose baselines the sets' engines take at start,
+// and writes it from now on.
+func (e *Engine) openStorage(path string, shard Shard) {
+	e.storage = &storage{path: path}
+	stored, err := loadStorage(path, shard, e.now())
+	if err != nil {
+		level.Warn(e.logger).Log("msg", "state file ignored: the first listings are baselines, as after a start without one", "path", path, "err", err)
+		return
+	}
+	n := 0
+	for _, of := range stored {
+		n += len(of)
+	}
+	level.Info(e.logger).Log("msg", "state file read", "path", path, "baselines", n)
+	e.stored = stored
+}
+
+// saveState writes the state file if a baseline changed since it was last written.
+func (e *Engine) saveState() {
+	e.mu.Lock()
+	shard := e.settings.Shard
+	e.mu.Unlock()
+	e.storage.save(e.running(), shard, e.logger)
 }
 
 // Reconfigure applies a reloaded configuration, set by set: src holds each set's fetcher from
@@ -60,7 +96,12 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 	for _, name := range order {
 		i := slices.IndexFunc(e.sets, func(se *setEngine) bool { return se.name == name })
 		if i < 0 {
-			next = append(next, newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims, e.changes))
+			se := newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims, e.changes)
+			se.stored = e.stored[name]
+			if e.storage != nil {
+				se.phaseEnded = e.saveState
+			}
+			next = append(next, se)
 			continue
 		}
 		e.sets[i].Reconfigure(src[name], s.of(name))

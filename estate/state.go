@@ -63,6 +63,7 @@ type targetState struct {
 	unknownSeen map[string]bool
 	// implausible is what checkSnapshots logged of the snapshots last read.
 	implausible map[string]bool
+	tamper      tamperState
 	log         logBook
 
 	// view is the target as the last View showed it; nil once it changed.

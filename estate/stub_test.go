@@ -108,6 +108,11 @@ func (s *stub) CompliancePolicy(_ context.Context, id string) (*atlas.Compliance
 	return nil, s.policyErr[id]
 }
 
+func (s *stub) Schedule(_ context.Context, t atlas.Target) (atlas.Schedule, error) {
+	s.call("schedule %s/%s", t.Cluster, t.Kind)
+	return atlas.Schedule{NextSnapshot: stubNow.Add(7 * time.Hour)}, nil
+}
+
 func (s *stub) Fetch(ctx context.Context, reads []atlas.TargetRead, deliver func(atlas.Result), deliverJobs func(atlas.JobsResult), jobs *sync.WaitGroup) {
 	for _, r := range reads {
 		t := r.Target

@@ -1,6 +1,7 @@
 package estate
 
 import (
+	"context"
 	"sort"
 	"time"
 
@@ -36,19 +37,28 @@ func (r *refresh) reads(p atlas.Project, plan []atlas.TargetRead) []atlas.Target
 	return reads
 }
 
-// deliver records what one target's read brought: its snapshots and schedule, or why not.
-func (r *refresh) deliver(res atlas.Result) {
+// deliver records what one target's read brought: its snapshots and schedule, or why not; and
+// explains snapshots its listing shows deleted or shortened early (tamper.go).
+func (r *refresh) deliver(ctx context.Context, res atlas.Result) {
+	if f := r.record(res); f != nil {
+		r.explain(ctx, f, res)
+	}
+}
+
+// record keeps what res brought, and returns what comparing its listing with the target's last
+// found.
+func (r *refresh) record(res atlas.Result) *tamperFind {
 	r.note(res.Err)
 	e := r.e
 	if !r.lockCurrent() {
-		return
+		return nil
 	}
 	defer e.mu.Unlock()
 	t := res.Read.Target
 	r.delivered[t] = true
 	ts := e.targets[t]
 	if ts == nil {
-		return
+		return nil
 	}
 	for _, g := range res.Gone {
 		e.warnOnce(&ts.log, goneTopic(g.Kind), "msg", "snapshot endpoint answered that it is gone", "project_id", t.ProjectID,
@@ -70,12 +80,12 @@ func (r *refresh) deliver(res atlas.Result) {
 		// What Atlas said outlives the target: a discovery that lists the cluster again tells
 		// that it exists, but not as this kind (target_missing).
 		e.notFound[t] = at
-		return
+		return nil
 	case atlas.ProjectNotFound(res.Err):
 		level.Info(e.logger).Log("msg", "project not found; dropping its series and resolving the configured projects again", "project_id", t.ProjectID)
 		e.dropProject(t.ProjectID)
 		e.rediscover = true
-		return
+		return nil
 	}
 	if res.Err == nil {
 		delete(e.notFound, t)
@@ -85,7 +95,7 @@ func (r *refresh) deliver(res atlas.Result) {
 	ts.gone = res.Gone
 	if res.Err != nil {
 		ts.ok = false
-		return
+		return nil
 	}
 	r.note(res.ScheduleErr)
 	e.logChange(&ts.log, topicSchedule, res.ScheduleErr, "msg", "backup schedule collection", "project_id", t.ProjectID, "project", ts.project.Name, "cluster", t.Cluster, "kind", t.Kind)
@@ -106,9 +116,11 @@ func (r *refresh) deliver(res atlas.Result) {
 	if sameSnapshots(ts.snapshots, snaps) {
 		snaps = ts.snapshots // what a renderer made of them stays good
 	}
+	found := r.compare(t, ts, res, snaps)
 	// A schedule that could not be read keeps its last value but fails the collection.
 	ts.ok, ts.hasData, ts.fetchedAt = res.ScheduleErr == nil, true, e.now()
 	ts.snapshots, ts.served = snaps, res.Served
 	e.checkSnapshots(ts)
 	r.expectJobs(ts, res)
+	return found
 }

@@ -126,6 +126,8 @@ type TargetView struct {
 	PIT      bool
 	Restores Jobs[atlas.RestoreJob]
 	Exports  Jobs[atlas.ExportJob]
+	// Tamper is what comparing its listings found (tamper.go).
+	Tamper TamperView
 }
 
 // Current is the target's snapshots up to now, newest first: those from the future left out.
@@ -219,7 +221,7 @@ func (ts *targetState) targetView() *TargetView {
 		ts.view = &TargetView{
 			Project: ts.project, Target: ts.served, OK: ts.ok, HasData: ts.hasData, FetchedAt: ts.fetchedAt,
 			Snapshots: ts.snapshots, Future: ts.future, Schedule: ts.schedule, PIT: ts.pit,
-			Restores: jobsView(ts.restores), Exports: jobsView(ts.exports),
+			Restores: jobsView(ts.restores), Exports: jobsView(ts.exports), Tamper: ts.tamper.view,
 		}
 	}
 	return ts.view

@@ -62,6 +62,52 @@ var DefaultPolicy = []PolicyItem{
 	{"hourly", 6, "days", 2}, {"daily", 1, "days", 7}, {"weekly", 6, "weeks", 4}, {"monthly", 40, "months", 12},
 }
 
+// flexDaily is how Atlas keeps Flex (and the fake's tenant, serverless and legacy) snapshots.
+var flexDaily = PolicyItem{"daily", 1, "days", 8}
+
+// expiry is when Atlas deletes a snapshot of the item taken at created: its retention later, in
+// calendar units.
+func (it PolicyItem) expiry(created time.Time) time.Time {
+	v := it.RetentionValue
+	switch it.RetentionUnit {
+	case "days":
+		return created.AddDate(0, 0, v)
+	case "weeks":
+		return created.AddDate(0, 0, 7*v)
+	case "months":
+		return created.AddDate(0, v, 0)
+	case "years":
+		return created.AddDate(v, 0, 0)
+	}
+	return time.Time{}
+}
+
+// period is how long before t the item's previous snapshot was taken.
+func (it PolicyItem) period(t time.Time) time.Duration {
+	switch it.Frequency {
+	case "hourly":
+		return time.Duration(it.Interval) * time.Hour
+	case "daily":
+		return 24 * time.Hour
+	case "weekly":
+		return 7 * 24 * time.Hour
+	case "monthly":
+		return t.Sub(t.AddDate(0, -1, 0))
+	}
+	return t.Sub(t.AddDate(-1, 0, 0))
+}
+
+// keeping is the first of items (most frequent first) that still keeps a snapshot taken at
+// created at now.
+func keeping(items []PolicyItem, created, now time.Time) (PolicyItem, bool) {
+	for _, it := range items {
+		if it.expiry(created).After(now) {
+			return it, true
+		}
+	}
+	return PolicyItem{}, false
+}
+
 // Cluster is one deployment.
 type Cluster struct {
 	Name    string
@@ -111,6 +157,12 @@ type Spec struct {
 	// Kinds cycles over the clusters of each project; default: every kind.
 	Kinds []ClusterKind
 	Now   time.Time
+	// Retention, when set, is how long the most frequent item of every cluster's policy (and
+	// the daily snapshots of the kinds without one) keeps snapshots, in whole days: long
+	// enough, every snapshot asked for is listed at that item's interval. For harnesses that
+	// need SnapshotsPerCluster listed whatever the kind; by default the policies are Atlas's,
+	// which keep fewer (Flex 8).
+	Retention time.Duration
 	// Orgs, when above 1, deals the projects out to that many organisations in turn: project p
 	// belongs to OrgID(p % Orgs), OrgID(0) being the default one.
 	Orgs int
@@ -157,10 +209,6 @@ func Generate(s Spec) *Estate {
 				continue
 			}
 			profile := j % 5
-			interval, freq, retention := 6*time.Hour, "hourly", 2*24*time.Hour
-			if kind != Dedicated {
-				interval, freq, retention = 24*time.Hour, "daily", 8*24*time.Hour
-			}
 			newest := s.Now.Add(-time.Duration(rng.IntN(3600)+60) * time.Second)
 			if profile == 3 {
 				newest = newest.Add(-4 * 24 * time.Hour)
@@ -169,22 +217,46 @@ func Generate(s Spec) *Estate {
 			case Dedicated:
 				c.Policy = slices.Clone(DefaultPolicy)
 			case Legacy:
-				c.Policy = []PolicyItem{{"daily", 1, "days", 8}}
+				c.Policy = []PolicyItem{flexDaily}
+			}
+			// Flex, tenant and serverless snapshots are taken daily and kept 8 days, as Atlas
+			// keeps Flex clusters' last 8 daily snapshots.
+			items := c.Policy
+			if items == nil {
+				items = []PolicyItem{flexDaily}
+			}
+			if s.Retention > 0 {
+				items = slices.Clone(items)
+				items[0].RetentionUnit, items[0].RetentionValue = "days", int((s.Retention+24*time.Hour-1)/(24*time.Hour))
+				if c.Policy != nil {
+					c.Policy = items
+				}
 			}
 			if c.Policy != nil {
-				c.NextSnapshot = newest.Add(interval)
+				c.NextSnapshot = newest.Add(items[0].period(newest))
 			}
+			// Each snapshot is kept as long as the most frequent item whose retention covers its
+			// age, and the next is that item's period older: the six-hourly ones of the last two
+			// days, then dailies, weeklies and monthlies, as Atlas keeps them under the policy.
+			// A snapshot past every retention is not listed (Atlas deleted it); the ids and
+			// sizes are drawn for every snapshot asked for all the same, so that those listed
+			// do not depend on how many are.
+			created := newest
 			for k := 0; k < s.SnapshotsPerCluster; k++ {
 				snapSeq++
-				created := newest.Add(-time.Duration(k) * interval)
+				size := int64(1<<30) + rng.Int64N(1<<28)
+				it, ok := keeping(items, created, s.Now)
+				if !ok {
+					continue
+				}
 				sn := Snap{
 					ID:        fmt.Sprintf("6a%06x%016x", p+1, snapSeq),
 					Status:    "completed",
 					CreatedAt: created,
-					ExpiresAt: created.Add(retention + time.Duration(k)*interval),
-					Size:      int64(1<<30) + rng.Int64N(1<<28),
+					ExpiresAt: it.expiry(created),
+					Size:      size,
 					Type:      "scheduled",
-					Frequency: freq,
+					Frequency: it.Frequency,
 					Version:   "8.0.4",
 				}
 				switch {
@@ -194,10 +266,12 @@ func Generate(s Spec) *Estate {
 					sn.Status = "inProgress"
 				case k == 1 && c.Sharded:
 					sn.Type = "fallback"
-				case k == s.SnapshotsPerCluster-1 && profile == 4:
-					sn.ExpiresAt = s.Now.Add(-time.Hour)
 				}
 				c.Snapshots = append(c.Snapshots, sn)
+				created = created.Add(-it.period(created))
+			}
+			if n := len(c.Snapshots); n > 0 && profile == 4 {
+				c.Snapshots[n-1].ExpiresAt = s.Now.Add(-time.Hour) // not yet deleted
 			}
 			addJobsAndPolicies(c, p, s.Now, &jobSeq)
 			proj.Clusters = append(proj.Clusters, c)
@@ -229,4 +303,42 @@ func (p *Project) Cluster(name string) *Cluster {
 		}
 	}
 	return nil
+}
+
+// DeleteSnapshots deletes the cluster's snapshots with these ids, as `atlas backups snapshots
+// delete` does, and returns how many it deleted.
+func (c *Cluster) DeleteSnapshots(ids ...string) int {
+	n := len(c.Snapshots)
+	c.Snapshots = slices.DeleteFunc(c.Snapshots, func(sn Snap) bool { return slices.Contains(ids, sn.ID) })
+	return n - len(c.Snapshots)
+}
+
+// SetExpiry gives the cluster's snapshot id the expiry at, as editing a snapshot's retention
+// does (or a policy edit with updateSnapshots), and reports whether the snapshot exists.
+func (c *Cluster) SetExpiry(id string, at time.Time) bool {
+	for i := range c.Snapshots {
+		if c.Snapshots[i].ID == id {
+			c.Snapshots[i].ExpiresAt = at
+			return true
+		}
+	}
+	return false
+}
+
+// ExpireLag is how long after its expiry the fake's deletion job (Options.ExpireSnapshots)
+// deletes a snapshot.
+const ExpireLag = 2 * time.Hour
+
+// Expire deletes the snapshots of every cluster whose expiry is not after now, as Atlas's
+// deletion job does, and returns how many it deleted.
+func (e *Estate) Expire(now time.Time) int {
+	n := 0
+	for _, p := range e.Projects {
+		for _, c := range p.Clusters {
+			before := len(c.Snapshots)
+			c.Snapshots = slices.DeleteFunc(c.Snapshots, func(sn Snap) bool { return !sn.ExpiresAt.IsZero() && !sn.ExpiresAt.After(now) })
+			n += before - len(c.Snapshots)
+		}
+	}
+	return n
 }

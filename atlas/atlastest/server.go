@@ -68,6 +68,10 @@ type Options struct {
 	FinishAbandoned bool
 	// Now is the fake's clock, for token and nonce expiry; default time.Now.
 	Now func() time.Time
+	// ExpireSnapshots deletes, before each answer, the snapshots whose expiry passed (by Now)
+	// ExpireLag ago, as Atlas's deletion job does (Estate.Expire): a generated estate's
+	// expired snapshot not yet deleted stays listed for an hour more.
+	ExpireSnapshots bool
 }
 
 // NoncePolicy is what a server checks of the counts sent with one digest nonce.
@@ -799,6 +803,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt routeInfo, 
 		return
 	}
 	s.mu.Lock()
+	if s.opts.ExpireSnapshots {
+		s.estate.Expire(s.opts.Now().Add(-ExpireLag))
+	}
 	body, status := s.answer(r, rt, org)
 	if status == 200 {
 		s.afterPage(r, rt)

@@ -36,7 +36,7 @@ func churn(p Params, refreshes int) (*ChurnReport, error) {
 	r := &ChurnReport{Refreshes: refreshes}
 	start := time.Now()
 	for i := 1; i <= refreshes; i++ {
-		est := atlastest.Generate(atlastest.Spec{Seed: uint64(i), Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})
+		est := atlastest.Generate(atlastest.Spec{Seed: uint64(i), Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Retention: keepAll(p.Snapshots), Kinds: kinds})
 		for j, proj := range est.Projects {
 			proj.ID, proj.Name = fmt.Sprintf("6c%010x%012x", i, j), fmt.Sprintf("churn-%d-%d", i, j)
 		}

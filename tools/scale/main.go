@@ -51,6 +51,7 @@ func main() {
 	flag.IntVar(&p.Scrapers, "scrapers", 1, "concurrent scrapes that trigger the refresh (with -soak: scrapers in the loop)")
 	soakFor := flag.Duration("soak", 0, "instead: scrape the real /metrics handler with -scrapers clients for this long, with faults on")
 	flag.IntVar(&p.Shards, "total-shards", 1, "with -rss: run this many exporter processes, one per shard")
+	flag.BoolVar(&p.Storage, "storage", false, "with -rss: give each exporter process a state file (--storage.path), written after its first refresh")
 	flag.IntVar(&p.Orgs, "orgs", 1, "deal the projects out to this many organisations, each read with a credential set of its own (sharing -concurrency)")
 	churnFor := flag.Int("churn", 0, "instead: run this many refreshes, each against -projects new projects in place of the last ones, and report the live heap")
 	hangOrg := flag.Bool("hang-org", false, "instead: read two organisations of -projects projects each with their own credential sets, sharing -concurrency, and time the first's refreshes alone and beside the second, whose Atlas hangs (pass a short -timeout, such as 2s: each hanging call lasts that long)")

@@ -66,7 +66,7 @@ type orgsRefreshes struct {
 // orgsSide runs the good organisation's refreshes, beside the hanging one or alone.
 func orgsSide(p Params, hang bool) (m orgsRefreshes, err error) {
 	hangOrg := atlastest.OrgID(1)
-	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2 * p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds, Orgs: 2})
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: 2 * p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Retention: keepAll(p.Snapshots), Kinds: kinds, Orgs: 2})
 	fake := atlastest.NewServer(atlastest.Options{Estate: est, Latency: p.Latency, PageCap: p.PageCap, ClientID: "good", ClientSecret: "good-secret",
 		Orgs: []atlastest.Org{{ID: hangOrg, Name: "hanging", ClientID: "hang", ClientSecret: "hang-secret"}}})
 	defer fake.Close()

@@ -32,6 +32,7 @@ type Params struct {
 	Schedules                     bool // read Cloud Backup schedules (backup_schedules)
 	Scrapers                      int  // concurrent scrapes that trigger the refresh
 	Shards                        int  // -rss: exporter processes sharing the estate
+	Storage                       bool // -rss: give each a state file (--storage.path)
 	// Jobs reads restore and export jobs every jobs_interval (default) and compliance policies
 	// with discovery (restore_jobs, export_jobs, compliance_policy).
 	Jobs bool
@@ -100,6 +101,10 @@ type Report struct {
 // kinds used by the harness: dedicated clusters and Flex clusters, alternating.
 var kinds = []atlastest.ClusterKind{atlastest.Dedicated, atlastest.Flex}
 
+// keepAll is a retention under which the fake lists all n snapshots asked for of each cluster,
+// whatever its kind (Atlas keeps a Flex cluster's last 8).
+func keepAll(n int) time.Duration { return time.Duration(n+1) * 24 * time.Hour }
+
 // clock is the collector's clock: real time plus an offset the harness advances to make the
 // next refresh due without waiting for it.
 type clock struct{ offset atomic.Int64 }
@@ -127,7 +132,7 @@ type rig struct {
 // newRig starts a rig; cc and s give the client's and collector's settings beyond the
 // connection, credentials, projects and snapshot_metrics, which come from p.
 func newRig(p Params, cc atlas.Config, s estate.Settings) (*rig, error) {
-	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds, Orgs: p.Orgs})}
+	r := &rig{est: atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Retention: keepAll(p.Snapshots), Kinds: kinds, Orgs: p.Orgs})}
 	var orgs []atlastest.Org
 	for i := 1; i < p.Orgs; i++ {
 		id := fmt.Sprintf("scale-%d", i)

@@ -71,7 +71,7 @@ func measureRSS(p Params, scrapes int, src string) (*RSSReport, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the exporter: %v\n%s", err, out)
 	}
-	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Kinds: kinds})
+	est := atlastest.Generate(atlastest.Spec{Seed: 1, Projects: p.Projects, ClustersPerProject: p.Clusters, SnapshotsPerCluster: p.Snapshots, Retention: keepAll(p.Snapshots), Kinds: kinds})
 	fake := atlastest.NewServer(atlastest.Options{Estate: est, Latency: p.Latency, ClientID: "scale", ClientSecret: "scale-secret"})
 	defer fake.Close()
 	cfg := filepath.Join(dir, "exporter.yml")
@@ -111,7 +111,11 @@ projects:
 	errs := make(chan error, shards)
 	for i := range shards {
 		go func() {
-			errs <- runShard(bin, cfg, i, shards, scrapes, refreshed, &r.Shards[i])
+			var extra []string
+			if p.Storage {
+				extra = append(extra, "--storage.path="+filepath.Join(dir, fmt.Sprintf("state-%d.json", i)))
+			}
+			errs <- runShard(bin, cfg, i, shards, scrapes, refreshed, &r.Shards[i], extra...)
 		}()
 	}
 	for range shards {
@@ -128,15 +132,15 @@ const scrapeGap = 1100 * time.Millisecond
 
 // runShard runs one exporter process for shard i of total and measures it into m, once
 // refreshed says the first refresh has ended.
-func runShard(bin, cfg string, i, total, scrapes int, refreshed func() bool, m *ShardRSS) error {
+func runShard(bin, cfg string, i, total, scrapes int, refreshed func() bool, m *ShardRSS, extra ...string) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=warn",
-		fmt.Sprintf("--shard=%d", i), fmt.Sprintf("--total-shards=%d", total))
+	cmd := exec.Command(bin, append([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--log.level=warn",
+		fmt.Sprintf("--shard=%d", i), fmt.Sprintf("--total-shards=%d", total)}, extra...)...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	// The budgets hold without a memory limit.
