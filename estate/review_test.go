@@ -1,6 +1,8 @@
 package estate_test
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +58,61 @@ func TestReviewProjectMovedBetweenSetsOnReload(t *testing.T) {
 	}
 	if n, _ := projectTargets(e.Engine.View(), p2); n != 2 {
 		t.Errorf("after the reload: %d targets of project-003, want billing's 2", n)
+	}
+}
+
+// A reload moves project-001 from billing (the first set) to ops, while billing's Atlas hangs on
+// a cluster of billing's other project at every refresh, so that no refresh of billing is
+// complete and none drops what billing read of project-001 before. ops reads project-001 fresh
+// at each of its refreshes; the merged view must show ops's reads (the claims say ops reads it),
+// not billing's leftovers, failed and frozen at the reload.
+func TestReviewMergeShowsTheSetThatReads(t *testing.T) {
+	o := rig.TwoOrgs(4, 2)
+	o.PublicKey, o.PrivateKey = "ops", "ops-private"
+	p0, p2 := atlastest.ProjectID(0), atlastest.ProjectID(2) // both billing's organisation's
+	s := rig.TwoSets()
+	s.Projects = []config.Project{{ID: p0, Credentials: "billing"}, {ID: p2, Credentials: "billing"}, {Name: "project-001", Credentials: "ops"}}
+	// A client timeout far past refresh_timeout: the refresh, not the client, gives up the hang.
+	e := rig.NewSets(t, o, s, map[string]atlas.Config{"ops": {APIKey: &atlas.APIKey{PublicKey: "ops", PrivateKey: "ops-private"}}},
+		func(c *atlas.Config) { c.Timeout = time.Minute })
+	e.Refresh(t)
+	e.Clock.Advance(time.Minute)
+	e.Refresh(t)
+	if n, by := projectTargets(e.Engine.View(), p0); n != 2 || by != "billing" {
+		t.Fatalf("before the reload: %d targets of project-001, read by %q; want 2 by billing", n, by)
+	}
+
+	// project-003 gets a cluster whose snapshot listing never answers: billing's refreshes end
+	// at refresh_timeout from now on.
+	e.AddCluster(2, &atlastest.Cluster{Name: "stuck", Kind: atlastest.Flex})
+	e.Srv.SetFault("*", "stuck", &atlastest.Fault{Hang: true})
+	moved := rig.TwoSets()
+	moved.RefreshTimeout = 2 * time.Second
+	moved.Projects = []config.Project{{ID: p2, Credentials: "billing"}, {Name: "project-001", Credentials: "ops"}}
+	e.Reconfigure(moved)
+	e.Engine.WaitIdle(t.Context())
+	e.Srv.Reset()
+	for range 2 {
+		e.Clock.Advance(time.Minute)
+		e.Refresh(t)
+	}
+	// ops (the API key: digest) read project-001's two clusters at each of its two refreshes.
+	read := 0
+	for _, q := range e.Srv.Requests() {
+		if q.Auth == "digest" && q.Status == http.StatusOK && strings.Contains(q.Path, p0) && strings.HasSuffix(q.Operation, "BackupSnapshots") {
+			read++
+		}
+	}
+	if read != 4 {
+		t.Fatalf("ops read project-001's snapshots %d times, want 4", read)
+	}
+	v := e.Engine.View()
+	if n, by := projectTargets(v, p0); n != 2 || by != "ops" {
+		t.Errorf("after the reload: %d targets of project-001, shown as read by %q; want 2 by ops", n, by)
+	}
+	for _, tv := range v.Targets {
+		if tv.Project.ID == p0 && (!tv.OK || !tv.FetchedAt.Equal(e.Clock.Now())) {
+			t.Errorf("project-001/%s: ok %v, fetched at %s; ops read it at %s", tv.Target.Cluster, tv.OK, tv.FetchedAt, e.Clock.Now())
+		}
 	}
 }
