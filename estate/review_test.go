@@ -1,6 +1,7 @@
 package estate_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -113,6 +114,52 @@ func TestReviewMergeShowsTheSetThatReads(t *testing.T) {
 	for _, tv := range v.Targets {
 		if tv.Project.ID == p0 && (!tv.OK || !tv.FetchedAt.Equal(e.Clock.Now())) {
 			t.Errorf("project-001/%s: ok %v, fetched at %s; ops read it at %s", tv.Target.Cluster, tv.OK, tv.FetchedAt, e.Clock.Now())
+		}
+	}
+}
+
+// billing and ops (a service account and an API key of one organisation) both select
+// project-001; billing, first, reads it. billing's service account is revoked: its refreshes
+// fail with 401 and keep what its entries resolved before, so the claims still give
+// project-001 to billing and ops, whose key works, leaves it alone. One set's revoked key then
+// fails a project another set selects and could read: the overlap must fall to ops while
+// billing cannot resolve its entries.
+func TestReviewRevokedFirstSetKeepsItsOverlap(t *testing.T) {
+	o := rig.TwoOrgs(2, 2)
+	o.PublicKey, o.PrivateKey = "ops", "ops-private"
+	p0 := atlastest.ProjectID(0)
+	s := rig.TwoSets()
+	s.Projects = []config.Project{{DiscoverAllProjects: true, Credentials: "billing"}, {DiscoverAllProjects: true, Credentials: "ops"}}
+	e := rig.NewSets(t, o, s, map[string]atlas.Config{"ops": {APIKey: &atlas.APIKey{PublicKey: "ops", PrivateKey: "ops-private"}}})
+	e.Refresh(t)
+	e.Clock.Advance(time.Minute)
+	e.Refresh(t)
+	if n, by := projectTargets(e.Engine.View(), p0); n != 2 || by != "billing" {
+		t.Fatalf("before the revocation: %d targets of project-001, read by %q; want 2 by billing", n, by)
+	}
+
+	e.Srv.SetCredentials("", "", "ops", "ops-private") // billing's service account revoked
+	e.Clock.Advance(time.Minute)
+	e.Refresh(t) // billing learns that its credentials are refused
+	e.Srv.Reset()
+	e.Clock.Advance(time.Minute)
+	e.Refresh(t)
+	v := e.Engine.View()
+	if got := fmt.Sprint(v.Credentials); got != fmt.Sprintf("[{billing false %s true 0s} {ops true %s true 0s}]", rig.Now.Add(time.Minute), e.Clock.Now()) {
+		t.Errorf("credentials %s", got)
+	}
+	read := 0
+	for _, q := range e.Srv.Requests() {
+		if q.Auth == "digest" && q.Status == http.StatusOK && strings.HasSuffix(q.Operation, "BackupSnapshots") {
+			read++
+		}
+	}
+	if read != 2 {
+		t.Errorf("ops read project-001's snapshots %d times in its refresh, want 2", read)
+	}
+	for _, tv := range v.Targets {
+		if tv.Project.ID == p0 && !tv.OK {
+			t.Errorf("project-001/%s failed: ops, which selects it, was not let read it", tv.Target.Cluster)
 		}
 	}
 }
