@@ -163,3 +163,31 @@ func TestReviewRevokedFirstSetKeepsItsOverlap(t *testing.T) {
 		}
 	}
 }
+
+// The merged view's Health.Phases is the sum of the running sets' phases, which a reload that
+// removes a set lowers: billing and eu-unit end one snapshot phase each (2), a reload removes
+// eu-unit and changes billing's selection, whose refresh, started at once, ends billing's
+// second phase: 2 again. The collector renders a version that ends a snapshot phase at once
+// (the scrapes that waited for the refresh are owed it) by comparing Phases with the last
+// body's: here it sees no phase end, and a scrape served within the second after the last
+// render gets the body from before the reload (eu-unit's series, billing's old selection).
+func TestReviewPhasesGoBackOnReload(t *testing.T) {
+	e := rig.NewSets(t, rig.TwoOrgs(4, 2), rig.TwoSets(), rig.TwoSetsCreds())
+	e.Refresh(t)
+	if b := e.Coll.Exposition(t.Context(), true); b.Version != e.Engine.View().Version {
+		t.Fatalf("rendered version %d, view %d", b.Version, e.Engine.View().Version)
+	}
+	s := rig.TwoSets()
+	s.Projects = []config.Project{{ID: atlastest.ProjectID(0), Credentials: "billing"}}
+	e.Reconfigure(s)
+	e.Engine.WaitIdle(t.Context()) // billing's rediscovery: its snapshot phase ends
+	v := e.Engine.View()
+	if len(v.Credentials) != 1 || len(v.Targets) != 2 {
+		t.Fatalf("after the reload: credentials %v, %d targets", v.Credentials, len(v.Targets))
+	}
+	// The clock has not moved: only a phase end makes the collector render now.
+	if b := e.Coll.Exposition(t.Context(), false); b.Version != v.Version {
+		t.Errorf("a scrape after billing's refresh got version %d, rendered before the reload; the view is at %d (phases %d)",
+			b.Version, v.Version, v.Health.Phases)
+	}
+}
