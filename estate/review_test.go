@@ -3,6 +3,7 @@ package estate_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,35 @@ func TestReviewPhasesGoBackOnReload(t *testing.T) {
 	if b := e.Coll.Exposition(t.Context(), false); b.Version != v.Version {
 		t.Errorf("a scrape after billing's refresh got version %d, rendered before the reload; the view is at %d (phases %d)",
 			b.Version, v.Version, v.Health.Phases)
+	}
+}
+
+// billing and ops both select project-001, each a different cluster of it: billing its Cloud
+// Backup cluster, ops its Flex cluster. The project is read once, by billing, with billing's
+// entries only: ops's cluster is read by nobody, shown nowhere, and not reported missing
+// either. Reading a project once must still read every target any set's entries select.
+func TestReviewOverlapDropsTheLaterSetsTargets(t *testing.T) {
+	o := rig.TwoOrgs(2, 2)
+	o.PublicKey, o.PrivateKey = "ops", "ops-private"
+	p0 := atlastest.ProjectID(0)
+	s := rig.TwoSets()
+	s.Projects = []config.Project{{ID: p0, Clusters: []string{"dedicated-01"}, Credentials: "billing"}, {Name: "project-001", Clusters: []string{"flex-02"}, Credentials: "ops"}}
+	e := rig.NewSets(t, o, s, map[string]atlas.Config{"ops": {APIKey: &atlas.APIKey{PublicKey: "ops", PrivateKey: "ops-private"}}})
+	e.Refresh(t)
+	for range 2 {
+		e.Srv.Reset()
+		e.Clock.Advance(time.Minute)
+		e.Refresh(t)
+	}
+	v := e.Engine.View()
+	var targets []string
+	for _, tv := range v.Targets {
+		targets = append(targets, tv.Project.Name+"/"+tv.Target.Cluster)
+	}
+	if want := []string{"project-001/dedicated-01", "project-001/flex-02"}; !slices.Equal(targets, want) {
+		t.Errorf("targets %q, want %q (missing %v)", targets, want, v.Missing)
+	}
+	if n := e.Srv.Count("listGroupFlexClusterBackupSnapshots"); n != 1 {
+		t.Errorf("flex-02's snapshots listed %d times in the last refresh, want once", n)
 	}
 }
