@@ -222,3 +222,24 @@ func TestReviewOverlapDropsTheLaterSetsTargets(t *testing.T) {
 		t.Errorf("flex-02's snapshots listed %d times in the last refresh, want once", n)
 	}
 }
+
+// A reload that adds a credential set (a new organisation) to a running, ready exporter makes
+// it unready (/-/ready answers 503, and Kubernetes takes the pod out of its Service) until a
+// scrape happens to start the new set's first refresh: the reload starts none, where the
+// exporter's start and a reload that changes a set's selection start one at once.
+func TestReviewReloadAddingASetLeavesTheExporterUnready(t *testing.T) {
+	e := rig.NewSets(t, rig.TwoOrgs(4, 2), rig.TwoSets(), rig.TwoSetsCreds())
+	s := rig.TwoSets()
+	s.Projects = s.Projects[:1]
+	e.Reconfigure(s)
+	e.Refresh(t)
+	if !e.Engine.Ready() {
+		t.Fatal("billing alone is not ready after its refresh")
+	}
+	e.Srv.Reset()
+	e.Reconfigure(rig.TwoSets())
+	e.Engine.WaitIdle(t.Context())
+	if !e.Engine.Ready() {
+		t.Errorf("not ready after the reload that added eu-unit: its refresh sent %v", e.Srv.OrgCounts(rig.OrgB))
+	}
+}
