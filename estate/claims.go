@@ -16,19 +16,25 @@ import (
 
 // claims are the projects each credential set's entries selected when they were last resolved,
 // so that a project two sets select is read once: by the first of them in the sets' order (the
-// order the configuration's entries first name them). A later set reads a project while no
-// earlier set's entries are known to select it: until an earlier set has resolved its entries
-// (its first refresh), or while it selects it no more; it stops once one does, and its state of
-// the project goes at its next complete refresh. Overlaps are logged when they begin and end.
+// order the configuration's entries first name them), with every set's entries selecting it:
+// the reader plans the targets the others' entries select there too (others), and the others
+// tell which of their configured clusters Atlas does not show from the reader's listing
+// (listedBy). A later set reads a project while no earlier set's entries are known to select
+// it: until an earlier set has resolved its entries (its first refresh), or while it selects it
+// no more; it stops once one does, and its state of the project goes at its next complete
+// refresh. Overlaps are logged when they begin and end.
 //
 // The sets' engines call it under their own locks; it calls nothing of theirs.
 type claims struct {
 	logger log.Logger
 
-	mu    sync.Mutex
-	order []string                                       // the sets, first to last
-	by    map[string]map[string]map[string]atlas.Project // per set, per selector: the projects by id
-	now   map[overlapKey]Overlap                         // the overlaps as of the last change
+	mu      sync.Mutex
+	order   []string                                       // the sets, first to last
+	entries map[string]map[string]config.Project           // per set, per selector: the entry as configured
+	by      map[string]map[string]map[string]atlas.Project // per set, per selector: the projects by id
+	// listings are the cluster names of each project's last listing, and the set that listed it.
+	listings map[string]listing
+	now      map[overlapKey]Overlap // the overlaps as of the last change
 	// changes counts the changes of the overlaps, for the views built from them.
 	changes uint64
 }
@@ -42,15 +48,29 @@ type Overlap struct {
 
 type overlapKey struct{ project, set string }
 
-func newClaims(logger log.Logger) *claims {
-	return &claims{logger: logger, by: map[string]map[string]map[string]atlas.Project{}, now: map[overlapKey]Overlap{}}
+// listing is what a set's listing of a project's clusters found.
+type listing struct {
+	set   string
+	names map[string]bool // never changed once listed
 }
 
-// reorder puts the sets in order, and forgets what the sets no longer in it selected.
-func (c *claims) reorder(order []string) {
+func newClaims(logger log.Logger) *claims {
+	return &claims{logger: logger, by: map[string]map[string]map[string]atlas.Project{}, listings: map[string]listing{}, now: map[overlapKey]Overlap{}}
+}
+
+// reorder puts the sets in order, keeps their entries as configured now, and forgets what the
+// sets no longer in it selected.
+func (c *claims) reorder(order []string, entries []config.Project) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.order = slices.Clone(order)
+	c.entries = map[string]map[string]config.Project{}
+	for _, p := range entries {
+		if c.entries[p.Credentials] == nil {
+			c.entries[p.Credentials] = map[string]config.Project{}
+		}
+		c.entries[p.Credentials][p.Selector()] = p
+	}
 	for set := range c.by {
 		if !slices.Contains(order, set) {
 			delete(c.by, set)
@@ -102,6 +122,60 @@ func (c *claims) reads(set, id string) bool {
 	return first == "" || first == set
 }
 
+// others are the entries of the other sets that select project id, when set reads it: set reads
+// the targets they select there too. A nil c has none.
+func (c *claims) others(set, id string) []config.Project {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, first := c.first(id); first != set {
+		return nil
+	}
+	var out []config.Project
+	for _, other := range c.order {
+		if other == set {
+			continue
+		}
+		for _, sel := range slices.Sorted(maps.Keys(c.by[other])) {
+			entry, configured := c.entries[other][sel]
+			if _, selects := c.by[other][sel][id]; selects && configured {
+				out = append(out, entry)
+			}
+		}
+	}
+	return out
+}
+
+// listed records the cluster names set's listing of project id found.
+func (c *claims) listed(set, id string, names map[string]bool) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listings[id] = listing{set: set, names: names}
+}
+
+// listedBy reports whether another set than set reads project id, and if so the cluster names
+// of that set's last listing of it (nil before one succeeded).
+func (c *claims) listedBy(set, id string) (map[string]bool, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, first := c.first(id)
+	if first == "" || first == set {
+		return nil, false
+	}
+	if l := c.listings[id]; l.set == first {
+		return l.names, true
+	}
+	return nil, true
+}
+
 // first is the project id as the first set selecting it knows it, and that set ("" when none
 // does); c.mu must be held.
 func (c *claims) first(id string) (atlas.Project, string) {
@@ -118,6 +192,11 @@ func (c *claims) first(id string) (atlas.Project, string) {
 // update works the overlaps out again and logs those that begin and end; c.mu must be held.
 func (c *claims) update() {
 	now := map[overlapKey]Overlap{}
+	for id := range c.listings {
+		if _, first := c.first(id); first == "" {
+			delete(c.listings, id) // selected by no set
+		}
+	}
 	for _, set := range c.order {
 		for _, ids := range c.by[set] {
 			for id := range ids {

@@ -122,13 +122,31 @@ func (r *refresh) entry(ctx context.Context, entry config.Project) {
 		if !r.settings.Shard.owns(p.ID) || !e.claims.reads(e.name, p.ID) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.project(ctx, entry, p, resolved)
-		}()
+		// With what every set's entries select in it.
+		for _, entry := range append([]config.Project{entry}, r.others(p.ID)...) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.project(ctx, entry, p, resolved)
+			}()
+		}
 	}
 	wg.Wait()
+}
+
+// others are the other sets' entries selecting project id, which this set reads: once per
+// refresh, to the first of this set's entries to read the project.
+func (r *refresh) others(id string) []config.Project {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.othersPlanned[id] {
+		return nil
+	}
+	if r.othersPlanned == nil {
+		r.othersPlanned = map[string]bool{}
+	}
+	r.othersPlanned[id] = true
+	return r.e.claims.others(r.e.name, id)
 }
 
 func (r *refresh) resolve(ctx context.Context, entry config.Project) ([]atlas.Project, error) {
@@ -236,6 +254,8 @@ func (r *refresh) recordListing(ps *projectState, p atlas.Project, list atlas.Cl
 	for _, cl := range list.Clusters {
 		ps.names[cl.Name] = true
 	}
+	// The other sets selecting the project tell from it which of their clusters are missing.
+	e.claims.listed(e.name, p.ID, ps.names)
 	if list.ServerlessGone != nil {
 		e.warnOnce(&ps.log, topicServerless, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
 	}

@@ -194,15 +194,16 @@ func TestReviewPhasesGoBackOnReload(t *testing.T) {
 }
 
 // billing and ops both select project-001, each a different cluster of it: billing its Cloud
-// Backup cluster, ops its Flex cluster. The project is read once, by billing, with billing's
-// entries only: ops's cluster is read by nobody, shown nowhere, and not reported missing
-// either. Reading a project once must still read every target any set's entries select.
-func TestReviewOverlapDropsTheLaterSetsTargets(t *testing.T) {
+// Backup cluster, ops its Flex cluster and one Atlas does not have. The project is read once, by
+// billing, with both sets' entries: each cluster is read once per refresh and shown, and ops's
+// cluster that does not exist is reported missing from billing's listing.
+func TestOverlapReadsEverySetsTargets(t *testing.T) {
 	o := rig.TwoOrgs(2, 2)
 	o.PublicKey, o.PrivateKey = "ops", "ops-private"
 	p0 := atlastest.ProjectID(0)
 	s := rig.TwoSets()
-	s.Projects = []config.Project{{ID: p0, Clusters: []string{"dedicated-01"}, Credentials: "billing"}, {Name: "project-001", Clusters: []string{"flex-02"}, Credentials: "ops"}}
+	s.Projects = []config.Project{{ID: p0, Clusters: []string{"dedicated-01"}, Credentials: "billing"},
+		{Name: "project-001", Clusters: []string{"flex-02", "flex-09"}, Credentials: "ops"}}
 	e := rig.NewSets(t, o, s, map[string]atlas.Config{"ops": {APIKey: &atlas.APIKey{PublicKey: "ops", PrivateKey: "ops-private"}}})
 	e.Refresh(t)
 	for range 2 {
@@ -216,10 +217,18 @@ func TestReviewOverlapDropsTheLaterSetsTargets(t *testing.T) {
 		targets = append(targets, tv.Project.Name+"/"+tv.Target.Cluster)
 	}
 	if want := []string{"project-001/dedicated-01", "project-001/flex-02"}; !slices.Equal(targets, want) {
-		t.Errorf("targets %q, want %q (missing %v)", targets, want, v.Missing)
+		t.Errorf("targets %q, want %q", targets, want)
 	}
-	if n := e.Srv.Count("listGroupFlexClusterBackupSnapshots"); n != 1 {
-		t.Errorf("flex-02's snapshots listed %d times in the last refresh, want once", n)
+	if n, by := projectTargets(v, p0); n != 2 || by != "billing" {
+		t.Errorf("%d targets of project-001, read by %q; want 2 by billing", n, by)
+	}
+	if want := []estate.MissingTarget{{Project: "project-001", Cluster: "flex-09"}}; !slices.Equal(v.Missing, want) {
+		t.Errorf("missing %v, want %v", v.Missing, want)
+	}
+	for op, want := range map[string]int{"listGroupClusterBackupSnapshots": 1, "listGroupFlexClusterBackupSnapshots": 1} {
+		if n := e.Srv.Count(op); n != want {
+			t.Errorf("%s sent %d times in the last refresh, want %d", op, n, want)
+		}
 	}
 }
 

@@ -55,7 +55,7 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 	defer e.mu.Unlock()
 	e.settings = s
 	order := s.sets()
-	e.claims.reorder(order)
+	e.claims.reorder(order, s.Projects)
 	var next []*setEngine
 	for _, name := range order {
 		i := slices.IndexFunc(e.sets, func(se *setEngine) bool { return se.name == name })
