@@ -21,8 +21,8 @@ import (
 // tell which of their configured clusters Atlas does not show from the reader's listing
 // (listedBy). A later set reads a project while no earlier set's entries are known to select
 // it: until an earlier set has resolved its entries (its first refresh), or while it selects it
-// no more; it stops once one does, and its state of the project goes at its next complete
-// refresh. Overlaps are logged when they begin and end.
+// no more; it stops once one does, and its state of the project goes when its refresh ends
+// (setEngine.dropOthers). The merged view shows each project as its reader does. Overlaps are logged when they begin and end.
 //
 // The sets' engines call it under their own locks; it calls nothing of theirs.
 type claims struct {
@@ -34,8 +34,11 @@ type claims struct {
 	by      map[string]map[string]map[string]atlas.Project // per set, per selector: the projects by id
 	// listings are the cluster names of each project's last listing, and the set that listed it.
 	listings map[string]listing
-	now      map[overlapKey]Overlap // the overlaps as of the last change
-	// changes counts the changes of the overlaps, for the views built from them.
+	// readBy is the set that reads each project, by id, as of the last change; replaced, never
+	// changed.
+	readBy map[string]string
+	now    map[overlapKey]Overlap // the overlaps as of the last change
+	// changes counts the changes of the overlaps and readers, for the views built from them.
 	changes uint64
 }
 
@@ -118,7 +121,7 @@ func (c *claims) reads(set, id string) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, first := c.first(id)
+	first := c.readBy[id]
 	return first == "" || first == set
 }
 
@@ -130,7 +133,7 @@ func (c *claims) others(set, id string) []config.Project {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, first := c.first(id); first != set {
+	if c.readBy[id] != set {
 		return nil
 	}
 	var out []config.Project
@@ -166,7 +169,7 @@ func (c *claims) listedBy(set, id string) (map[string]bool, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, first := c.first(id)
+	first := c.readBy[id]
 	if first == "" || first == set {
 		return nil, false
 	}
@@ -176,38 +179,34 @@ func (c *claims) listedBy(set, id string) (map[string]bool, bool) {
 	return nil, true
 }
 
-// first is the project id as the first set selecting it knows it, and that set ("" when none
-// does); c.mu must be held.
-func (c *claims) first(id string) (atlas.Project, string) {
-	for _, set := range c.order {
-		for _, ids := range c.by[set] {
-			if p, ok := ids[id]; ok {
-				return p, set
-			}
-		}
-	}
-	return atlas.Project{}, ""
-}
-
 // update works the overlaps out again and logs those that begin and end; c.mu must be held.
 func (c *claims) update() {
-	now := map[overlapKey]Overlap{}
-	for id := range c.listings {
-		if _, first := c.first(id); first == "" {
-			delete(c.listings, id) // selected by no set
-		}
-	}
+	readBy, known := map[string]string{}, map[string]atlas.Project{}
 	for _, set := range c.order {
 		for _, ids := range c.by[set] {
-			for id := range ids {
-				p, first := c.first(id)
-				if first != set {
-					now[overlapKey{id, set}] = Overlap{Project: p, Credentials: config.SetName(set), ReadBy: config.SetName(first)}
+			for id, p := range ids {
+				if _, ok := readBy[id]; !ok {
+					readBy[id], known[id] = set, p
 				}
 			}
 		}
 	}
-	if maps.Equal(now, c.now) {
+	now := map[overlapKey]Overlap{}
+	for _, set := range c.order {
+		for _, ids := range c.by[set] {
+			for id := range ids {
+				if first := readBy[id]; first != set {
+					now[overlapKey{id, set}] = Overlap{Project: known[id], Credentials: config.SetName(set), ReadBy: config.SetName(first)}
+				}
+			}
+		}
+	}
+	for id := range c.listings {
+		if readBy[id] == "" {
+			delete(c.listings, id) // selected by no set
+		}
+	}
+	if maps.Equal(now, c.now) && maps.Equal(readBy, c.readBy) {
 		return
 	}
 	for k, o := range now {
@@ -221,13 +220,14 @@ func (c *claims) update() {
 			level.Info(c.logger).Log("msg", "project no longer selected by several credential sets", "project_id", o.Project.ID, "project", o.Project.Name, "credentials", o.Credentials)
 		}
 	}
-	c.now = now
+	c.now, c.readBy = now, readBy
 	c.changes++
 }
 
 // overlaps are the overlaps of the projects owns says this replica reads, by project id and set,
-// with the count of changes they are as of.
-func (c *claims) overlaps(owns func(id string) bool) ([]Overlap, uint64) {
+// with the set that reads each project some set selects (a map not to be changed) and the count
+// of changes they are as of.
+func (c *claims) overlaps(owns func(id string) bool) ([]Overlap, map[string]string, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []Overlap
@@ -239,5 +239,5 @@ func (c *claims) overlaps(owns func(id string) bool) ([]Overlap, uint64) {
 	slices.SortFunc(out, func(a, b Overlap) int {
 		return cmp.Or(strings.Compare(a.Project.ID, b.Project.ID), strings.Compare(a.Credentials, b.Credentials))
 	})
-	return out, c.changes
+	return out, c.readBy, c.changes
 }

@@ -309,6 +309,7 @@ func (e *setEngine) finish(r *refresh) {
 		e.prune(r)
 	}
 	if r.selection == e.selection {
+		e.dropOthers()
 		e.updateMissing(r.settings)
 	}
 	r.mu.Lock()
@@ -358,6 +359,16 @@ func (e *setEngine) prune(r *refresh) {
 	e.pruneOrganizations()
 	if r.full {
 		e.discoveredAt = r.start
+	}
+}
+
+// dropOthers drops the projects another set reads now (claims), after a refresh cut short as
+// after a complete one: what this set read of them before is shown no more. e.mu must be held.
+func (e *setEngine) dropOthers() {
+	for id := range e.projects {
+		if !e.claims.reads(e.name, id) {
+			e.dropProject(id)
+		}
 	}
 }
 

@@ -68,7 +68,7 @@ func TestReviewProjectMovedBetweenSetsOnReload(t *testing.T) {
 // complete and none drops what billing read of project-001 before. ops reads project-001 fresh
 // at each of its refreshes; the merged view must show ops's reads (the claims say ops reads it),
 // not billing's leftovers, failed and frozen at the reload.
-func TestReviewMergeShowsTheSetThatReads(t *testing.T) {
+func TestMergeShowsTheSetThatReads(t *testing.T) {
 	o := rig.TwoOrgs(4, 2)
 	o.PublicKey, o.PrivateKey = "ops", "ops-private"
 	p0, p2 := atlastest.ProjectID(0), atlastest.ProjectID(2) // both billing's organisation's
@@ -116,6 +116,11 @@ func TestReviewMergeShowsTheSetThatReads(t *testing.T) {
 		if tv.Project.ID == p0 && (!tv.OK || !tv.FetchedAt.Equal(e.Clock.Now())) {
 			t.Errorf("project-001/%s: ok %v, fetched at %s; ops read it at %s", tv.Target.Cluster, tv.OK, tv.FetchedAt, e.Clock.Now())
 		}
+	}
+	// billing dropped what it read of project-001 although none of its refreshes was complete:
+	// it keeps project-003 and its 3 targets, ops project-001 and its 2.
+	if got := e.Engine.StateSize(); got["projects"] != 2 || got["targets"] != 5 {
+		t.Errorf("the sets keep %d projects and %d targets, want 2 and 5", got["projects"], got["targets"])
 	}
 }
 
