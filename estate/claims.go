@@ -22,7 +22,11 @@ import (
 // (listedBy). A later set reads a project while no earlier set's entries are known to select
 // it: until an earlier set has resolved its entries (its first refresh), or while it selects it
 // no more; it stops once one does, and its state of the project goes when its refresh ends
-// (setEngine.dropOthers). The merged view shows each project as its reader does. Overlaps are logged when they begin and end.
+// (setEngine.dropOthers) once the other has listed it. A set gives up an entry's claim while the
+// entry fails to resolve, and all its claims once Atlas refuses its credentials (release), until
+// they resolve again: a set that cannot read a project never keeps it from another that can.
+// The merged view shows each project as its reader does. Overlaps are logged when they begin
+// and end.
 //
 // The sets' engines call it under their own locks; it calls nothing of theirs.
 type claims struct {
@@ -151,18 +155,32 @@ func (c *claims) others(set, id string) []config.Project {
 	return out
 }
 
-// listed records the cluster names set's listing of project id found.
+// listed records the cluster names set's listing of project id found, while set reads it.
 func (c *claims) listed(set, id string, names map[string]bool) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.listings[id] = listing{set: set, names: names}
+	if c.readBy[id] == set {
+		c.listings[id] = listing{set: set, names: names}
+	}
+}
+
+// release gives up every claim of set, whose credentials Atlas refused: the other sets
+// selecting its projects read them until it resolves its entries again.
+func (c *claims) release(set string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.by, set)
+	c.update()
 }
 
 // listedBy reports whether another set than set reads project id, and if so the cluster names
-// of that set's last listing of it (nil before one succeeded).
+// of that set's last listing of it since it does (nil before one).
 func (c *claims) listedBy(set, id string) (map[string]bool, bool) {
 	if c == nil {
 		return nil, false
@@ -173,10 +191,7 @@ func (c *claims) listedBy(set, id string) (map[string]bool, bool) {
 	if first == "" || first == set {
 		return nil, false
 	}
-	if l := c.listings[id]; l.set == first {
-		return l.names, true
-	}
-	return nil, true
+	return c.listings[id].names, true
 }
 
 // update works the overlaps out again and logs those that begin and end; c.mu must be held.
@@ -201,9 +216,9 @@ func (c *claims) update() {
 			}
 		}
 	}
-	for id := range c.listings {
-		if readBy[id] == "" {
-			delete(c.listings, id) // selected by no set
+	for id, l := range c.listings {
+		if readBy[id] != l.set {
+			delete(c.listings, id) // read by another set now, or by none
 		}
 	}
 	if maps.Equal(now, c.now) && maps.Equal(readBy, c.readBy) {

@@ -102,9 +102,13 @@ func (r *refresh) entry(ctx context.Context, entry config.Project) {
 				e.claims.claim(e.name, sel, nil)
 			}
 		default:
-			// Keep what the selector found before, and say the projects could not be read.
+			// Keep what the selector found before, and say the projects could not be read; another
+			// set selecting them reads them until this one resolves its entry again.
 			resolved, projects, es.again = false, es.projects, true
 			e.logChange(&es.log, topicResolve, err, "msg", "cannot resolve configured project", "selector", sel)
+			if r.selection == e.selection {
+				e.claims.claim(e.name, sel, nil)
+			}
 			for _, p := range projects {
 				if ps := e.projects[p.ID]; ps != nil && ps.ok {
 					ps.ok = false
@@ -232,6 +236,10 @@ func (r *refresh) project(ctx context.Context, entry config.Project, p atlas.Pro
 		// The first selector to see this cycle's listing records it.
 		r.recordListing(ps, p, list)
 	}
+	if ps.listed {
+		// The other sets selecting the project tell from it which of their clusters are missing.
+		e.claims.listed(e.name, p.ID, ps.names)
+	}
 	r.applyCompliance(ps, policy)
 	e.projectChanged(ps)
 	// Between discoveries (and when one fails) the targets found last time are read: the
@@ -254,8 +262,6 @@ func (r *refresh) recordListing(ps *projectState, p atlas.Project, list atlas.Cl
 	for _, cl := range list.Clusters {
 		ps.names[cl.Name] = true
 	}
-	// The other sets selecting the project tell from it which of their clusters are missing.
-	e.claims.listed(e.name, p.ID, ps.names)
 	if list.ServerlessGone != nil {
 		e.warnOnce(&ps.log, topicServerless, "msg", "the serverless instance listing is gone; serverless instances are discovered through the Flex API", "project_id", p.ID, "project", p.Name, "err", list.ServerlessGone.Err)
 	}

@@ -313,8 +313,16 @@ func (e *setEngine) finish(r *refresh) {
 		e.updateMissing(r.settings)
 	}
 	r.mu.Lock()
-	e.up = r.successes > 0 && !r.authFailed
+	refused := r.authFailed
+	e.up = r.successes > 0 && !refused
 	r.mu.Unlock()
+	if refused && r.selection == e.selection {
+		// The other sets selecting its projects read them until its entries resolve again.
+		e.claims.release(e.name)
+		for _, es := range e.entries {
+			es.again = true
+		}
+	}
 	if e.up {
 		e.lastSuccess = e.now()
 	}
@@ -362,11 +370,12 @@ func (e *setEngine) prune(r *refresh) {
 	}
 }
 
-// dropOthers drops the projects another set reads now (claims), after a refresh cut short as
-// after a complete one: what this set read of them before is shown no more. e.mu must be held.
+// dropOthers drops the projects another set reads now (claims) once it has listed them, after a
+// refresh cut short as after a complete one: what this set read of them before is shown no
+// more, and shown until the other set shows them. e.mu must be held.
 func (e *setEngine) dropOthers() {
 	for id := range e.projects {
-		if !e.claims.reads(e.name, id) {
+		if names, other := e.claims.listedBy(e.name, id); other && names != nil {
 			e.dropProject(id)
 		}
 	}

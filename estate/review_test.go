@@ -126,11 +126,10 @@ func TestMergeShowsTheSetThatReads(t *testing.T) {
 
 // billing and ops (a service account and an API key of one organisation) both select
 // project-001; billing, first, reads it. billing's service account is revoked: its refreshes
-// fail with 401 and keep what its entries resolved before, so the claims still give
-// project-001 to billing and ops, whose key works, leaves it alone. One set's revoked key then
-// fails a project another set selects and could read: the overlap must fall to ops while
-// billing cannot resolve its entries.
-func TestReviewRevokedFirstSetKeepsItsOverlap(t *testing.T) {
+// fail with 401, and it gives up its claims until its entries resolve again, so ops, whose key
+// works, reads project-001 from its next refresh: one set's revoked key never fails a project
+// another set selects and can read.
+func TestRefusedSetLeavesItsOverlapToAnother(t *testing.T) {
 	o := rig.TwoOrgs(2, 2)
 	o.PublicKey, o.PrivateKey = "ops", "ops-private"
 	p0 := atlastest.ProjectID(0)
@@ -167,6 +166,9 @@ func TestReviewRevokedFirstSetKeepsItsOverlap(t *testing.T) {
 		if tv.Project.ID == p0 && !tv.OK {
 			t.Errorf("project-001/%s failed: ops, which selects it, was not let read it", tv.Target.Cluster)
 		}
+	}
+	if n, by := projectTargets(v, p0); n != 2 || by != "ops" || len(v.Overlaps) != 0 {
+		t.Errorf("%d targets of project-001, read by %q, overlaps %v; want 2 by ops, none", n, by, v.Overlaps)
 	}
 }
 
