@@ -12,10 +12,9 @@ import (
 // One organisation's Atlas left a single call unanswered past its timeout, then recovered; the
 // other organisation is busy (back-to-back refreshes of a large estate, or job listings that
 // run to refresh_timeout), never without a call in flight, using 2 of the 4 slots. The
-// recovered organisation is held to a probe that goes only once no call of anyone has been in
-// flight for probeQuiet: with slots free all along, it never gets one, and its whole refresh
-// is cut by refresh_timeout although its Atlas answers. A probe needs a free slot, not an idle process.
-func TestReviewProbedSetStarvesWhileAnotherIsBusy(t *testing.T) {
+// recovered organisation's probe needs a free slot, not an idle process: it goes once it has
+// waited probeQuiet, is answered, and the whole refresh is read within its refresh_timeout.
+func TestProbedSetTakesAFreeSlotWhileAnotherIsBusy(t *testing.T) {
 	est, reqs := flexTargets(10)
 	busy := newFake(t, atlastest.Options{Estate: est, Latency: 20 * time.Millisecond})
 	recovered := newFake(t, atlastest.Options{Estate: est})
