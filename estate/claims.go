@@ -129,6 +129,14 @@ func (c *claims) reads(set, id string) bool {
 	return first == "" || first == set
 }
 
+// readers are the sets that read the projects some set selects, by project id: a map not to be
+// changed.
+func (c *claims) readers() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readBy
+}
+
 // others are the entries of the other sets that select project id, when set reads it: set reads
 // the targets they select there too. A nil c has none.
 func (c *claims) others(set, id string) []config.Project {

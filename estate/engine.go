@@ -144,8 +144,9 @@ func (e *setEngine) newVersion() {
 // stay, and the refresh under way still counts. A new fetcher means a new data source: what
 // refreshes under the old one still bring is dropped, and which endpoints are gone is learnt
 // anew. A change of what the configuration selects starts a full rediscovery at once (after a
-// refresh under way); the data shown stays until then.
-func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
+// refresh under way); the data shown stays until then. It reports whether a refresh starts
+// after it: started now, or queued.
+func (e *setEngine) Reconfigure(f Fetcher, s Settings) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.settings
@@ -190,7 +191,9 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 	}
 	if e.queued && e.running == nil {
 		e.start()
+		return true
 	}
+	return e.queued
 }
 
 // sameSelection reports whether a and b select the same targets and read the same about them.

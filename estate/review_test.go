@@ -36,7 +36,7 @@ func projectTargets(v *estate.View, id string) (int, string) {
 // selected it too, and left it to billing): billing's rediscovery, which the reload starts at
 // once, drops it; ops, whose own entries did not change, must read it now, not at its next
 // refresh a min_refresh_interval later: until then project-001's series are gone from /metrics.
-func TestReviewProjectMovedBetweenSetsOnReload(t *testing.T) {
+func TestProjectMovedBetweenSetsOnReloadIsReadAtOnce(t *testing.T) {
 	o := rig.TwoOrgs(4, 2)
 	o.PublicKey, o.PrivateKey = "ops", "ops-private"
 	p0, p2 := atlastest.ProjectID(0), atlastest.ProjectID(2) // both billing's organisation's

@@ -49,21 +49,23 @@ func New(life context.Context, logger log.Logger, src Sources, s Settings, now f
 // Reconfigure applies a reloaded configuration, set by set: src holds each set's fetcher from
 // now on, the same one as before where the set's credentials and base URL did not change (see
 // setEngine.Reconfigure). A set the configuration no longer names stops, and its series go; a
-// new one starts.
+// new one starts. A set that reads a project another set read before refreshes at once.
 func (e *Engine) Reconfigure(src Sources, s Settings) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.settings = s
 	order := s.sets()
+	before := e.claims.readers()
 	e.claims.reorder(order, s.Projects)
 	var next []*setEngine
+	refreshes := map[*setEngine]bool{} // a refresh starts after the reconfiguration
 	for _, name := range order {
 		i := slices.IndexFunc(e.sets, func(se *setEngine) bool { return se.name == name })
 		if i < 0 {
 			next = append(next, newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims, e.changes))
 			continue
 		}
-		e.sets[i].Reconfigure(src[name], s.of(name))
+		refreshes[e.sets[i]] = e.sets[i].Reconfigure(src[name], s.of(name))
 		next = append(next, e.sets[i])
 		e.sets = slices.Delete(e.sets, i, i+1)
 	}
@@ -71,7 +73,29 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 		gone.stop()
 	}
 	e.sets = next
+	// A project another set read is read by its new reader now, not a min_refresh_interval later.
+	gained := map[string]bool{}
+	for id, set := range e.claims.readers() {
+		if before[id] != set {
+			gained[set] = true
+		}
+	}
+	for _, se := range next {
+		if gained[se.name] && !refreshes[se] {
+			se.refreshSoon()
+		}
+	}
 	e.signal()
+}
+
+// refreshSoon starts a refresh at once, or once the one under way ends.
+func (e *setEngine) refreshSoon() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queued = true
+	if e.running == nil {
+		e.start()
+	}
 }
 
 // Changes returns a channel that receives when the version of View changes: one receive
