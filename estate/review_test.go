@@ -239,11 +239,11 @@ func TestOverlapReadsEverySetsTargets(t *testing.T) {
 	}
 }
 
-// A reload that adds a credential set (a new organisation) to a running, ready exporter makes
-// it unready (/-/ready answers 503, and Kubernetes takes the pod out of its Service) until a
-// scrape happens to start the new set's first refresh: the reload starts none, where the
-// exporter's start and a reload that changes a set's selection start one at once.
-func TestReviewReloadAddingASetLeavesTheExporterUnready(t *testing.T) {
+// A reload that adds a credential set (a new organisation) to a running, ready exporter starts
+// the set's first refresh at once, as the exporter's start does, and the exporter stays ready
+// (/-/ready, which takes the pod out of its Service when it fails) while it runs: here eu-unit's
+// Atlas hangs, so its first refresh lasts until refresh_timeout.
+func TestReloadAddingASetStartsItAndKeepsTheExporterReady(t *testing.T) {
 	e := rig.NewSets(t, rig.TwoOrgs(4, 2), rig.TwoSets(), rig.TwoSetsCreds())
 	s := rig.TwoSets()
 	s.Projects = s.Projects[:1]
@@ -252,10 +252,16 @@ func TestReviewReloadAddingASetLeavesTheExporterUnready(t *testing.T) {
 	if !e.Engine.Ready() {
 		t.Fatal("billing alone is not ready after its refresh")
 	}
-	e.Srv.Reset()
-	e.Reconfigure(rig.TwoSets())
-	e.Engine.WaitIdle(t.Context())
+	e.Srv.SetOrgFault(rig.OrgB, "*", "", &atlastest.Fault{Hang: true})
+	added := rig.TwoSets()
+	added.RefreshTimeout = time.Second
+	e.Reconfigure(added)
 	if !e.Engine.Ready() {
-		t.Errorf("not ready after the reload that added eu-unit: its refresh sent %v", e.Srv.OrgCounts(rig.OrgB))
+		t.Error("unready while the added set's first refresh runs")
+	}
+	e.Engine.WaitIdle(t.Context())
+	// No scrape came: the reload started eu-unit's refresh, which ended at refresh_timeout.
+	if got := fmt.Sprint(e.Engine.View().Credentials); got != fmt.Sprintf("[{billing true %s true 0s} {eu-unit false %s true 0s}]", rig.Now, time.Time{}) {
+		t.Errorf("credentials %s", got)
 	}
 }

@@ -29,6 +29,7 @@ type Engine struct {
 	mu       sync.Mutex
 	settings Settings
 	sets     []*setEngine // in the sets' order
+	ready    bool         // every set's first refresh had finished once
 	// version numbers the merged views; from are the sets' views and the overlaps' changes the
 	// last one was merged from.
 	version  uint64
@@ -49,10 +50,12 @@ func New(life context.Context, logger log.Logger, src Sources, s Settings, now f
 // Reconfigure applies a reloaded configuration, set by set: src holds each set's fetcher from
 // now on, the same one as before where the set's credentials and base URL did not change (see
 // setEngine.Reconfigure). A set the configuration no longer names stops, and its series go; a
-// new one starts. A set that reads a project another set read before refreshes at once.
+// new one starts, its first refresh at once (New's sets start theirs with the first Refresh). A
+// set that reads a project another set read before refreshes at once.
 func (e *Engine) Reconfigure(src Sources, s Settings) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	reload := e.sets != nil
 	e.settings = s
 	order := s.sets()
 	before := e.claims.readers()
@@ -62,7 +65,12 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 	for _, name := range order {
 		i := slices.IndexFunc(e.sets, func(se *setEngine) bool { return se.name == name })
 		if i < 0 {
-			next = append(next, newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims, e.changes))
+			se := newSetEngine(e.life, e.logger, name, src[name], s.of(name), e.now, e.claims, e.changes)
+			if reload {
+				se.refreshSoon()
+				refreshes[se] = true
+			}
+			next = append(next, se)
 			continue
 		}
 		refreshes[e.sets[i]] = e.sets[i].Reconfigure(src[name], s.of(name))
@@ -170,12 +178,19 @@ func (e *Engine) WaitIdle(ctx context.Context) {
 	}
 }
 
-// Ready reports whether the first refresh of every set has finished.
+// Ready reports whether the first refresh of every set has finished, or had once: a set a reload
+// adds does not take the exporter out of service while its first refresh runs (a set whose
+// credentials a reload changes stays ready too).
 func (e *Engine) Ready() bool {
-	for _, se := range e.running() {
-		if !se.Ready() {
-			return false
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.ready {
+		for _, se := range e.sets {
+			if !se.Ready() {
+				return false
+			}
 		}
+		e.ready = true
 	}
 	return true
 }
