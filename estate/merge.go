@@ -30,8 +30,15 @@ func (e *Engine) View() *View {
 	}
 	e.version++
 	e.from, e.overlaps = views, changes
+	// Each set's phases ended since the last merge count: a set a reload removes takes none back.
+	merged := make(map[*setEngine]uint64, len(e.sets))
+	for i, se := range e.sets {
+		e.phases += views[i].Health.Phases - e.setPhases[se]
+		merged[se] = views[i].Health.Phases
+	}
+	e.setPhases = merged
 	e.view = merge(views, names, readBy, overlaps)
-	e.view.Version = e.version
+	e.view.Version, e.view.Health.Phases = e.version, e.phases
 	return e.view
 }
 
@@ -64,7 +71,6 @@ func merge(views []*View, names []string, readBy map[string]string, overlaps []O
 		h := sv.Health
 		v.Health.Up = v.Health.Up && h.Up
 		v.Health.Ready = v.Health.Ready && h.Ready
-		v.Health.Phases += h.Phases // a phase ended in any set is one more
 		v.Health.LastRefreshDuration = max(v.Health.LastRefreshDuration, h.LastRefreshDuration)
 		for k, n := range h.LastRequests {
 			v.Health.LastRequests[k] += n

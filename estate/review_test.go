@@ -172,14 +172,14 @@ func TestRefusedSetLeavesItsOverlapToAnother(t *testing.T) {
 	}
 }
 
-// The merged view's Health.Phases is the sum of the running sets' phases, which a reload that
-// removes a set lowers: billing and eu-unit end one snapshot phase each (2), a reload removes
-// eu-unit and changes billing's selection, whose refresh, started at once, ends billing's
-// second phase: 2 again. The collector renders a version that ends a snapshot phase at once
-// (the scrapes that waited for the refresh are owed it) by comparing Phases with the last
-// body's: here it sees no phase end, and a scrape served within the second after the last
-// render gets the body from before the reload (eu-unit's series, billing's old selection).
-func TestReviewPhasesGoBackOnReload(t *testing.T) {
+// The merged view's Health.Phases counts every set's snapshot phases, and never goes back:
+// billing and eu-unit end one each (2), a reload removes eu-unit and changes billing's
+// selection, whose refresh, started at once, ends billing's second: 3, though the sets running
+// now ended 2. The collector renders a version that ends a snapshot phase at once (the scrapes
+// that waited for the refresh are owed it) by comparing Phases with the last body's: a scrape
+// right after billing's refresh gets the body of the reloaded configuration, not the one from
+// before (eu-unit's series, billing's old selection).
+func TestPhasesNeverGoBackWhenAReloadRemovesASet(t *testing.T) {
 	e := rig.NewSets(t, rig.TwoOrgs(4, 2), rig.TwoSets(), rig.TwoSetsCreds())
 	e.Refresh(t)
 	if b := e.Coll.Exposition(t.Context(), true); b.Version != e.Engine.View().Version {
@@ -190,8 +190,8 @@ func TestReviewPhasesGoBackOnReload(t *testing.T) {
 	e.Reconfigure(s)
 	e.Engine.WaitIdle(t.Context()) // billing's rediscovery: its snapshot phase ends
 	v := e.Engine.View()
-	if len(v.Credentials) != 1 || len(v.Targets) != 2 {
-		t.Fatalf("after the reload: credentials %v, %d targets", v.Credentials, len(v.Targets))
+	if len(v.Credentials) != 1 || len(v.Targets) != 2 || v.Health.Phases != 3 {
+		t.Fatalf("after the reload: credentials %v, %d targets, %d phases (want 3)", v.Credentials, len(v.Targets), v.Health.Phases)
 	}
 	// The clock has not moved: only a phase end makes the collector render now.
 	if b := e.Coll.Exposition(t.Context(), false); b.Version != v.Version {

@@ -37,6 +37,10 @@ type Engine struct {
 	from     []*View
 	overlaps uint64
 	view     *View
+	// phases are the snapshot phases ended in every set, the removed ones' included (the
+	// merged Health.Phases, which only goes up), and setPhases each set's as last merged.
+	phases    uint64
+	setPhases map[*setEngine]uint64
 }
 
 // New returns an engine reading s with the fetchers of src. life bounds refreshes; now is the
