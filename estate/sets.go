@@ -18,8 +18,8 @@ type Sources map[string]Fetcher
 // cadence, missing targets, job reads and reload: one organisation's revoked credentials,
 // 429s or outage never hold back or fail another's refresh. A scrape starts every set's refresh
 // that is due and waits for them all (or its deadline). A project two sets select is read by
-// the first of them in the sets' order, the order the configuration's entries first name them
-// (claims.go), and the views merge (merge.go).
+// the first of them in the sets' order, the order the configuration's entries first name them,
+// with what every set's entries select in it (claims.go), and the views merge (merge.go).
 type Engine struct {
 	logger log.Logger
 	now    func() time.Time
