@@ -62,8 +62,8 @@ func TestSlotsShares(t *testing.T) {
 }
 
 // A set whose call went unanswered past its timeout is probed: it holds one slot at most, taken
-// only while no other set's call is in flight or waiting, until a call of it is answered. With
-// one set (or none named), the same call changes nothing.
+// only when a slot is free that no other set's call waits for, until a call of it is answered.
+// With one set (or none named), the same call changes nothing.
 func TestSlotsProbeHangingSet(t *testing.T) {
 	s := NewSlots(4)
 	s.Divide("ok", "hangs")
@@ -91,7 +91,8 @@ func TestSlotsProbeHangingSet(t *testing.T) {
 	ok[0] = take("ok")
 	ok = append(ok, take("ok"))
 
-	// Its next probe waits while a call of the other set waits or is in flight.
+	// Its next probe waits while a call of the other set waits for a slot, and goes as soon as
+	// one is free that no other call waits for, though the other set keeps calls in flight.
 	got := make(chan string, 3)
 	acquireLater(t, s, "hangs", got)
 	acquireLater(t, s, "ok", got)
@@ -102,24 +103,19 @@ func TestSlotsProbeHangingSet(t *testing.T) {
 			t.Fatalf("a slot went to %s while ok waited", name)
 		}
 	}
-	for _, sl := range ok[2:] {
-		sl.release(true)
-	}
+	ok[2].release(true)
 	select {
 	case name := <-got:
-		t.Fatalf("a slot went to %s while ok had calls in flight", name)
-	case <-time.After(50 * time.Millisecond):
+		if name != "hangs" {
+			t.Fatalf("a free slot went to %s, not to the probe", name)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the probe waited with a slot free while the other set had calls in flight")
 	}
-	s.mu.Lock()
-	var inFlight []*slot
-	for range 2 {
-		inFlight = append(inFlight, &slot{s: s, share: s.shares["ok"]}) // the two granted above
-	}
-	s.mu.Unlock()
-	inFlight[0].release(true)
-	inFlight[1].release(true)
-	if name := <-got; name != "hangs" {
-		t.Fatalf("the probe waited with the other set idle: %s", name)
+	// The probe is the set's one slot: a second call of it waits, though a slot is free.
+	ok[3].release(true)
+	if tryAcquire(t, s, t.Context(), "hangs") != nil {
+		t.Fatal("a probed set took a second slot")
 	}
 	// Its probe answered, the set takes its reserve again.
 	s.mu.Lock()
@@ -137,8 +133,8 @@ func TestSlotsProbeHangingSet(t *testing.T) {
 	}
 }
 
-// A probe goes once no slot has been taken for a while: not in the gap between two calls of
-// another set's refresh.
+// A probe waits a while after it arrived and its set last gave a slot back: not at once in a gap
+// between another set's calls, which take the free slots ahead of it meanwhile.
 func TestSlotsProbeWaitsForQuiet(t *testing.T) {
 	s := NewSlots(2)
 	s.Divide("ok", "hangs")
@@ -220,9 +216,10 @@ func TestHangingOrganisationLeavesTheOtherTheSlots(t *testing.T) {
 	if n := good.Count("listGroupFlexClusterBackupSnapshots"); n != 40 {
 		t.Errorf("%d snapshot listings of the good organisation, want 40", n)
 	}
-	// The hanging organisation probes only while the other has no call in flight or waiting:
-	// not during its refresh (a probe may go once its last call is over, before sent is read).
-	// A probe under way when it began holds one slot.
+	// The hanging organisation probes only with a slot free that no call of the other waits for,
+	// and once a second (probeQuiet) has passed since its last slot came back: once at most in
+	// the other's refresh, either a probe under way when it began or one in its last calls'
+	// free slots. Either holds one slot.
 	if sent > 1 {
 		t.Errorf("the hanging organisation sent %d requests during the other's refresh, want none", sent)
 	}

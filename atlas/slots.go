@@ -22,12 +22,13 @@ import (
 // (Config.Share): each set has a reserve of the bound divided by the number of sets (one at
 // least) that its waiting calls take ahead of the others', and borrows what another set is not
 // using. A set whose call went unanswered past its timeout (its Atlas hangs) is probed: it holds
-// one slot at most, taken only once no call has been in flight or waiting for probeQuiet, and
-// the probe has waited that long (between the other sets' refreshes: not in a pause of one, nor
-// at the start of a refresh of all, ahead of the others' calls), until a call of it is answered;
-// so a hanging organisation takes no slot from a refresh of another, and keeps at most one from
-// one that starts while it probes. With fewer than two sets the bound is one share, as for a
-// single set of credentials.
+// one slot at most, taken only when a slot is free that no other call waits for, once the
+// probe has waited probeQuiet and the set has held no slot for that long (so not at the start of
+// a refresh of all sets, ahead of the others' calls, and one probe per timeout at most), until
+// a call of it is answered. So a hanging organisation never takes a slot another's waiting call
+// could have, and keeps at most one from a refresh of another that needs every slot; and one
+// that answers again is probed as soon as a slot is free, however busy the others keep the rest.
+// With fewer than two sets the bound is one share, as for a single set of credentials.
 //
 // golang.org/x/sync/semaphore can neither change its size, which a reload must, nor choose
 // between waiters, hence this type. Waiters are served in arrival order within each rule.
@@ -39,16 +40,14 @@ type Slots struct {
 	seq        uint64
 	shares     map[string]*share
 	declared   int // shares Divide named
-	// lastGiven is when a slot was last given back; quiet how long the slots must have been
-	// free since before a probe goes (probeQuiet), and waking whether a grant is due then.
-	lastGiven time.Time
-	quiet     time.Duration
-	waking    bool
+	// quiet is how long a probe waits (probeQuiet), and waking whether a grant is due then.
+	quiet  time.Duration
+	waking bool
 }
 
-// probeQuiet is how long no call may have been in flight or waiting, and a probed set's call
-// have waited, before it goes: longer than a refresh's gaps between its calls and than the
-// start of the sets' refreshes a scrape begins together, far shorter than between refreshes.
+// probeQuiet is how long a probed set's call must have waited, and the set have held no slot,
+// before it goes: longer than the start of the sets' refreshes a scrape begins together, far
+// shorter than between refreshes.
 const probeQuiet = time.Second
 
 // share is one credential set's part of the bound.
@@ -56,6 +55,8 @@ type share struct {
 	declared bool
 	used     int  // slots its calls hold, background included
 	probed   bool // a call went unanswered past its timeout, and none was answered since
+	// lastGiven is when it last gave a slot back.
+	lastGiven time.Time
 	// waiters are its calls waiting for a slot, oldest first: of the foreground [0] and of
 	// the background [1].
 	waiters [2]queue.List
@@ -204,7 +205,7 @@ func (sl *slot) releaseAfter(d time.Duration) {
 
 // give returns a slot and hands it on; s.mu must be held.
 func (s *Slots) give(sl *slot, answered bool) {
-	s.lastGiven = time.Now()
+	sl.share.lastGiven = time.Now()
 	s.used--
 	sl.share.used--
 	if sl.background {
@@ -237,9 +238,9 @@ func (s *Slots) grant() {
 // next is the waiter a free slot goes to: the oldest first of, in turn, the foreground calls of
 // shares within their reserve, the background calls of such shares, the foreground calls of
 // shares borrowing, the background calls of those; background calls only while the background
-// holds less than half the slots; last, when no slot has been taken for s.quiet and no other
-// call could take one, the oldest call of a probed share, once it has waited s.quiet. s.mu must
-// be held.
+// holds less than half the slots; last, when no other call could take the slot, the oldest call
+// of a probed share that holds none, once it has waited s.quiet and the share has held none for
+// as long. s.mu must be held.
 func (s *Slots) next() *slotWaiter {
 	type rule struct{ background, borrow bool }
 	for _, r := range []rule{{false, false}, {true, false}, {false, true}, {true, true}} {
@@ -260,36 +261,36 @@ func (s *Slots) next() *slotWaiter {
 			return best
 		}
 	}
-	if s.used > 0 {
-		return nil
-	}
 	var probe *slotWaiter
+	var wait time.Duration // until the first probe not yet due is
 	for _, sh := range s.shares {
+		if !s.probing(sh) || sh.used > 0 {
+			continue
+		}
 		for c := range sh.waiters {
 			e := sh.waiters[c].Front()
-			if e == nil || !s.probing(sh) {
+			if e == nil {
 				continue
 			}
-			if w := e.Value.(*slotWaiter); probe == nil || w.seq < probe.seq {
+			w := e.Value.(*slotWaiter)
+			if d := s.quiet - time.Since(latest(sh.lastGiven, w.arrived)); d > 0 {
+				if wait == 0 || d < wait {
+					wait = d
+				}
+			} else if probe == nil || w.seq < probe.seq {
 				probe = w
 			}
 		}
 	}
-	if probe == nil {
-		return nil
-	}
-	if wait := s.quiet - time.Since(latest(s.lastGiven, probe.arrived)); wait > 0 {
-		// Not yet: look again once the slots have been free long enough.
-		if !s.waking {
-			s.waking = true
-			time.AfterFunc(wait, func() {
-				s.mu.Lock()
-				defer s.mu.Unlock()
-				s.waking = false
-				s.grant()
-			})
-		}
-		return nil
+	if probe == nil && wait > 0 && !s.waking {
+		// Not yet: look again once it is due.
+		s.waking = true
+		time.AfterFunc(wait, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.waking = false
+			s.grant()
+		})
 	}
 	return probe
 }

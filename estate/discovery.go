@@ -102,9 +102,13 @@ func (r *refresh) entry(ctx context.Context, entry config.Project) {
 				e.claims.claim(e.name, sel, nil)
 			}
 		default:
-			// Keep what the selector found before, and say the projects could not be read.
+			// Keep what the selector found before, and say the projects could not be read; another
+			// set selecting them reads them until this one resolves its entry again.
 			resolved, projects, es.again = false, es.projects, true
 			e.logChange(&es.log, topicResolve, err, "msg", "cannot resolve configured project", "selector", sel)
+			if r.selection == e.selection {
+				e.claims.claim(e.name, sel, nil)
+			}
 			for _, p := range projects {
 				if ps := e.projects[p.ID]; ps != nil && ps.ok {
 					ps.ok = false
@@ -122,13 +126,31 @@ func (r *refresh) entry(ctx context.Context, entry config.Project) {
 		if !r.settings.Shard.owns(p.ID) || !e.claims.reads(e.name, p.ID) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.project(ctx, entry, p, resolved)
-		}()
+		// With what every set's entries select in it.
+		for _, entry := range append([]config.Project{entry}, r.others(p.ID)...) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.project(ctx, entry, p, resolved)
+			}()
+		}
 	}
 	wg.Wait()
+}
+
+// others are the other sets' entries selecting project id, which this set reads: once per
+// refresh, to the first of this set's entries to read the project.
+func (r *refresh) others(id string) []config.Project {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.othersPlanned[id] {
+		return nil
+	}
+	if r.othersPlanned == nil {
+		r.othersPlanned = map[string]bool{}
+	}
+	r.othersPlanned[id] = true
+	return r.e.claims.others(r.e.name, id)
 }
 
 func (r *refresh) resolve(ctx context.Context, entry config.Project) ([]atlas.Project, error) {
@@ -213,6 +235,10 @@ func (r *refresh) project(ctx context.Context, entry config.Project, p atlas.Pro
 	case due && ps.listedCycle != r.cycle:
 		// The first selector to see this cycle's listing records it.
 		r.recordListing(ps, p, list)
+	}
+	if ps.listed {
+		// The other sets selecting the project tell from it which of their clusters are missing.
+		e.claims.listed(e.name, p.ID, ps.names)
 	}
 	r.applyCompliance(ps, policy)
 	e.projectChanged(ps)

@@ -155,8 +155,9 @@ func (e *setEngine) newVersion() {
 // stay, and the refresh under way still counts. A new fetcher means a new data source: what
 // refreshes under the old one still bring is dropped, and which endpoints are gone is learnt
 // anew. A change of what the configuration selects starts a full rediscovery at once (after a
-// refresh under way); the data shown stays until then.
-func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
+// refresh under way); the data shown stays until then. It reports whether a refresh starts
+// after it: started now, or queued.
+func (e *setEngine) Reconfigure(f Fetcher, s Settings) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.settings
@@ -204,7 +205,9 @@ func (e *setEngine) Reconfigure(f Fetcher, s Settings) {
 	}
 	if e.queued && e.running == nil {
 		e.start()
+		return true
 	}
+	return e.queued
 }
 
 // sameSelection reports whether a and b select the same targets and read the same about them.
@@ -332,13 +335,22 @@ func (e *setEngine) finish(r *refresh) {
 		e.prune(r)
 	}
 	if r.selection == e.selection {
+		e.dropOthers()
 		e.updateMissing(r.settings)
 	}
 	e.forgetBaselines(r)
 	e.stored = nil // the first listings after the start have had it
 	r.mu.Lock()
-	e.up = r.successes > 0 && !r.authFailed
+	refused := r.authFailed
+	e.up = r.successes > 0 && !refused
 	r.mu.Unlock()
+	if refused && r.selection == e.selection {
+		// The other sets selecting its projects read them until its entries resolve again.
+		e.claims.release(e.name)
+		for _, es := range e.entries {
+			es.again = true
+		}
+	}
 	if e.up {
 		e.lastSuccess = e.now()
 	}
@@ -388,6 +400,17 @@ func (e *setEngine) prune(r *refresh) {
 	e.pruneOrganizations()
 	if r.full {
 		e.discoveredAt = r.start
+	}
+}
+
+// dropOthers drops the projects another set reads now (claims) once it has listed them, after a
+// refresh cut short as after a complete one: what this set read of them before is shown no
+// more, and shown until the other set shows them. e.mu must be held.
+func (e *setEngine) dropOthers() {
+	for id := range e.projects {
+		if names, other := e.claims.listedBy(e.name, id); other && names != nil {
+			e.dropProject(id)
+		}
 	}
 }
 

@@ -19,22 +19,34 @@ func (e *Engine) View() *View {
 	for i, se := range e.sets {
 		views[i] = se.View()
 	}
+	names := make([]string, len(e.sets))
+	for i, se := range e.sets {
+		names[i] = se.name
+	}
 	shard := e.settings.Shard
-	overlaps, changes := e.claims.overlaps(shard.owns)
+	overlaps, readBy, changes := e.claims.overlaps(shard.owns)
 	if e.view != nil && slices.Equal(views, e.from) && changes == e.overlaps {
 		return e.view
 	}
 	e.version++
 	e.from, e.overlaps = views, changes
-	e.view = merge(views, overlaps)
-	e.view.Version = e.version
+	// Each set's phases ended since the last merge count: a set a reload removes takes none back.
+	merged := make(map[*setEngine]uint64, len(e.sets))
+	for i, se := range e.sets {
+		e.phases += views[i].Health.Phases - e.setPhases[se]
+		merged[se] = views[i].Health.Phases
+	}
+	e.setPhases = merged
+	e.view = merge(views, names, readBy, overlaps)
+	e.view.Version, e.view.Health.Phases = e.version, e.phases
 	return e.view
 }
 
-// merge is one view of the sets' views, in the sets' order. A project (with its targets and
-// endpoints) more than one set shows is shown as the first shows it: the set that reads it,
-// where the other has not yet dropped what it read before the first one selected it.
-func merge(views []*View, overlaps []Overlap) *View {
+// merge is one view of the sets' views, of the sets names in their order. A project (with its
+// targets and endpoints) more than one set shows is shown as the set readBy names shows it (the
+// one that reads it now, where another has not yet dropped what it read before), or, when that
+// set shows none, as the first that does.
+func merge(views []*View, names []string, readBy map[string]string, overlaps []Overlap) *View {
 	if len(views) == 1 {
 		v := *views[0]
 		v.Overlaps = overlaps
@@ -47,12 +59,18 @@ func merge(views []*View, overlaps []Overlap) *View {
 	v.SnapshotMetrics = views[0].SnapshotMetrics
 	v.Health = Health{Up: true, Ready: true, LastRequests: map[string]float64{}, Shard: views[0].Health.Shard}
 	reader := map[string]int{} // project id: the index of the view that shows it
+	for i, sv := range views {
+		for _, pv := range sv.Projects {
+			if _, shown := reader[pv.Project.ID]; !shown || readBy[pv.Project.ID] == names[i] {
+				reader[pv.Project.ID] = i
+			}
+		}
+	}
 	var projects [][]*ProjectView
 	for i, sv := range views {
 		h := sv.Health
 		v.Health.Up = v.Health.Up && h.Up
 		v.Health.Ready = v.Health.Ready && h.Ready
-		v.Health.Phases += h.Phases // a phase ended in any set is one more
 		v.Health.LastRefreshDuration = max(v.Health.LastRefreshDuration, h.LastRefreshDuration)
 		for k, n := range h.LastRequests {
 			v.Health.LastRequests[k] += n
@@ -61,14 +79,7 @@ func merge(views []*View, overlaps []Overlap) *View {
 			v.Health.DiscoveredAt = h.DiscoveredAt
 		}
 		v.Credentials = append(v.Credentials, sv.Credentials...)
-		var own []*ProjectView
-		for _, pv := range sv.Projects {
-			if _, shown := reader[pv.Project.ID]; !shown {
-				reader[pv.Project.ID] = i
-				own = append(own, pv)
-			}
-		}
-		projects = append(projects, own)
+		projects = append(projects, slices.DeleteFunc(slices.Clone(sv.Projects), func(pv *ProjectView) bool { return reader[pv.Project.ID] != i }))
 	}
 	v.Projects = mergeBy(projects, func(pv *ProjectView) string { return pv.Project.ID })
 	var targets [][]*TargetView

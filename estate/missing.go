@@ -1,9 +1,12 @@
 package estate
 
 import (
+	"cmp"
+
 	"github.com/go-kit/log/level"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/config"
 )
 
 // MissingTarget is a configured target Atlas does not show: a project (Cluster and Kind empty),
@@ -42,7 +45,13 @@ func (e *setEngine) updateMissing(s Settings) {
 			found, known, owner := false, true, ""
 			for _, p := range es.projects {
 				names := e.clusterNames[p.ID]
-				if ps := e.projects[p.ID]; ps != nil && ps.listed {
+				if theirs, other := e.claims.listedBy(e.name, p.ID); other {
+					// Read by another set: its listing says.
+					if names = theirs; names == nil {
+						known = false
+						continue
+					}
+				} else if ps := e.projects[p.ID]; ps != nil && ps.listed {
 					names = ps.names
 				} else if s.Shard.owns(p.ID) || names == nil {
 					known = false
@@ -61,23 +70,15 @@ func (e *setEngine) updateMissing(s Settings) {
 			}
 		}
 		for _, p := range es.projects {
-			ps := e.projects[p.ID]
-			if ps == nil {
-				continue
+			if ps := e.projects[p.ID]; ps != nil {
+				e.missingKinds(entry, p, ps, now, planned)
 			}
-			project := label
-			if project == "" {
-				project = p.Name
-			}
-			_, plan := planOf(entry, p, ps)
-			for _, read := range plan {
-				t := read.Target
-				planned[t] = true
-				// Listed by a discovery after it answered "not found": it exists, but not as this kind.
-				if at, nf := e.notFound[t]; nf && ps.listedCycle > at && ps.names[t.Cluster] {
-					now[MissingTarget{Project: project, Cluster: t.Cluster, Kind: string(t.Kind)}] = true
-				}
-			}
+		}
+	}
+	// What the other sets' entries select in the projects this set reads, it plans and reads.
+	for id, ps := range e.projects {
+		for _, entry := range e.claims.others(e.name, id) {
+			e.missingKinds(entry, ps.project, ps, now, planned)
 		}
 	}
 	for k := range now {
@@ -96,6 +97,22 @@ func (e *setEngine) updateMissing(s Settings) {
 	for t := range e.notFound {
 		if !planned[t] {
 			delete(e.notFound, t)
+		}
+	}
+}
+
+// missingKinds adds to now the targets entry plans in project p (its state ps) that Atlas
+// answered do not exist as their kind, and marks every target it plans there in planned. e.mu
+// must be held.
+func (e *setEngine) missingKinds(entry config.Project, p atlas.Project, ps *projectState, now map[MissingTarget]bool, planned map[atlas.Target]bool) {
+	project := cmp.Or(entry.ID, entry.Name, p.Name)
+	_, plan := planOf(entry, p, ps)
+	for _, read := range plan {
+		t := read.Target
+		planned[t] = true
+		// Listed by a discovery after it answered "not found": it exists, but not as this kind.
+		if at, nf := e.notFound[t]; nf && ps.listedCycle > at && ps.names[t.Cluster] {
+			now[MissingTarget{Project: project, Cluster: t.Cluster, Kind: string(t.Kind)}] = true
 		}
 	}
 }

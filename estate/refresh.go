@@ -41,8 +41,10 @@ type refresh struct {
 	listings    map[string]*shared[atlas.ClusterList]       // per project
 	policies    map[string]*shared[*atlas.CompliancePolicy] // per project
 	orgReads    map[string]bool                             // organisations asked for (under r.mu)
-	selected    map[string]map[string]atlas.Cluster         // per project, the clusters entries select (under e.mu)
-	delivered   map[atlas.Target]bool                       // under e.mu
+	// othersPlanned are the projects whose other sets' entries the refresh plans (under r.mu).
+	othersPlanned map[string]bool
+	selected      map[string]map[string]atlas.Cluster // per project, the clusters entries select (under e.mu)
+	delivered     map[atlas.Target]bool               // under e.mu
 
 	// probed holds the projects and refusal scopes Atlas refused, in which one target asks
 	// again in this refresh (under e.mu).

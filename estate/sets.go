@@ -21,8 +21,8 @@ type Sources map[string]Fetcher
 // cadence, missing targets, job reads and reload: one organisation's revoked credentials,
 // 429s or outage never hold back or fail another's refresh. A scrape starts every set's refresh
 // that is due and waits for them all (or its deadline). A project two sets select is read by
-// the first of them in the sets' order, the order the configuration's entries first name them
-// (claims.go), and the views merge (merge.go).
+// the first of them in the sets' order, the order the configuration's entries first name them,
+// with what every set's entries select in it (claims.go), and the views merge (merge.go).
 type Engine struct {
 	logger log.Logger
 	now    func() time.Time
@@ -32,6 +32,7 @@ type Engine struct {
 	mu       sync.Mutex
 	settings Settings
 	sets     []*setEngine // in the sets' order
+	ready    bool         // every set's first refresh had finished once
 	// version numbers the merged views; from are the sets' views and the overlaps' changes the
 	// last one was merged from.
 	version  uint64
@@ -43,6 +44,10 @@ type Engine struct {
 	// it kept, per set, until the sets' engines take them at start.
 	storage *storage
 	stored  map[string]map[atlas.Target]storedBase
+	// phases are the snapshot phases ended in every set, the removed ones' included (the
+	// merged Health.Phases, which only goes up), and setPhases each set's as last merged.
+	phases    uint64
+	setPhases map[*setEngine]uint64
 }
 
 // New returns an engine reading s with the fetchers of src. life bounds refreshes; now is the
@@ -85,14 +90,18 @@ func (e *Engine) saveState() {
 // Reconfigure applies a reloaded configuration, set by set: src holds each set's fetcher from
 // now on, the same one as before where the set's credentials and base URL did not change (see
 // setEngine.Reconfigure). A set the configuration no longer names stops, and its series go; a
-// new one starts.
+// new one starts, its first refresh at once (New's sets start theirs with the first Refresh). A
+// set that reads a project another set read before refreshes at once.
 func (e *Engine) Reconfigure(src Sources, s Settings) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	reload := e.sets != nil
 	e.settings = s
 	order := s.sets()
-	e.claims.reorder(order)
+	before := e.claims.readers()
+	e.claims.reorder(order, s.Projects)
 	var next []*setEngine
+	refreshes := map[*setEngine]bool{} // a refresh starts after the reconfiguration
 	for _, name := range order {
 		i := slices.IndexFunc(e.sets, func(se *setEngine) bool { return se.name == name })
 		if i < 0 {
@@ -101,10 +110,14 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 			if e.storage != nil {
 				se.phaseEnded = e.saveState
 			}
+			if reload {
+				se.refreshSoon()
+				refreshes[se] = true
+			}
 			next = append(next, se)
 			continue
 		}
-		e.sets[i].Reconfigure(src[name], s.of(name))
+		refreshes[e.sets[i]] = e.sets[i].Reconfigure(src[name], s.of(name))
 		next = append(next, e.sets[i])
 		e.sets = slices.Delete(e.sets, i, i+1)
 	}
@@ -112,7 +125,29 @@ func (e *Engine) Reconfigure(src Sources, s Settings) {
 		gone.stop()
 	}
 	e.sets = next
+	// A project another set read is read by its new reader now, not a min_refresh_interval later.
+	gained := map[string]bool{}
+	for id, set := range e.claims.readers() {
+		if before[id] != set {
+			gained[set] = true
+		}
+	}
+	for _, se := range next {
+		if gained[se.name] && !refreshes[se] {
+			se.refreshSoon()
+		}
+	}
 	e.signal()
+}
+
+// refreshSoon starts a refresh at once, or once the one under way ends.
+func (e *setEngine) refreshSoon() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queued = true
+	if e.running == nil {
+		e.start()
+	}
 }
 
 // Changes returns a channel that receives when the version of View changes: one receive
@@ -187,12 +222,19 @@ func (e *Engine) WaitIdle(ctx context.Context) {
 	}
 }
 
-// Ready reports whether the first refresh of every set has finished.
+// Ready reports whether the first refresh of every set has finished, or had once: a set a reload
+// adds does not take the exporter out of service while its first refresh runs (a set whose
+// credentials a reload changes stays ready too).
 func (e *Engine) Ready() bool {
-	for _, se := range e.running() {
-		if !se.Ready() {
-			return false
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.ready {
+		for _, se := range e.sets {
+			if !se.Ready() {
+				return false
+			}
 		}
+		e.ready = true
 	}
 	return true
 }

@@ -29,7 +29,7 @@ func TestProjectMovedToAnotherSet(t *testing.T) {
 	s := allOn()
 	s.Projects = []config.Project{{DiscoverAllProjects: true, Credentials: "b"}}
 	c := newClaims(log.NewNopLogger())
-	c.reorder([]string{"a", "b"})
+	c.reorder([]string{"a", "b"}, []config.Project{{DiscoverAllProjects: true, Credentials: "a"}, s.Projects[0]})
 	clock := &fixed{t: stubNow}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := newSetEngine(ctx, log.NewLogfmtLogger(&testenv.Buffer{}), "b", f, s, clock.now, c, make(chan struct{}, 1))

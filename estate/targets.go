@@ -19,6 +19,9 @@ func (r *refresh) reads(p atlas.Project, plan []atlas.TargetRead) []atlas.Target
 	for _, read := range plan {
 		t := read.Target
 		ts := e.addTarget(t, p)
+		if ts.seen == r.cycle {
+			continue // another entry reads it in this refresh (of this set, or of another it reads for)
+		}
 		ts.seen = r.cycle
 		if lc := atlas.LifecycleOf(t.Kind); lc.Deprecated {
 			e.warnOnce(&ts.log, topicDeprecated, "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,

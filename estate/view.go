@@ -59,7 +59,8 @@ type Health struct {
 	// Ready: the first refresh has finished. LastRefreshDuration is that of the last one.
 	Ready bool
 	// Phases counts the refreshes whose snapshot phase has ended (what the scrapes waiting for
-	// a refresh are released at): a renderer shows each at once.
+	// a refresh are released at), of every set, those a reload removed included: it only goes
+	// up, and a renderer shows each at once.
 	Phases              uint64
 	LastRefreshDuration time.Duration
 	// LastRequests are the HTTP requests of the last refresh of each discovery kind: "full"
