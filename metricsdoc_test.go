@@ -122,7 +122,7 @@ topic; [operating.md](operating.md#reading-the-families) says how some are deriv
 					extra = append(extra, l)
 				}
 			}
-			rows = append(rows, row(f.Name, "gauge", extra, f.Help))
+			rows = append(rows, row(f.Name, f.Type, extra, f.Help))
 		}
 		if len(rows) == 0 {
 			continue

@@ -6,14 +6,19 @@ import "slices"
 // is generated from these (the main package's TestMetricsReference, with -update).
 type FamilyDoc struct {
 	Name, Help string
+	Type       string   // gauge or counter
 	Labels     []string // in the order the family declares them
 }
 
-// Families lists every family the collector renders (all gauges), in output order.
+// Families lists every family the collector renders, in output order.
 func Families() []FamilyDoc {
 	var out []FamilyDoc
 	for _, f := range families().list {
-		out = append(out, FamilyDoc{Name: f.name, Help: f.help, Labels: slices.Clone(f.labels)})
+		typ := "gauge"
+		if f.counter {
+			typ = "counter"
+		}
+		out = append(out, FamilyDoc{Name: f.name, Help: f.help, Type: typ, Labels: slices.Clone(f.labels)})
 	}
 	return out
 }
