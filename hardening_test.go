@@ -190,6 +190,9 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 }
 
 func TestReloadUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reloads under a stream of scrapes for seconds")
+	}
 	srv := newFakeAtlas(t, atlastest.Options{Latency: 2 * time.Millisecond})
 	cfgFile := filepath.Join(t.TempDir(), "c.yml")
 	configs := []string{"  - id: 5f0000000000000000000001\n", "  - id: 5f0000000000000000000001\n    clusters: [dedicated-01, flex-02]\n"}

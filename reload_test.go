@@ -101,6 +101,9 @@ func TestReloadStorm(t *testing.T) {
 // TestSecretFileRotation: a rotated secret file is read on its own, periodically and at once
 // when Atlas refuses the credentials, and the exporter carries on with the new secret.
 func TestSecretFileRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the secret file checks of two exporters")
+	}
 	for _, tc := range []struct {
 		name, interval, reason string
 		scrape                 bool // scrapes make the exporter call Atlas, and Atlas refuse the old secret
