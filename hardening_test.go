@@ -219,12 +219,33 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	scraped := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range codes {
+			n += c
+		}
+		return n
+	}
+	// Each reload reads the file when it runs, and signals that arrive while one runs are
+	// merged: the next file is written only once this SIGHUP's reload has logged its outcome
+	// (every outcome names its reason), however long a loaded machine takes, and scrapes have
+	// been answered since, so that every reload happens among scrapes.
 	for i := range 10 {
 		writeConfig(t, cfgFile, srv.URL, configs[i%2])
+		before := scraped()
 		if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(150 * time.Millisecond)
+		if n := e.waitLog(t, "reason=SIGHUP", i+1); n != i+1 {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("after SIGHUP %d, %d reloads logged:\n%s", i+1, n, e.logs)
+		}
+		for deadline := time.Now().Add(10 * time.Second); scraped() < before+10 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	close(stop)
 	wg.Wait()

@@ -169,6 +169,31 @@ var (
 	topK       = regexp.MustCompile(`\b(top|bottom)k\(`)
 )
 
+// allUpInstant waits for an instant at which every target's last scrape had succeeded, and
+// returns it. A scrape that fails (on a loaded machine one can outlast the 1 s scrape timeout)
+// marks its target's series stale until the next: panels evaluated then lack that target's
+// rows, and a replica's series stand in for its shard's. The instant is 3 s back, whole
+// seconds as queries take it: any scrape begun before it has ended (1 s timeout) and been
+// stored by the time it is queried.
+func allUpInstant(t *testing.T, p *promServer) time.Time {
+	t.Helper()
+	var at time.Time
+	waitFor(t, time.Minute, "an instant at which Prometheus "+p.version+" had scraped every target successfully", func() bool {
+		at = time.Now().Add(-3 * time.Second).Truncate(time.Second)
+		r, err := p.instantQuery("up", at)
+		if err != nil || r.Status != "success" || len(r.Data.Result) == 0 {
+			return false
+		}
+		for _, s := range r.Data.Result {
+			if s.Value[1] != "1" {
+				return false
+			}
+		}
+		return true
+	})
+	return at
+}
+
 // checkDashboard evaluates every dashboard query as an instant query and fails on an error or a
 // warning. Given the instance of a replica scraped beside another replica of its shard, it also
 // checks that each panel over per-target series shows exactly what it shows with that replica's
@@ -176,7 +201,7 @@ var (
 // twice, or by instance, differs.
 func checkDashboard(t *testing.T, p *promServer, replica string) {
 	t.Helper()
-	at := time.Now().Add(-time.Second)
+	at := allUpInstant(t, p)
 	for _, q := range dashboardQueries(t) {
 		r, err := p.instantQuery(q.Expr, at)
 		if err != nil || r.Status != "success" || len(r.Warnings) > 0 {

@@ -86,12 +86,12 @@ func main() {
 		return
 	}
 	if *soakFor > 0 {
-		r, err := soak(p, *soakFor)
+		r, err := soak(p, *soakFor, 5*time.Second)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		r.print(os.Stdout, p, *soakFor)
+		r.print(os.Stdout, p, *soakFor, 5*time.Second)
 		return
 	}
 	r, err := run(p)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,8 +32,9 @@ type SoakReport struct {
 
 // soak runs p.Scrapers scrapers against the real /metrics handler for d, with faults on a
 // fifth of the clusters (500s, 429s with Retry-After, requests that never answer) and a short
-// min_refresh_interval, so refreshes overlap the scrapes.
-func soak(p Params, d time.Duration) (*SoakReport, error) {
+// min_refresh_interval, so refreshes overlap the scrapes. Each scrape asks for scrapeTimeout,
+// as Prometheus does; the data is rendered off the scrape path, as main does.
+func soak(p Params, d, scrapeTimeout time.Duration) (*SoakReport, error) {
 	rg, err := newRig(p, atlas.Config{Timeout: time.Second,
 		Retry: atlas.RetryPolicy{MaxAttempts: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond}},
 		estate.Settings{MinRefreshInterval: 2 * time.Second, RefreshTimeout: 20 * time.Second})
@@ -58,6 +60,10 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 	defer web.Close()
 	eng.Refresh(ctx) // the first, full refresh
 	eng.WaitIdle(ctx)
+	// As the exporter serves it: by the first scrape, the first refresh is rendered, and later
+	// versions are rendered as they come, off the scrape path.
+	coll.Exposition(ctx, true)
+	go coll.Run(ctx, eng.Changes())
 
 	r := &SoakReport{GoroutinesBefore: runtime.NumGoroutine()}
 	stopSampling := sampleMemory()
@@ -72,7 +78,7 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 			defer hc.CloseIdleConnections()
 			for time.Now().Before(deadline) {
 				req, _ := http.NewRequest("GET", web.URL+"/metrics", nil)
-				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "5")
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(scrapeTimeout.Seconds(), 'f', -1, 64))
 				// As Prometheus asks; set by hand, the body stays compressed, so this process
 				// does not spend the scraper's CPU on decompressing it.
 				req.Header.Set("Accept-Encoding", "gzip")
@@ -104,16 +110,20 @@ func soak(p Params, d time.Duration) (*SoakReport, error) {
 	eng.WaitIdle(waitCtx)
 	web.CloseClientConnections()
 	client.Close()
-	time.Sleep(100 * time.Millisecond)
-	r.GoroutinesAfter = runtime.NumGoroutine()
-	return r, nil
+	// Closed connections' goroutines end a moment later, later still on a loaded machine.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r.GoroutinesAfter = runtime.NumGoroutine()
+		if r.GoroutinesAfter <= r.GoroutinesBefore || time.Now().After(end) {
+			return r, nil
+		}
+	}
 }
 
-func (r *SoakReport) print(w io.Writer, p Params, d time.Duration) {
+func (r *SoakReport) print(w io.Writer, p Params, d, scrapeTimeout time.Duration) {
 	fmt.Fprintf(w, "soak: %d scrapers for %s against %d clusters (%d snapshots), faults on 1 cluster in 5 of every 15 projects\n",
 		p.Scrapers, d, p.Projects*p.Clusters, p.Projects*p.Clusters*p.Snapshots)
-	fmt.Fprintf(w, "scrapes: %d, failed: %d, slowest: %s (scrape timeout 5s); refreshes: %d; API requests: %d\n",
-		r.Scrapes, r.Failed, r.MaxLatency.Round(time.Millisecond), r.Refreshes, r.Requests)
+	fmt.Fprintf(w, "scrapes: %d, failed: %d, slowest: %s (scrape timeout %s); refreshes: %d; API requests: %d\n",
+		r.Scrapes, r.Failed, r.MaxLatency.Round(time.Millisecond), scrapeTimeout, r.Refreshes, r.Requests)
 	fmt.Fprintf(w, "goroutines: %d before, %d after; peak heap: %.1f MiB; peak RSS: %.1f MiB\n",
 		r.GoroutinesBefore, r.GoroutinesAfter, float64(r.HeapPeak)/(1<<20), float64(r.RSSPeakKiB)/1024)
 }
