@@ -159,7 +159,7 @@ func (r queryResult) shown(q dashboardQuery, labelsOnly bool) []string {
 
 // readTimeFamilies are the families whose values say when an exporter read Atlas, which differ
 // between two exporters reading the same estate.
-const readTimeFamilies = `atlas_backup_(collect_timestamp_seconds|discovery_timestamp_seconds)`
+const readTimeFamilies = `atlas_backup_(collect_timestamp_seconds|discovery_timestamp_seconds|tamper_baseline_timestamp_seconds)`
 
 var (
 	readTimes = regexp.MustCompile(readTimeFamilies)

@@ -93,6 +93,9 @@ projects:
 	want := []string{
 		"alertname=AtlasBackupCollectionFailing,cluster=dedicated-01,kind=cloud,project=project-002,project_id=5f0000000000000000000002,severity=warning",
 		"alertname=AtlasBackupCredentialsDown,credentials=eu-unit,severity=critical",
+		// A set whose credentials are refused resolves its entries again at each refresh (so
+		// that another set may take over a project they share), and that listing fails too.
+		"alertname=AtlasBackupDiscoveryFailing,project=project-002,project_id=5f0000000000000000000002,severity=warning",
 	}
 	for _, p := range proms {
 		expectAlerts(t, p, want)
