@@ -159,7 +159,7 @@ func (r queryResult) shown(q dashboardQuery, labelsOnly bool) []string {
 
 // readTimeFamilies are the families whose values say when an exporter read Atlas, which differ
 // between two exporters reading the same estate.
-const readTimeFamilies = `atlas_backup_(collect_timestamp_seconds|discovery_timestamp_seconds)`
+const readTimeFamilies = `atlas_backup_(collect_timestamp_seconds|discovery_timestamp_seconds|tamper_baseline_timestamp_seconds)`
 
 var (
 	readTimes = regexp.MustCompile(readTimeFamilies)
@@ -206,5 +206,31 @@ func checkDashboard(t *testing.T, p *promServer, replica string) {
 			t.Errorf("Prometheus %s, panel %q: %s differs with the replica %s:\n%s", p.version, q.Panel, q.Expr, replica,
 				testenv.FirstDiff(strings.Join(want, "\n"), strings.Join(got, "\n")))
 		}
+	}
+}
+
+// expectPanel checks what the dashboard's panel of that title shows: the lines of each of its
+// queries in turn, as shown sorts them.
+func expectPanel(t *testing.T, p *promServer, title string, want ...string) {
+	t.Helper()
+	at := time.Now().Add(-time.Second)
+	var got []string
+	found := false
+	for _, q := range dashboardQueries(t) {
+		if q.Panel != title {
+			continue
+		}
+		found = true
+		r, err := p.instantQuery(q.Expr, at)
+		if err != nil || r.Status != "success" {
+			t.Errorf("Prometheus %s, panel %q: %s: status %q, error %q %v", p.version, title, q.Expr, r.Status, r.Error, err)
+		}
+		got = append(got, r.shown(q, false)...)
+	}
+	if !found {
+		t.Fatalf("the dashboard has no panel %q", title)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Prometheus %s, panel %q shows\n%s\nwant\n%s", p.version, title, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
