@@ -233,3 +233,29 @@ func checkDashboard(t *testing.T, p *promServer, replica string) {
 		}
 	}
 }
+
+// expectPanel checks what the dashboard's panel of that title shows: the lines of each of its
+// queries in turn, as shown sorts them.
+func expectPanel(t *testing.T, p *promServer, title string, want ...string) {
+	t.Helper()
+	at := time.Now().Add(-time.Second)
+	var got []string
+	found := false
+	for _, q := range dashboardQueries(t) {
+		if q.Panel != title {
+			continue
+		}
+		found = true
+		r, err := p.instantQuery(q.Expr, at)
+		if err != nil || r.Status != "success" {
+			t.Errorf("Prometheus %s, panel %q: %s: status %q, error %q %v", p.version, title, q.Expr, r.Status, r.Error, err)
+		}
+		got = append(got, r.shown(q, false)...)
+	}
+	if !found {
+		t.Fatalf("the dashboard has no panel %q", title)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Prometheus %s, panel %q shows\n%s\nwant\n%s", p.version, title, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

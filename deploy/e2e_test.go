@@ -137,10 +137,12 @@ projects:
 		"alertname=AtlasBackupSnapshotTooOld,cluster=serverless-04,kind=serverless,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 		"alertname=AtlasBackupSnapshotsDeletedEarly,cause=unexplained,cluster=dedicated-01,kind=cloud,project=project-001,project_id=5f0000000000000000000001,severity=critical",
 	}
+	series := "cause=unexplained,cluster=%s,job=atlas_backup,kind=cloud,project=project-001,project_id=5f0000000000000000000001 %d"
 	for _, p := range proms {
 		expectAlerts(t, p, want)
 		expectRulesEvaluated(t, p)
 		checkDashboard(t, p, "")
+		expectPanel(t, p, "Deleted early and expiry shortened per cluster", fmt.Sprintf(series, "dedicated-01", 2), fmt.Sprintf(series, "dedicated-06", 1))
 	}
 }
 

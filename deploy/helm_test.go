@@ -44,6 +44,10 @@ var helmCases = map[string]string{
 	"ha":         operatorValues + "highAvailability: {enabled: true}\n",
 	"sharded":    operatorValues + "sharding: {shards: 3}\n",
 	"ha-sharded": operatorValues + "sharding: {shards: 3}\nhighAvailability: {enabled: true}\n",
+	// The state file on an existing claim, a claim per shard, an emptyDir per replica.
+	"storage":         operatorValues + "storage: {enabled: true, existingClaim: atlas-backup-exporter-state}\n",
+	"sharded-storage": operatorValues + "sharding: {shards: 3}\nstorage: {enabled: true, persistentVolume: {storageClass: fast}}\n",
+	"ha-storage":      operatorValues + "highAvailability: {enabled: true}\nstorage: {enabled: true}\n",
 }
 
 func helmValues(t *testing.T, values string) map[string]any {
@@ -458,4 +462,99 @@ func TestHelmLabels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// storageOf is what of a workload concerns the state file: its container's args, its mount and
+// volume named storage, the pods' fsGroup, the update strategy and the claim templates.
+func storageOf(t *testing.T, workload map[string]any) map[string]any {
+	t.Helper()
+	pod := dig(workload, "spec", "template", "spec")
+	named := func(list any) []any {
+		var out []any
+		for _, v := range list.([]any) {
+			if dig(v, "name") == "storage" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return normalise(t, map[string]any{
+		"args":     dig(pod, "containers", 0, "args"),
+		"mounts":   named(dig(pod, "containers", 0, "volumeMounts")),
+		"volumes":  named(dig(pod, "volumes")),
+		"fsGroup":  dig(pod, "securityContext", "fsGroup"),
+		"strategy": dig(workload, "spec", "strategy"),
+		"claims":   dig(workload, "spec", "volumeClaimTemplates"),
+	}).(map[string]any)
+}
+
+// TestHelmStorage: storage.enabled passes --storage.path and mounts a volume, writable by the
+// pods' group, on its directory: a claim per pod in the sharded StatefulSet, an existing claim
+// (and pods recreated, not rolled) or an emptyDir for the single pod of a Deployment, an
+// emptyDir for each replica with highAvailability. Off, nothing of it renders.
+func TestHelmStorage(t *testing.T) {
+	const (
+		config   = "--config.file=/etc/atlas_backup_exporter/config.yml"
+		arg      = "--storage.path=/var/lib/atlas_backup_exporter/state.json"
+		mount    = "[{name: storage, mountPath: /var/lib/atlas_backup_exporter}]"
+		emptyDir = "[{name: storage, emptyDir: {}}]"
+		claims   = "[{metadata: {name: storage, labels: {app.kubernetes.io/name: atlas-backup-exporter, app.kubernetes.io/instance: atlas-backup-exporter}}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: %s}}%s}}]"
+		sharded  = "sharding: {shards: 3}\n"
+	)
+	deployment, statefulSet := "Deployment/"+releaseName, "StatefulSet/"+releaseName
+	for _, c := range []struct {
+		name, values, workload string
+		want                   string // storageOf the workload, as YAML
+	}{
+		{"off", "", deployment,
+			"{args: [" + config + "], mounts: null, volumes: null, fsGroup: null, strategy: null, claims: null}"},
+		{"off, sharded", sharded, statefulSet,
+			"{args: [" + config + ", --total-shards=3, --shard.from-pod-name=$(POD_NAME)], mounts: null, volumes: null, fsGroup: null, strategy: null, claims: null}"},
+		{"emptyDir", "storage: {enabled: true}\nextraArgs: [--log.level=debug]\n", deployment,
+			"{args: [" + config + ", " + arg + ", --log.level=debug], mounts: " + mount + ", volumes: " + emptyDir + ", fsGroup: 65532, strategy: null, claims: null}"},
+		{"emptyDir elsewhere", "storage: {enabled: true, path: /data/state.json, emptyDir: {sizeLimit: 64Mi}}\npodSecurityContext: {fsGroup: 2000}\n", deployment,
+			"{args: [" + config + ", --storage.path=/data/state.json], mounts: [{name: storage, mountPath: /data}], volumes: [{name: storage, emptyDir: {sizeLimit: 64Mi}}], fsGroup: 2000, strategy: null, claims: null}"},
+		{"existingClaim", "storage: {enabled: true, existingClaim: atlas-state}\n", deployment,
+			"{args: [" + config + ", " + arg + "], mounts: " + mount + ", volumes: [{name: storage, persistentVolumeClaim: {claimName: atlas-state}}], fsGroup: 65532, strategy: {type: Recreate}, claims: null}"},
+		{"highAvailability", "highAvailability: {enabled: true}\nstorage: {enabled: true}\n", deployment,
+			"{args: [" + config + ", " + arg + "], mounts: " + mount + ", volumes: " + emptyDir + ", fsGroup: 65532, strategy: null, claims: null}"},
+		{"highAvailability, sharded", sharded + "highAvailability: {enabled: true}\nstorage: {enabled: true}\n", deployment + "-shard-2",
+			"{args: [" + config + ", --total-shards=3, --shard=2, " + arg + "], mounts: " + mount + ", volumes: " + emptyDir + ", fsGroup: 65532, strategy: null, claims: null}"},
+		{"sharded", sharded + "storage: {enabled: true}\n", statefulSet,
+			"{args: [" + config + ", --total-shards=3, --shard.from-pod-name=$(POD_NAME), " + arg + "], mounts: " + mount + ", volumes: null, fsGroup: 65532, strategy: null, claims: " + fmt.Sprintf(claims, "100Mi", "") + "}"},
+		{"sharded, storage class", sharded + "storage: {enabled: true, persistentVolume: {size: 1Gi, storageClass: fast}}\n", statefulSet,
+			"{args: [" + config + ", --total-shards=3, --shard.from-pod-name=$(POD_NAME), " + arg + "], mounts: " + mount + ", volumes: null, fsGroup: 65532, strategy: null, claims: " + fmt.Sprintf(claims, "1Gi", ", storageClassName: fast") + "}"},
+		{"sharded, no storage class", sharded + "storage: {enabled: true, persistentVolume: {storageClass: \"-\"}}\n", statefulSet,
+			"{args: [" + config + ", --total-shards=3, --shard.from-pod-name=$(POD_NAME), " + arg + "], mounts: " + mount + ", volumes: null, fsGroup: 65532, strategy: null, claims: " + fmt.Sprintf(claims, "100Mi", `, storageClassName: ""`) + "}"},
+	} {
+		objects := mustTemplate(t, c.values)
+		w := objects[c.workload]
+		if w == nil {
+			t.Errorf("%s: no %s among %q", c.name, c.workload, slices.Sorted(maps.Keys(objects)))
+			continue
+		}
+		var want any
+		if err := yaml.Unmarshal([]byte(c.want), &want); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := storageOf(t, w); !reflect.DeepEqual(got, normalise(t, want)) {
+			t.Errorf("%s: %s renders\n%v\nwant\n%v", c.name, c.workload, got, normalise(t, want))
+		}
+	}
+
+	for values, want := range map[string]string{
+		"storage: {enabled: true, existingClaim: atlas-state}\nhighAvailability: {enabled: true}\n": "storage.existingClaim is one volume for 2 pods, which need a state file each: leave it empty (sharded: a claim per pod from storage.persistentVolume; highAvailability: an emptyDir per pod)",
+		"storage: {enabled: true, existingClaim: atlas-state}\n" + sharded:                          "storage.existingClaim is one volume for 3 pods",
+		"storage: {enabled: true, path: state.json}\n":                                              `storage.path must be an absolute file path in a directory of its own, on which the volume is mounted (not /, the configuration's or credentials.mountPath); got "state.json"`,
+		"storage: {enabled: true, path: /state.json}\n":                                             `got "/state.json"`,
+		"storage: {enabled: true, path: /run/secrets/atlas/state.json}\n":                           `got "/run/secrets/atlas/state.json"`,
+		"storage: {enabled: true, path: /etc/atlas_backup_exporter/state.json}\n":                   `got "/etc/atlas_backup_exporter/state.json"`,
+	} {
+		_, err := helmTemplate(t, values)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("values %q: error %v, want %q", values, err, want)
+		}
+	}
+	// Refused only when on.
+	mustTemplate(t, "storage: {existingClaim: atlas-state, path: state.json}\nhighAvailability: {enabled: true}\n")
 }

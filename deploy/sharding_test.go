@@ -19,8 +19,10 @@ import (
 // refused), configured with one more project Atlas does not have. The shards read every snapshot listing exactly
 // once between them, and their per-target series together are exactly the unsharded exporter's.
 // Then every Prometheus release the tests know scrapes the three and a second replica of shard 0
-// (an HA pair) as one job: each alert the estate should fire fires once, no rule evaluation
-// fails, and every dashboard query evaluates and shows the same as without the replica.
+// (an HA pair) as one job. Two snapshots of a cluster of shard 0 are then deleted and the expiry
+// of a third cut, which both replicas of shard 0 count: each alert the estate should fire fires
+// once, no rule evaluation fails, every dashboard query evaluates and shows the same as without
+// the replica, and the panels of early deletions show them once.
 func TestShardedUnderPrometheus(t *testing.T) {
 	releases := testenv.Prometheuses(t)
 	if testing.Short() {
@@ -38,22 +40,28 @@ func TestShardedUnderPrometheus(t *testing.T) {
 	}
 	shared, single, replicaFake := newFake(), newFake(), newFake()
 	dir := t.TempDir()
-	config := func(name, url string) string {
+	config := func(name, url, refresh string) string {
 		cfg := filepath.Join(dir, name)
-		// No refresh after the first: every request the fakes see is the first refresh's. The
-		// project Atlas does not have is shard 0's, which the HA pair reads twice.
-		writeFile(t, cfg, fmt.Sprintf("atlas:\n  base_url: %s\n  service_account: {client_id: e2e, client_secret: e2e-secret}\nmin_refresh_interval: 1h\nprojects:\n  - discover_all_projects: true\n  - name: no-such-project\n", url))
+		// No refresh after the first (refresh 1h): every request the fakes see is the first
+		// refresh's. The project Atlas does not have is shard 0's, which the HA pair reads twice.
+		writeFile(t, cfg, fmt.Sprintf("atlas:\n  base_url: %s\n  service_account: {client_id: e2e, client_secret: e2e-secret}\nmin_refresh_interval: %s\nprojects:\n  - discover_all_projects: true\n  - name: no-such-project\n", url, refresh))
 		return cfg
 	}
-	sharedCfg := config("shared.yml", shared.URL)
+	sharedCfg := config("shared.yml", shared.URL, "1h")
+	// Shard 0 reads the same from a file of its own, which a reload later edits.
+	shard0Cfg := config("shard0.yml", shared.URL, "1h")
 	var shards []*exporterProcess
 	var urls []string
 	for i := range 3 {
-		e := startExporter(t, "--config.file="+sharedCfg, "--total-shards=3", fmt.Sprintf("--shard=%d", i))
+		args := []string{"--config.file=" + sharedCfg, "--total-shards=3", fmt.Sprintf("--shard=%d", i)}
+		if i == 0 {
+			args = []string{"--config.file=" + shard0Cfg, "--total-shards=3", "--shard=0", "--web.enable-lifecycle"}
+		}
+		e := startExporter(t, args...)
 		shards = append(shards, e)
 		urls = append(urls, e.url)
 	}
-	one := startExporter(t, "--config.file="+config("single.yml", single.URL))
+	one := startExporter(t, "--config.file="+config("single.yml", single.URL, "1h"))
 
 	// /-/ready turns at the end of the first refresh's snapshot phase; its job reads go on
 	// after, for longer on a loaded machine. No refresh follows, so once they have all arrived
@@ -110,15 +118,54 @@ func TestShardedUnderPrometheus(t *testing.T) {
 	}
 	sort.Strings(alerts)
 	// The replica reads a fake of its own, so that the listings above count the shards' alone.
-	replica := startExporter(t, "--config.file="+config("replica.yml", replicaFake.URL), "--total-shards=3", "--shard=0")
+	replica := startExporter(t, "--config.file="+config("replica.yml", replicaFake.URL, "1h"), "--total-shards=3", "--shard=0", "--web.enable-lifecycle")
 	proms := startPrometheuses(t, dir, releases, append(urls, replica.url)...)
 	for _, p := range proms {
 		waitFor(t, time.Minute, "Prometheus "+p.version+" to scrape the shards", func() bool { return len(queryValues(p.api, "atlas_backup_up == 1")) == 4 })
 	}
+
+	// Prometheus has seen shard 0's counters of early deletions at 0. Now two snapshots of one of
+	// its Cloud Backup clusters are deleted and the expiry of a third cut (in the estate the fakes
+	// share, which only shard 0's two replicas read again), and a reload lets both replicas
+	// refresh at every scrape: each counts them, and the panels of early deletions have rows,
+	// shown once.
+	project := shardProject(t, httpGet(t, shards[0].url+"/metrics"), "dedicated-01")
+	shared.Update(func(e *atlastest.Estate) {
+		c := e.Project(project.ID).Cluster("dedicated-01")
+		cut := c.Snapshots[3].ID
+		c.DeleteSnapshots(c.Snapshots[1].ID, c.Snapshots[2].ID)
+		c.SetExpiry(cut, time.Now().Add(2*time.Hour))
+	})
+	for _, r := range []struct {
+		e         *exporterProcess
+		file, url string
+	}{{shards[0], "shard0.yml", shared.URL}, {replica, "replica.yml", replicaFake.URL}} {
+		config(r.file, r.url, "1s")
+		if got := httpPost(t, r.e.url+"/-/reload"); got != "Reloaded\n" {
+			t.Fatalf("POST /-/reload (%s): %q", r.file, got)
+		}
+	}
+	labels := fmt.Sprintf("cluster=dedicated-01,kind=cloud,project=%s,project_id=%s", project.Name, project.ID)
+	for _, p := range proms {
+		waitFor(t, time.Minute, "both replicas to count the deletions in Prometheus "+p.version, func() bool {
+			sel := fmt.Sprintf(`{cause="unexplained",cluster="dedicated-01",project_id=%q}`, project.ID)
+			return len(queryValues(p.api, "atlas_backup_snapshots_deleted_early_total"+sel+" == 2")) == 2 &&
+				len(queryValues(p.api, "atlas_backup_snapshots_expiry_shortened_total"+sel+" == 1")) == 2
+		})
+	}
+	alerts = append(alerts,
+		"alertname=AtlasBackupSnapshotExpiryShortened,cause=unexplained,"+labels+",severity=warning",
+		"alertname=AtlasBackupSnapshotsDeletedEarly,cause=unexplained,"+labels+",severity=critical")
+	sort.Strings(alerts)
 	for _, p := range proms {
 		expectAlerts(t, p, alerts)
 		expectRulesEvaluated(t, p)
 		checkDashboard(t, p, strings.TrimPrefix(replica.url, "http://"))
+		series := fmt.Sprintf("cause=unexplained,cluster=dedicated-01,job=atlas_backup,kind=cloud,project=%s,project_id=%s", project.Name, project.ID)
+		expectPanel(t, p, "Snapshots deleted early", " 2")
+		expectPanel(t, p, "Snapshot expiries shortened", " 1")
+		expectPanel(t, p, "Watched without baseline", " 0")
+		expectPanel(t, p, "Deleted early and expiry shortened per cluster", series+" 2", series+" 1")
 	}
 }
 
@@ -129,6 +176,17 @@ type quietTB struct {
 }
 
 func (q *quietTB) Errorf(string, ...any) { q.failed = true }
+
+// shardProject is the project whose cluster of that name the exposition shows watched for
+// early deletions.
+func shardProject(t *testing.T, exposition, cluster string) *atlastest.Project {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^atlas_backup_snapshots_deleted_early_total\{[^}]*cluster="` + cluster + `",kind="cloud",project="([^"]+)",project_id="([^"]+)"`).FindStringSubmatch(exposition)
+	if m == nil {
+		t.Fatalf("no watched %s in:\n%s", cluster, exposition)
+	}
+	return &atlastest.Project{Name: m[1], ID: m[2]}
+}
 
 // timeOfRead matches the exposition lines of readTimeFamilies.
 var timeOfRead = regexp.MustCompile(`^` + readTimeFamilies + `\{`)

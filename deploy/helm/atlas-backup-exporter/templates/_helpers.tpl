@@ -68,11 +68,29 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.credentials.existingSecret .Values.credentials.data }}
 {{- fail "set credentials.existingSecret or credentials.data, not both" }}
 {{- end }}
+{{- with .Values.storage }}
+{{- if .enabled }}
+{{- $dir := dir .path }}
+{{- if or (not (isAbs .path)) (eq $dir "/") (has $dir (list "/etc/atlas_backup_exporter" (clean $.Values.credentials.mountPath))) }}
+{{- fail (printf "storage.path must be an absolute file path in a directory of its own, on which the volume is mounted (not /, the configuration's or credentials.mountPath); got %q" .path) }}
+{{- end }}
+{{- $pods := include "atlas-backup-exporter.pods" $ | int }}
+{{- if and .existingClaim (gt $pods 1) }}
+{{- fail (printf "storage.existingClaim is one volume for %d pods, which need a state file each: leave it empty (sharded: a claim per pod from storage.persistentVolume; highAvailability: an emptyDir per pod)" $pods) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The directory the state file's volume is mounted on. */}}
+{{- define "atlas-backup-exporter.storageDir" -}}
+{{- dir .Values.storage.path }}
 {{- end }}
 
 {{/*
 The pod template. Takes a dict: root (the chart's context), shardArgs (flags), env (variables
-before GOMEMLIMIT), labels (beyond the recommended ones, selector labels included).
+before GOMEMLIMIT), labels (beyond the recommended ones, selector labels included),
+claimTemplate (the workload's volumeClaimTemplates provide the storage volume).
 */}}
 {{- define "atlas-backup-exporter.podTemplate" -}}
 {{- $root := .root }}
@@ -97,8 +115,13 @@ spec:
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+  {{- $podSecurityContext := .Values.podSecurityContext }}
+  {{- if and .Values.storage.enabled (not (hasKey $podSecurityContext "fsGroup")) }}
+  {{- /* A claim's volume is the pod's group's to write to. */}}
+  {{- $podSecurityContext = merge (dict "fsGroup" ($podSecurityContext.runAsGroup | default 65532)) $podSecurityContext }}
+  {{- end }}
   securityContext:
-    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+    {{- toYaml $podSecurityContext | nindent 4 }}
   {{- if .Values.affinity }}
   affinity:
     {{- toYaml .Values.affinity | nindent 4 }}
@@ -131,6 +154,9 @@ spec:
         {{- with $.shardArgs }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+        {{- if .Values.storage.enabled }}
+        - --storage.path={{ .Values.storage.path }}
+        {{- end }}
         {{- with .Values.extraArgs }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -157,6 +183,10 @@ spec:
         - name: credentials
           mountPath: {{ .Values.credentials.mountPath }}
           readOnly: true
+        {{- if .Values.storage.enabled }}
+        - name: storage
+          mountPath: {{ include "atlas-backup-exporter.storageDir" . }}
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -164,5 +194,15 @@ spec:
     - name: credentials
       secret:
         secretName: {{ include "atlas-backup-exporter.secretName" . }}
+    {{- if and .Values.storage.enabled (not $.claimTemplate) }}
+    - name: storage
+      {{- if .Values.storage.existingClaim }}
+      persistentVolumeClaim:
+        claimName: {{ .Values.storage.existingClaim }}
+      {{- else }}
+      emptyDir:
+        {{- toYaml .Values.storage.emptyDir | nindent 8 }}
+      {{- end }}
+    {{- end }}
 {{- end }}
 {{- end }}
