@@ -77,7 +77,7 @@ type heldCounts struct {
 // increase() takes a new series' first sample as its start: a count there from the first sample
 // never moves, and no alert or panel sees it. So the counters must be scraped at 0 before they
 // take what the first refresh after a start found against the state file. The next refresh is
-// too soon: the first is the exporter's own, at start, which no scrape waits for, and the first
+// too soon: the first is the exporter's own, at start, scraped or not, and the first
 // scrape may come after min_refresh_interval, start the second and see it. Every later refresh
 // is started by a scrape (or a reload) that sees it, and the scrapes until the next one see the
 // same: held until the third, the counts are scraped at 0 by the scrape that started the second
