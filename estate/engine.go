@@ -273,6 +273,7 @@ func (e *setEngine) finish(r *refresh) {
 		e.updateMissing(r.settings)
 	}
 	e.forgetBaselines(r)
+	e.releaseHeld(r)
 	e.stored = nil // the first listings after the start have had it
 	r.mu.Lock()
 	refused := r.authFailed

@@ -49,7 +49,8 @@ type TamperView struct {
 	// there is none.
 	BaselineAt time.Time
 	// DeletedEarly and Shortened count, by cause, the snapshots deleted and the expiries
-	// shortened before their time since the target was first read.
+	// shortened before their time since the target was first read; those found against the
+	// state file's baseline from two refreshes later (heldRefreshes).
 	DeletedEarly, Shortened [numCauses]uint64
 }
 
@@ -59,7 +60,30 @@ type tamperState struct {
 	// base is the last complete listing (nil: none), read as served.
 	base   []atlas.Snapshot
 	served atlas.Target
+	held   heldCounts
 }
+
+// heldCounts are what a comparison with a baseline from the state file counted, held back from
+// the counters (releaseHeld).
+type heldCounts struct {
+	deleted, shortened [numCauses]uint64
+	cycle              int // of the refresh that counted them; 0: none held
+}
+
+// heldRefreshes is how many refreshes later what a comparison with a stored baseline counted
+// is added to the counters, at the end of that refresh's snapshot phase.
+//
+// A restarted exporter's series are new to Prometheus (a new pod, a new instance), and
+// increase() takes a new series' first sample as its start: a count there from the first sample
+// never moves, and no alert or panel sees it. So the counters must be scraped at 0 before they
+// take what the first refresh after a start found against the state file. The next refresh is
+// too soon: the first is the exporter's own, at start, scraped or not, and the first
+// scrape may come after min_refresh_interval, start the second and see it. Every later refresh
+// is started by a scrape (or a reload) that sees it, and the scrapes until the next one see the
+// same: held until the third, the counts are scraped at 0 by the scrape that started the second
+// and by every one until the third, so by each Prometheus that scrapes more often than
+// min_refresh_interval. The log lines are not held: they say when it was found.
+const heldRefreshes = 2
 
 // tamperFind is what one comparison found, to be explained out of the engine's lock.
 type tamperFind struct {
@@ -68,6 +92,7 @@ type tamperFind struct {
 	at        time.Time // when the listing that showed it was read
 	deleted   []atlas.Snapshot
 	shortened []shortening
+	stored    bool // compared with a baseline from the state file: counts are held
 }
 
 type shortening struct{ was, now atlas.Snapshot }
@@ -92,7 +117,9 @@ func (r *refresh) compare(t atlas.Target, ts *targetState, res atlas.Result, sna
 		return nil // read under a selection a reload changed since: the next listing is the first
 	}
 	now := e.now()
-	if sb, ok := e.stored[t]; ok && base == nil {
+	sb, stored := e.stored[t]
+	stored = stored && base == nil
+	if stored {
 		delete(e.stored, t)
 		base, was = sb.base, sb.served
 	}
@@ -108,7 +135,7 @@ func (r *refresh) compare(t atlas.Target, ts *targetState, res atlas.Result, sna
 	for i, s := range snaps {
 		byID[s.ID] = i
 	}
-	f := &tamperFind{target: t, ts: ts, at: now}
+	f := &tamperFind{target: t, ts: ts, at: now, stored: stored}
 	for _, b := range base {
 		if b.Status != atlas.StatusCompleted {
 			continue
@@ -167,9 +194,14 @@ func (r *refresh) explain(ctx context.Context, f *tamperFind, res atlas.Result) 
 		}
 		return CauseUnexplained
 	}
+	deleted, shortened := &ts.tamper.view.DeletedEarly, &ts.tamper.view.Shortened
+	if f.stored {
+		h := &ts.tamper.held
+		deleted, shortened, h.cycle = &h.deleted, &h.shortened, r.cycle
+	}
 	for _, s := range f.deleted {
 		c := cause(s, f.at)
-		ts.tamper.view.DeletedEarly[c]++
+		deleted[c]++
 		level.Warn(e.logger).Log(append([]any{"msg", "snapshot deleted before its expiry"}, append(labels, "snapshot_id", s.ID,
 			"created_at", s.CreatedAt.UTC().Format(time.RFC3339), "expires_at", s.ExpiresAt.UTC().Format(time.RFC3339),
 			"frequency", s.Frequency, "cause", Causes[c])...)...)
@@ -179,7 +211,7 @@ func (r *refresh) explain(ctx context.Context, f *tamperFind, res atlas.Result) 
 		var ids []string // the first few, for the line to stay a line
 		for _, sh := range f.shortened {
 			c := cause(sh.now, sh.now.ExpiresAt)
-			ts.tamper.view.Shortened[c]++
+			shortened[c]++
 			n[c]++
 			if len(ids) < maxLoggedIDs {
 				ids = append(ids, sh.was.ID)
@@ -189,6 +221,23 @@ func (r *refresh) explain(ctx context.Context, f *tamperFind, res atlas.Result) 
 			"unexplained", n[CauseUnexplained], "policy", n[CausePolicy], "snapshot_ids", strings.Join(ids, ","))...)...)
 	}
 	e.changed(t, ts)
+}
+
+// releaseHeld adds to the counters what was held heldRefreshes refreshes before r. e.mu must be
+// held.
+func (e *setEngine) releaseHeld(r *refresh) {
+	for t, ts := range e.targets {
+		h := &ts.tamper.held
+		if h.cycle == 0 || r.cycle-h.cycle < heldRefreshes {
+			continue
+		}
+		for c := range numCauses {
+			ts.tamper.view.DeletedEarly[c] += h.deleted[c]
+			ts.tamper.view.Shortened[c] += h.shortened[c]
+		}
+		*h = heldCounts{}
+		e.changed(t, ts)
+	}
 }
 
 // forgetBaselines drops the baselines of the targets refresh r did not read: their next listing

@@ -267,30 +267,35 @@ func restart(t *testing.T, e *env, s estate.Settings) *estate.Engine {
 	return estate.New(t.Context(), log.NewLogfmtLogger(e.logs), e.Sources, s, e.clock.Now)
 }
 
-// deletedIn is what eng's view counts deleted early per cluster of project-001 (unexplained).
-func deletedIn(t *testing.T, eng *estate.Engine) map[string]uint64 {
+// tamperIn refreshes eng and returns what its view counts per watched cluster of project-001:
+// snapshots deleted early and expiries shortened, every cause.
+func tamperIn(t *testing.T, eng *estate.Engine) map[string][2]uint64 {
 	eng.Refresh(t.Context())
 	eng.WaitIdle(t.Context())
-	out := map[string]uint64{}
+	out := map[string][2]uint64{}
 	for _, tv := range eng.View().Targets {
 		if tv.Tamper.Watched && tv.Project.ID == p1 {
-			out[tv.Target.Cluster] = tv.Tamper.DeletedEarly[estate.CauseUnexplained] + tv.Tamper.DeletedEarly[estate.CausePolicy]
+			d, sh := tv.Tamper.DeletedEarly, tv.Tamper.Shortened
+			out[tv.Target.Cluster] = [2]uint64{d[estate.CausePolicy] + d[estate.CauseUnexplained], sh[estate.CausePolicy] + sh[estate.CauseUnexplained]}
 		}
 	}
 	return out
 }
 
-// TestStateFileAcrossRestart: with --storage.path, snapshots deleted while the exporter was
-// down count at its first refresh; a state file a day old, of another shard, or unreadable is
-// ignored (logged), and nothing counts.
+// TestStateFileAcrossRestart: with --storage.path, snapshots deleted and expiries shortened
+// while the exporter was down are found and logged at its first refresh, and counted from the
+// third: the first refresh is the exporter's own, at start, and a scrape may start the second,
+// so only by then has every scrape seen the restarted exporter's counters at 0, which
+// increase() needs to see them move. A state file a day old, of another shard, or unreadable
+// is ignored (logged), and nothing counts.
 func TestStateFileAcrossRestart(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		change func(e *env, path string)
-		want   uint64
+		found  bool
 		logged string
 	}{
-		{name: "deleted while down", want: 2, logged: `msg="state file read" path=%s baselines=3`},
+		{name: "deleted while down", found: true, logged: `msg="state file read" path=%s baselines=3`},
 		{name: "a day old", change: func(e *env, _ string) { e.clock.Advance(24*time.Hour + time.Minute) }, logged: `msg="state file read" path=%s baselines=0`},
 		{name: "unreadable", change: func(e *env, path string) { writeFile(t, path, "{") },
 			logged: `msg="state file ignored: the first listings are baselines, as after a start without one" path=%[1]s err="%[1]s: unexpected end of JSON input"`},
@@ -305,14 +310,38 @@ func TestStateFileAcrossRestart(t *testing.T) {
 				t.Fatalf("no state file after a refresh: %v", err)
 			}
 			deleteSnaps(e, "dedicated-01", snapIDs(e, "dedicated-01")[:2]...)
+			e.srv.Update(func(es *atlastest.Estate) {
+				c := es.Projects[0].Cluster("dedicated-06")
+				for _, sn := range c.Snapshots[2:5] {
+					c.SetExpiry(sn.ID, testNow.Add(2*time.Hour))
+				}
+			})
 			e.clock.Advance(time.Minute)
 			if tc.change != nil {
 				tc.change(e, path)
 			}
-			got := deletedIn(t, restart(t, e, s))
-			want := map[string]uint64{"dedicated-01": tc.want, "dedicated-06": 0, "serverless-04": 0}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("deleted early %v, want %v", got, want)
+			eng := restart(t, e, s)
+			var found [2]uint64
+			if tc.found {
+				found = [2]uint64{2, 3}
+			}
+			for i, counted := range []bool{false, false, true} {
+				if i > 0 {
+					e.clock.Advance(time.Minute) // oneProject's min_refresh_interval
+				}
+				got := tamperIn(t, eng)
+				want := map[string][2]uint64{"dedicated-01": {}, "dedicated-06": {}, "serverless-04": {}}
+				if counted {
+					want["dedicated-01"], want["dedicated-06"] = [2]uint64{found[0], 0}, [2]uint64{0, found[1]}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("refresh %d after the restart: [deleted early, shortened] %v, want %v", i+1, got, want)
+				}
+				// Logged when found, once.
+				deleted, shortened := strings.Count(e.logs.String(), "snapshot deleted before its expiry"), strings.Count(e.logs.String(), "snapshots' expiry shortened")
+				if uint64(deleted) != found[0] || (shortened == 1) != tc.found {
+					t.Errorf("refresh %d after the restart: logged %d deletions and %d shortenings:\n%s", i+1, deleted, shortened, e.logs)
+				}
 			}
 			if l := fmt.Sprintf(tc.logged, path); !strings.Contains(e.logs.String(), l) {
 				t.Errorf("not logged: %s\n%s", l, e.logs)
@@ -327,8 +356,12 @@ func TestStateFileAcrossRestart(t *testing.T) {
 		e.refresh(t)
 		deleteSnaps(e, "dedicated-01", snapIDs(e, "dedicated-01")[:2]...)
 		s.Shard = estate.Shard{Index: 0, Total: 2}
-		if got := deletedIn(t, restart(t, e, s)); got["dedicated-01"] != 0 {
-			t.Errorf("deleted early %v, want none", got)
+		eng := restart(t, e, s)
+		for i := range 3 {
+			e.clock.Advance(time.Minute)
+			if got := tamperIn(t, eng); got["dedicated-01"] != [2]uint64{} {
+				t.Errorf("refresh %d after the restart: [deleted early, shortened] %v, want none", i+1, got)
+			}
 		}
 		if !strings.Contains(e.logs.String(), "written by shard 0 of 0, this is 0 of 2") {
 			t.Errorf("not logged:\n%s", e.logs)
