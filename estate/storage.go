@@ -156,7 +156,7 @@ func (e *setEngine) baselines() (storedSet, uint64) {
 		for _, s := range tp.base {
 			if s.Status == atlas.StatusCompleted {
 				st.Snapshots = append(st.Snapshots, storedSnapshot{ID: s.ID, Created: unixOf(s.CreatedAt), Expires: unixOf(s.ExpiresAt),
-					Frequency: s.Frequency, Scheduled: s.Type == "scheduled"})
+					Frequency: s.Frequency, Scheduled: s.IsScheduled()})
 			}
 		}
 		out.Targets = append(out.Targets, st)
