@@ -360,14 +360,6 @@ func (e errUnfinished) Error() string {
 func (e *setEngine) logNotices(heard []atlas.Notice) {
 	for _, n := range heard {
 		e.warnOnce(&e.log, noticeTopic(n.Operation, n.Version), "msg", "Atlas says an API version the exporter sends is deprecated; upgrade the exporter before the sunset date",
-			"operation", n.Operation, "version", n.Version, "deprecation_date", dateOf(n.Deprecation), "sunset_date", dateOf(n.Sunset))
+			"operation", n.Operation, "version", n.Version, "deprecation_date", atlas.DayOf(n.Deprecation), "sunset_date", atlas.DayOf(n.Sunset))
 	}
-}
-
-// dateOf is t as YYYY-MM-DD (UTC), or "" for the zero time.
-func dateOf(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.DateOnly)
 }
