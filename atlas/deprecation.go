@@ -22,6 +22,15 @@ type Notice struct {
 	Sunset time.Time
 }
 
+// DayOf is a Deprecation or Sunset date as the exporter writes it, in a label or a log line:
+// YYYY-MM-DD (UTC), or "" for the zero time (no date given).
+func DayOf(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
 // atlasDate is the HTTP date as Atlas writes it: IMF-fixdate with a day of one digit where it
 // has one ("Thu, 1 Jul 2027 00:00:00 GMT"), which http.ParseTime refuses. Go reads a day of one
 // or two digits with this layout, so it also reads the IMF-fixdate of RFC 9110.

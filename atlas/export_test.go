@@ -12,4 +12,8 @@ func (s *Slots) waiting() int {
 }
 
 // MaxInFlight returns the largest number of HTTP requests that were in flight at once.
-func (c *Client) MaxInFlight() int { return c.wire.peak() }
+func (c *Client) MaxInFlight() int {
+	c.wire.mu.Lock()
+	defer c.wire.mu.Unlock()
+	return c.wire.maxSeen
+}

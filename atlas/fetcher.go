@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Fetcher is the bounded-concurrency layer the collector talks to. The Client's slots bound
-// the HTTP requests in flight; the Fetcher collapses identical concurrent calls into one
+// Fetcher is the layer the refresh engine reads Atlas through. The Client's slots bound the
+// HTTP requests in flight; the Fetcher collapses identical concurrent calls into one
 // (singleflight), follows a gone endpoint to its replacement, and fans a refresh out per target
 // so that one slow or failing cluster never holds back or hides the others. It keeps nothing
 // per target: what is known of a target's gone endpoints comes with its TargetRead.

@@ -33,7 +33,7 @@ type onWire struct {
 
 	mu       sync.Mutex
 	inflight int
-	maxSeen  int
+	maxSeen  int // the most in flight at once, for the tests (MaxInFlight)
 	sent     uint64
 }
 
@@ -83,12 +83,6 @@ func (o *onWire) total() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.sent
-}
-
-func (o *onWire) peak() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.maxSeen
 }
 
 func (o *onWire) CloseIdleConnections() {

@@ -153,6 +153,9 @@ func (s *Snapshot) addSize(n int64) {
 // one failed.
 func (s Snapshot) IsFallback() bool { return s.Type == "fallback" }
 
+// IsScheduled reports whether Atlas took the snapshot by its backup policy, not on demand.
+func (s Snapshot) IsScheduled() bool { return s.Type == "scheduled" }
+
 // scheduleMaxAge bounds how long a Cloud Backup schedule is reused: a policy rarely changes, and
 // a change shows sooner anyway, in the next planned snapshot or in snapshots it cannot explain
 // (Explains).
@@ -182,7 +185,7 @@ func (s Schedule) ReadAgain(readAt, now time.Time) bool {
 // of its frequency gives (KeptAsPolicy), means the policy changed.
 func (s Schedule) Explains(snaps []Snapshot, since time.Time) bool {
 	for _, sn := range snaps {
-		if sn.Type != "scheduled" || sn.Frequency == "" || !sn.CreatedAt.After(since) {
+		if !sn.IsScheduled() || sn.Frequency == "" || !sn.CreatedAt.After(since) {
 			continue
 		}
 		found := false
@@ -215,10 +218,7 @@ func (s Schedule) KeptAsPolicy(sn Snapshot) bool {
 			continue
 		}
 		judged = true
-		slack := ClockSkew
-		if it.RetentionUnit == "months" || it.RetentionUnit == "years" {
-			slack += calendarSlack
-		}
+		slack := ClockSkew + it.unitSlack()
 		if kept >= r-slack && kept <= r+extra+slack {
 			return true
 		}
@@ -229,3 +229,12 @@ func (s Schedule) KeptAsPolicy(sn Snapshot) bool {
 // calendarSlack is how far N calendar months (or years) may be from N of Retention's months: a
 // little under three days (TestRetentionMonthsOnTheCalendar).
 const calendarSlack = 3 * 24 * time.Hour
+
+// unitSlack is how far the item's retention may be from Retention's: calendarSlack for
+// months and years, 0 for days and weeks.
+func (p PolicyItem) unitSlack() time.Duration {
+	if p.RetentionUnit == "months" || p.RetentionUnit == "years" {
+		return calendarSlack
+	}
+	return 0
+}

@@ -50,9 +50,7 @@ func (s Schedule) Accounts(freq string, scheduled bool, created, by time.Time) b
 	for _, it := range s.Items {
 		if it.Frequency == freq {
 			has = true
-			if it.RetentionUnit == "months" || it.RetentionUnit == "years" {
-				slack = ExpiryTolerance + calendarSlack
-			}
+			slack = max(slack, ExpiryTolerance+it.unitSlack())
 		}
 	}
 	if !has {

@@ -98,11 +98,3 @@ func b2f(b bool) float64 {
 }
 
 func unix(t time.Time) float64 { return float64(t.Unix()) }
-
-// dateOf is t as YYYY-MM-DD (UTC), or "" for the zero time.
-func dateOf(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.DateOnly)
-}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas"
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/estate"
 )
 
@@ -35,7 +36,7 @@ func init() {
 			for _, ep := range v.Endpoints {
 				p, t, lc := ep.Project, ep.Target, ep.Lifecycle
 				if lc.Deprecated {
-					gauge(endpointDeprecated, 1, p.ID, p.Name, t.Cluster, string(t.Kind), dateOf(lc.Sunset))
+					gauge(endpointDeprecated, 1, p.ID, p.Name, t.Cluster, string(t.Kind), atlas.DayOf(lc.Sunset))
 					if !lc.Sunset.IsZero() {
 						gauge(endpointSunsetAt, unix(lc.Sunset), p.ID, p.Name, t.Cluster, string(t.Kind))
 					}

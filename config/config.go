@@ -85,8 +85,8 @@ type Project struct {
 	Credentials string `yaml:"credentials,omitempty"`
 }
 
-// Defaults of the keys the collector reads; the Atlas client's own (timeout, max_concurrency,
-// max_attempts, rate_limit_factor) come from the atlas package.
+// Defaults of the keys the refresh engine reads (estate.SettingsFrom); the Atlas client's own
+// (timeout, max_concurrency, max_attempts, rate_limit_factor) come from the atlas package.
 const (
 	DefaultMinRefreshInterval = 5 * time.Minute
 	DefaultRefreshTimeout     = 2 * time.Minute

@@ -166,20 +166,6 @@ func (e *setEngine) Ready() bool {
 	return e.ready
 }
 
-// Refresh brings the data up to date if it is older than the minimum refresh interval, sharing
-// a refresh already under way. It waits until the refresh's snapshot phase ends or ctx is done
-// (the scrape's deadline); the job reads that follow the snapshots go on after it, and so does
-// a refresh cut short by ctx, bounded by the refresh timeout: the scrape is served what has
-// arrived so far, and what arrives later is in the views that follow.
-func (e *setEngine) Refresh(ctx context.Context) {
-	if done := e.begin(); done != nil {
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-	}
-}
-
 // begin starts a refresh if the data is older than the minimum refresh interval and none is
 // under way, and returns what is closed when the snapshot phase of the refresh under way ends;
 // nil when none is.
@@ -374,14 +360,6 @@ func (e errUnfinished) Error() string {
 func (e *setEngine) logNotices(heard []atlas.Notice) {
 	for _, n := range heard {
 		e.warnOnce(&e.log, noticeTopic(n.Operation, n.Version), "msg", "Atlas says an API version the exporter sends is deprecated; upgrade the exporter before the sunset date",
-			"operation", n.Operation, "version", n.Version, "deprecation_date", dateOf(n.Deprecation), "sunset_date", dateOf(n.Sunset))
+			"operation", n.Operation, "version", n.Version, "deprecation_date", atlas.DayOf(n.Deprecation), "sunset_date", atlas.DayOf(n.Sunset))
 	}
-}
-
-// dateOf is t as YYYY-MM-DD (UTC), or "" for the zero time.
-func dateOf(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.DateOnly)
 }

@@ -1,6 +1,7 @@
 package estate
 
 import (
+	"context"
 	"maps"
 	"slices"
 
@@ -99,4 +100,14 @@ func (e *Engine) Locked(fn func()) {
 		}
 	}()
 	fn()
+}
+
+// Refresh is Engine.Refresh for one set's engine.
+func (e *setEngine) Refresh(ctx context.Context) {
+	if done := e.begin(); done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
 }

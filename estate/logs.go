@@ -35,7 +35,7 @@ func noticeTopic(operation, version string) topic {
 // when it starts and once when it ends rather than on every refresh. Each subject keeps its own
 // book in its state: the engine for the exporter as a whole, and each configured selector,
 // project and target. What was logged about a subject goes with its state when it is dropped
-// (drop.go), at the cost of its own topics, and one that comes back is reported afresh.
+// (state.go), at the cost of its own topics, and one that comes back is reported afresh.
 //
 // A topic holds either the last error logChange logged ("" after a recovery) or that warnOnce
 // warned; the two never share a topic.

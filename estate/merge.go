@@ -101,9 +101,7 @@ func merge(views []*View, names []string, readBy map[string]string, overlaps []O
 			}
 		}
 	}
-	v.Missing = slices.SortedFunc(maps.Keys(missing), func(a, b MissingTarget) int {
-		return cmp.Or(strings.Compare(a.Project, b.Project), strings.Compare(a.Cluster, b.Cluster), strings.Compare(a.Kind, b.Kind))
-	})
+	v.Missing = slices.SortedFunc(maps.Keys(missing), compareMissing)
 	v.Notices = slices.SortedFunc(maps.Values(notices), func(a, b atlas.Notice) int {
 		return cmp.Or(strings.Compare(a.Operation, b.Operation), strings.Compare(a.Version, b.Version))
 	})

@@ -198,7 +198,9 @@ func (e *Engine) running() []*setEngine {
 
 // Refresh brings every set's data up to date where it is older than the minimum refresh
 // interval, sharing refreshes under way, and waits until their snapshot phases end or ctx is
-// done (the scrape's deadline); see setEngine.Refresh.
+// done (the scrape's deadline). The job reads that follow the snapshots go on after it, and so
+// does a refresh ctx cut short, bounded by the refresh timeout: the scrape is served what has
+// arrived so far, and what arrives later is in the views that follow.
 func (e *Engine) Refresh(ctx context.Context) {
 	var waits []<-chan struct{}
 	for _, se := range e.running() {

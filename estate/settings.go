@@ -49,7 +49,8 @@ type Settings struct {
 	JobsInterval                              time.Duration
 }
 
-// SettingsFrom extracts Settings from a loaded configuration; the shard comes from flags.
+// SettingsFrom extracts Settings from a loaded configuration; the shard and the state file's
+// path come from flags.
 func SettingsFrom(c *config.Config) Settings {
 	return Settings{
 		Projects: c.Projects, MinRefreshInterval: c.MinRefreshInterval.D(),

@@ -19,14 +19,15 @@ import (
 )
 
 // The state file (--storage.path) keeps the tamper baselines (tamper.go) across restarts, so
-// that snapshots deleted while the exporter was down still count at its first refresh. It
-// holds, per watched target, what its last complete listing said of each completed snapshot:
-// the id and expiry, and the creation time, frequency and whether it was scheduled, which the
-// cause and the log line need. Nothing else: no secret, no name. It is written whole (a temporary file
-// renamed over it) after each snapshot phase that changed a baseline, and holds only the targets
-// watched then, so it is bounded by the estate. It is read once, at start: a baseline older
-// than maxStoredAge, or of another shard, is ignored, and a file that cannot be read is logged
-// and ignored (the first listings are then baselines, as without one).
+// that snapshots deleted while the exporter was down are found at its first refresh (and
+// counted two refreshes later: heldRefreshes). It holds, per credential set and watched target
+// (project id, cluster name, kind), what its last complete listing said of each completed
+// snapshot: the id and expiry, and the creation time, frequency and whether it was scheduled,
+// which the cause and the log line need. Nothing else: no secret, no project name. It is written
+// whole (a temporary file renamed over it) after each snapshot phase that changed a baseline,
+// and holds only the targets watched then, so it is bounded by the estate. It is read once, at
+// start: a baseline older than maxStoredAge, or of another shard, is ignored, and a file that
+// cannot be read is logged and ignored (the first listings are then baselines, as without one).
 
 // storageVersion is the version of the file's format; a file of another is ignored.
 const storageVersion = 1
@@ -69,7 +70,6 @@ type storedSnapshot struct {
 type storedBase struct {
 	base   []atlas.Snapshot
 	served atlas.Target
-	at     time.Time
 }
 
 // storage writes the state file; one write at a time.
@@ -121,7 +121,7 @@ func loadStorage(path string, shard Shard, now time.Time) (map[string]map[atlas.
 			if out[set.Name] == nil {
 				out[set.Name] = map[atlas.Target]storedBase{}
 			}
-			out[set.Name][t] = storedBase{base: base, served: served, at: at}
+			out[set.Name][t] = storedBase{base: base, served: served}
 		}
 	}
 	return out, nil
@@ -156,7 +156,7 @@ func (e *setEngine) baselines() (storedSet, uint64) {
 		for _, s := range tp.base {
 			if s.Status == atlas.StatusCompleted {
 				st.Snapshots = append(st.Snapshots, storedSnapshot{ID: s.ID, Created: unixOf(s.CreatedAt), Expires: unixOf(s.ExpiresAt),
-					Frequency: s.Frequency, Scheduled: s.Type == "scheduled"})
+					Frequency: s.Frequency, Scheduled: s.IsScheduled()})
 			}
 		}
 		out.Targets = append(out.Targets, st)

@@ -189,7 +189,7 @@ func (r *refresh) explain(ctx context.Context, f *tamperFind, res atlas.Result) 
 			append(labels, "err", err)...)...)
 	}
 	cause := func(s atlas.Snapshot, by time.Time) Cause {
-		if sched != nil && sched.Accounts(s.Frequency, s.Type == "scheduled", s.CreatedAt, by) {
+		if sched != nil && sched.Accounts(s.Frequency, s.IsScheduled(), s.CreatedAt, by) {
 			return CausePolicy
 		}
 		return CauseUnexplained

@@ -25,7 +25,7 @@ func (r *refresh) reads(p atlas.Project, plan []atlas.TargetRead) []atlas.Target
 		ts.seen = r.cycle
 		if lc := atlas.LifecycleOf(t.Kind); lc.Deprecated {
 			e.warnOnce(&ts.log, topicDeprecated, "msg", "snapshot endpoint is deprecated", "project_id", p.ID, "project", p.Name,
-				"cluster", t.Cluster, "kind", t.Kind, "sunset_date", dateOf(lc.Sunset), "replacement", lc.Replacement)
+				"cluster", t.Cluster, "kind", t.Kind, "sunset_date", atlas.DayOf(lc.Sunset), "replacement", lc.Replacement)
 		}
 		read.Gone = ts.gone
 		if r.settings.BackupSchedules {

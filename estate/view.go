@@ -196,11 +196,14 @@ func (e *setEngine) View() *View {
 		seen[served] = true
 		v.Targets = append(v.Targets, ts.targetView())
 	}
-	v.Missing = slices.SortedFunc(maps.Keys(e.missing), func(a, b MissingTarget) int {
-		return cmp.Or(strings.Compare(a.Project, b.Project), strings.Compare(a.Cluster, b.Cluster), strings.Compare(a.Kind, b.Kind))
-	})
+	v.Missing = slices.SortedFunc(maps.Keys(e.missing), compareMissing)
 	e.view = v
 	return v
+}
+
+// compareMissing orders missing targets as the View lists them: by project, cluster, kind.
+func compareMissing(a, b MissingTarget) int {
+	return cmp.Or(strings.Compare(a.Project, b.Project), strings.Compare(a.Cluster, b.Cluster), strings.Compare(a.Kind, b.Kind))
 }
 
 // compareTargets orders targets by project id, cluster, kind, unsharded first.
