@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/atlas-backup-exporter/atlas_backup_exporter/atlas/spec"
@@ -153,14 +154,20 @@ type nopObserver struct{}
 func (nopObserver) ObserveRequest(RequestEvent) {}
 func (nopObserver) ObserveRetry(string, string) {}
 
-// ValidateBaseURL accepts https URLs, and http only for loopback hosts (tests, --demo).
+// ValidateBaseURL accepts https URLs, and http only for loopback hosts (tests, --demo). Its
+// errors quote the scheme and host alone: a user, path or query may hold a secret.
 func ValidateBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("invalid base URL %q: %v", raw, err)
+		// url.Error quotes the URL, and its cause a part of it (an escape in a password).
+		return nil, errors.New("invalid base URL: it cannot be parsed as a URL")
+	}
+	shown := ""
+	if u.Host != "" {
+		shown = " " + strconv.Quote(u.Scheme+"://"+u.Host)
 	}
 	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("invalid base URL %q: want scheme://host[:port] only", raw)
+		return nil, fmt.Errorf("invalid base URL%s: want scheme://host[:port] only, without user, path or query", shown)
 	}
 	switch u.Scheme {
 	case "https":
@@ -168,10 +175,10 @@ func ValidateBaseURL(raw string) (*url.URL, error) {
 		host := u.Hostname()
 		ip := net.ParseIP(host)
 		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, fmt.Errorf("invalid base URL %q: plain http is only allowed for loopback hosts", raw)
+			return nil, fmt.Errorf("invalid base URL%s: plain http is only allowed for loopback hosts", shown)
 		}
 	default:
-		return nil, fmt.Errorf("invalid base URL %q: scheme must be https", raw)
+		return nil, fmt.Errorf("invalid base URL%s: scheme must be https", shown)
 	}
 	u.Path = ""
 	return u, nil

@@ -378,9 +378,12 @@ func TestValidateBaseURL(t *testing.T) {
 		"http://cloud.mongodb.com":      `invalid base URL "http://cloud.mongodb.com": plain http is only allowed for loopback hosts`,
 		"http://10.0.0.1":               `invalid base URL "http://10.0.0.1": plain http is only allowed for loopback hosts`,
 		"ftp://cloud.mongodb.com":       `invalid base URL "ftp://cloud.mongodb.com": scheme must be https`,
-		"https://cloud.mongodb.com/api": `invalid base URL "https://cloud.mongodb.com/api": want scheme://host[:port] only`,
-		"https://u:p@cloud.mongodb.com": `invalid base URL "https://u:p@cloud.mongodb.com": want scheme://host[:port] only`,
-		"cloud.mongodb.com":             `invalid base URL "cloud.mongodb.com": want scheme://host[:port] only`,
+		"https://cloud.mongodb.com/api": `invalid base URL "https://cloud.mongodb.com": want scheme://host[:port] only, without user, path or query`,
+		// Neither the user info nor a query is quoted: either may hold a secret.
+		"https://u:p@cloud.mongodb.com":     `invalid base URL "https://cloud.mongodb.com": want scheme://host[:port] only, without user, path or query`,
+		"https://cloud.mongodb.com/?key=s3": `invalid base URL "https://cloud.mongodb.com": want scheme://host[:port] only, without user, path or query`,
+		"https://u:p%zz@cloud.mongodb.com":  `invalid base URL: it cannot be parsed as a URL`,
+		"cloud.mongodb.com":                 `invalid base URL: want scheme://host[:port] only, without user, path or query`,
 	}
 	for in, want := range cases {
 		_, err := ValidateBaseURL(in)
