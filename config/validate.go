@@ -15,7 +15,7 @@ var (
 // validate checks what decoding alone cannot: how keys go together, identifiers, credentials.
 func (d *decoder) validate(c *Config, getenv func(string) string) {
 	if _, err := atlas.ValidateBaseURL(c.Atlas.BaseURL); err != nil {
-		// atlas's error quotes the URL, which may hold user info: say what is expected instead.
+		// Say what is expected, with the key's line, as for every other key.
 		d.fail("atlas.base_url", "must be https://host or https://host:port (http:// only for a loopback host)")
 	}
 	d.checkNetwork(c)
