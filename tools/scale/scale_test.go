@@ -157,6 +157,9 @@ func TestPerClusterSeriesOnlyCutOutputTenfold(t *testing.T) {
 // reaches its deadline and is served the last rendered body (with a 5 s timeout that happened
 // only on a loaded machine, where a refresh outlasted 4.5 s).
 func TestSoakWithFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a soak: scrapes under faults for seconds")
+	}
 	p := Params{Projects: 30, Clusters: 4, Snapshots: 10, Latency: time.Millisecond, Concurrency: 8, SnapshotMetrics: true, Scrapers: 10}
 	r, err := soak(p, 3*time.Second, 2*time.Second)
 	if err != nil {
