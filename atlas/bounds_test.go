@@ -51,6 +51,7 @@ func flexTargets(n int) (*atlastest.Estate, []TargetRead) {
 // max_concurrency: the queue is not Atlas's time, so nothing times out, and the fake, which
 // finishes what a client gives up on, never serves more than the bound.
 func TestSlowAtlasNeverSeesMoreThanTheBound(t *testing.T) {
+	t.Parallel() // waits on a slow fake Atlas of its own
 	est, reqs := flexTargets(80)
 	srv := newFake(t, atlastest.Options{Estate: est, Latency: 50 * time.Millisecond, FinishAbandoned: true})
 	var retries retryCounter
@@ -83,6 +84,7 @@ func TestSlowAtlasNeverSeesMoreThanTheBound(t *testing.T) {
 // A request that really times out leaves Atlas working on it: its slot is given back only a
 // timeout later, so the retry does not pile onto it.
 func TestTimedOutRequestKeepsItsSlot(t *testing.T) {
+	t.Parallel() // waits on a slow fake Atlas of its own
 	est, reqs := flexTargets(2)
 	// Atlas takes a little longer than the timeout, well short of twice it.
 	srv := newFake(t, atlastest.Options{Estate: est, Latency: 450 * time.Millisecond, FinishAbandoned: true})
@@ -163,6 +165,7 @@ func TestSlotsResize(t *testing.T) {
 // Clients built from one Slots share its bound, across NewFrom, a change of settings and a
 // change of credentials, while calls of the earlier clients are still in flight.
 func TestClientsShareTheSlots(t *testing.T) {
+	t.Parallel() // waits on a slow fake Atlas of its own
 	est, reqs := flexTargets(45)
 	for i := range reqs {
 		// Read after the snapshots: through the client in use by then.

@@ -15,6 +15,7 @@ import (
 // recovered organisation's probe needs a free slot, not an idle process: it goes once it has
 // waited probeQuiet, is answered, and the whole refresh is read within its refresh_timeout.
 func TestProbedSetTakesAFreeSlotWhileAnotherIsBusy(t *testing.T) {
+	t.Parallel() // waits on a slow fake Atlas of its own
 	est, reqs := flexTargets(10)
 	busy := newFake(t, atlastest.Options{Estate: est, Latency: 20 * time.Millisecond})
 	recovered := newFake(t, atlastest.Options{Estate: est})

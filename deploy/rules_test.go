@@ -36,6 +36,9 @@ func TestRulesWithPromtool(t *testing.T) {
 // without error (no many-to-many match) and fires once per target, with labels that do not
 // depend on which replica is up.
 func TestRulesUnderReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("every promtool case again with every series doubled: TestRulesWithPromtool runs them once")
+	}
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "alerts_replicated_test.yml")
 	writeFile(t, file, replicatedRuleTests(t))

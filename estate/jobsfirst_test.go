@@ -18,6 +18,7 @@ import (
 // logged once; the other family of each cluster is read; and the refresh still counts as
 // complete, so a full discovery that finds flex-02 deleted drops its series.
 func TestHangingJobListingsKeepSnapshotsFresh(t *testing.T) {
+	t.Parallel() // waits on a slow fake Atlas of its own
 	e := newEnv(t, atlastest.Options{}, oneProject(), func(c *atlas.Config) { c.Timeout = time.Hour })
 	e.refresh(t)
 	s := oneProject()

@@ -152,6 +152,7 @@ func TestRevokedOrganisation(t *testing.T) {
 
 // One organisation's Atlas hangs: the other's refresh reads all it has, its health unharmed.
 func TestHangingOrganisation(t *testing.T) {
+	t.Parallel() // waits on a slow fake Atlas of its own
 	e := twoOrgs(t)
 	e.Srv.SetOrgFault(rig.OrgB, "*", "", &atlastest.Fault{Hang: true})
 	e.Refresh(t)
